@@ -1,0 +1,140 @@
+package cachefront
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cachefront/cachefront/internal/breaker"
+	"github.com/redis/go-redis/v9"
+)
+
+var errCircuitOpen = errors.New("circuit breaker open after repeated redis failures")
+
+// backend runs commands against Redis under the failure policy: a bounded
+// time per operation and a circuit breaker.
+type backend struct {
+	rdb redis.UniversalClient
+	// single is true for a client whose keys all live on one server (a plain
+	// or Sentinel client): multi-key commands and scripts are safe. Cluster and
+	// Ring clients get per-key commands in pipelines instead.
+	single bool
+	// ctxDeadlines is true when the client honours context deadlines on socket
+	// reads (ContextTimeoutEnabled); otherwise a watchdog enforces the timeout.
+	ctxDeadlines bool
+	timeout      time.Duration
+	breaker      *breaker.Breaker
+}
+
+func newBackend(rdb redis.UniversalClient, timeout time.Duration, b *breaker.Breaker) *backend {
+	be := &backend{rdb: rdb, timeout: timeout, breaker: b}
+	switch c := rdb.(type) {
+	case *redis.Client:
+		be.single = true
+		be.ctxDeadlines = c.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		be.ctxDeadlines = c.Options().ContextTimeoutEnabled
+	case *redis.Ring:
+		be.ctxDeadlines = c.Options().ContextTimeoutEnabled
+	}
+	return be
+}
+
+// run calls fn under the operation timeout. It returns ErrUnavailable
+// (wrapping the cause) when the breaker is open, when Redis fails, or when the
+// timeout passes, whatever the client's own timeouts are. fn must treat
+// redis.Nil as an answer, not return it.
+//
+// When the watchdog gives up on fn, fn goes on in its goroutine until the
+// client's own read timeout; the caller must not read anything fn writes
+// after run returned an error.
+func (be *backend) run(ctx context.Context, fn func(context.Context) error) error {
+	if !be.breaker.Allow() {
+		return unavailable(errCircuitOpen)
+	}
+	opCtx, cancel := context.WithTimeout(ctx, be.timeout)
+	defer cancel()
+	var err error
+	if be.ctxDeadlines {
+		err = fn(opCtx)
+	} else {
+		done := make(chan error, 1)
+		go func() { done <- fn(opCtx) }()
+		select {
+		case err = <-done:
+		case <-opCtx.Done():
+			err = opCtx.Err()
+		}
+	}
+	switch {
+	case err == nil:
+		be.breaker.Success()
+		return nil
+	case ctx.Err() != nil:
+		// The caller went away: says nothing about Redis.
+		return ctx.Err()
+	case errors.Is(err, context.DeadlineExceeded):
+		be.breaker.Failure()
+		return unavailable(fmt.Errorf("no answer within %v", be.timeout))
+	default:
+		be.breaker.Failure()
+		return unavailable(err)
+	}
+}
+
+// firstErr returns the first error among cmds other than redis.Nil.
+func firstErr(cmds []redis.Cmder) error {
+	for _, c := range cmds {
+		if err := c.Err(); err != nil && err != redis.Nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pipelined runs fn's commands in one pipeline and returns the first real
+// error (redis.Nil replies are answers).
+func (be *backend) pipelined(ctx context.Context, fn func(redis.Pipeliner)) error {
+	cmds, err := be.rdb.Pipelined(ctx, func(p redis.Pipeliner) error { fn(p); return nil })
+	if err == redis.Nil || err == nil {
+		return firstErr(cmds)
+	}
+	if e := firstErr(cmds); e != nil {
+		return e
+	}
+	return err
+}
+
+// getMany reads keys in one round trip: MGET on a single server, a pipeline
+// of GETs (one per node, in parallel) on a sharded client. Absent keys give
+// "" with ok false.
+func (be *backend) getMany(ctx context.Context, keys []string, vals []string, ok []bool) error {
+	if be.single {
+		res, err := be.rdb.MGet(ctx, keys...).Result()
+		if err != nil {
+			return err
+		}
+		for i, r := range res {
+			if s, isStr := r.(string); isStr {
+				vals[i], ok[i] = s, true
+			}
+		}
+		return nil
+	}
+	cmds := make([]*redis.StringCmd, len(keys))
+	err := be.pipelined(ctx, func(p redis.Pipeliner) {
+		for i, k := range keys {
+			cmds[i] = p.Get(ctx, k)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	for i, c := range cmds {
+		if c.Err() == nil {
+			vals[i], ok[i] = c.Val(), true
+		}
+	}
+	return nil
+}

@@ -1,0 +1,196 @@
+package cachefront
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cachefront/cachefront/internal/entry"
+)
+
+// Cache is a typed view of a Store: values of type T under one name. Create
+// it once with New and share it; it is safe for concurrent use.
+type Cache[T any] struct {
+	store    *Store
+	name     string
+	cfg      config
+	call     callConfig // the cache's own settings, used by calls without options
+	typeHash uint32
+	cc       *counters
+}
+
+// callConfig is the resolved configuration of one call.
+type callConfig struct {
+	ttl         time.Duration
+	jitter      float64
+	negativeTTL time.Duration
+	loadTimeout time.Duration
+	tags        tagSet
+}
+
+// New returns a typed cache named name on store. The name separates key
+// spaces and labels metrics: letters, digits, '_', '-' and '.'. Options
+// (WithTTL, WithTags, WithNegativeTTL, …) set the cache's defaults over the
+// Store's.
+//
+// Like NewStore, New panics with an error wrapping ErrInvalidOption on an
+// invalid name or option.
+func New[T any](store *Store, name string, opts ...Option) *Cache[T] {
+	c, err := newCache[T](store, name, opts)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+func newCache[T any](store *Store, name string, opts []Option) (*Cache[T], error) {
+	if store == nil {
+		return nil, fmt.Errorf("%w: store is nil", ErrInvalidOption)
+	}
+	if err := validName(name); err != nil {
+		return nil, fmt.Errorf("%w: cache %w", ErrInvalidOption, err)
+	}
+	cfg := store.cfg
+	cfg.tags = nil
+	cfg.typeName = typeNameOf[T]()
+	if err := cfg.applyOptions(scopeCache, opts); err != nil {
+		return nil, fmt.Errorf("cache %q: %w", name, err)
+	}
+	c := &Cache[T]{store: store, name: name, cfg: cfg, typeHash: hashTypeName(cfg.typeName), cc: store.countersFor(name)}
+	c.call = c.resolve(&cfg)
+	return c, nil
+}
+
+func (c *Cache[T]) resolve(cfg *config) callConfig {
+	return callConfig{
+		ttl: cfg.ttl, jitter: cfg.jitter, negativeTTL: cfg.negativeTTL, loadTimeout: cfg.loadTimeout,
+		tags: c.store.tagSet(cfg.tags),
+	}
+}
+
+// callConfig applies a call's options over the cache's settings.
+func (c *Cache[T]) callConfig(opts []Option) (*callConfig, error) {
+	if len(opts) == 0 {
+		return &c.call, nil
+	}
+	cfg := c.cfg
+	if err := cfg.applyOptions(scopeCall, opts); err != nil {
+		return nil, err
+	}
+	cc := c.resolve(&cfg)
+	return &cc, nil
+}
+
+// Name returns the cache's name.
+func (c *Cache[T]) Name() string { return c.name }
+
+// Store returns the Store the cache lives in.
+func (c *Cache[T]) Store() *Store { return c.store }
+
+// StoreKey returns the "<cache>:<key>" form of key that Store.Delete takes.
+func (c *Cache[T]) StoreKey(key string) string { return c.name + ":" + key }
+
+func (c *Cache[T]) begin(key string, opts []Option) (string, *callConfig, error) {
+	if err := c.store.checkOpen(); err != nil {
+		return "", nil, err
+	}
+	call, err := c.callConfig(opts)
+	if err != nil {
+		return "", nil, err
+	}
+	rkey, err := c.store.keys.entry(c.name, key)
+	return rkey, call, err
+}
+
+// Get returns the cached value of key. It returns an error matching
+// ErrNotFound on a miss (including a cached not-found), and ErrUnavailable
+// when Redis could not be asked in time; corrupt, foreign and invalidated
+// entries are misses. Call options are accepted for symmetry; only WithTags
+// matters (naming the tags up front saves a round trip on tagged entries).
+func (c *Cache[T]) Get(ctx context.Context, key string, opts ...Option) (T, error) {
+	var zero T
+	rkey, call, err := c.begin(key, opts)
+	if err != nil {
+		return zero, err
+	}
+	r, err := c.store.read(ctx, c.cc, rkey, call.tags, c.typeHash)
+	if err != nil {
+		c.cc.fail(opRead)
+		return zero, err
+	}
+	if r.found == foundEntry {
+		if v, err, ok := c.decode(ctx, rkey, &r); ok {
+			c.cc.hit(false)
+			return v, err
+		}
+	}
+	c.cc.miss()
+	return zero, fmt.Errorf("%w: %s", ErrNotFound, c.StoreKey(key))
+}
+
+// decode turns a found entry into the caller's result. ok is false when the
+// payload does not decode: the entry is dropped and counted, and the read is
+// a miss.
+func (c *Cache[T]) decode(ctx context.Context, rkey string, r *readResult) (v T, err error, ok bool) {
+	if r.view.Kind == entry.KindNotFound {
+		return v, ErrNotFound, true
+	}
+	v, derr := decodeValue[T](r.view.Payload)
+	if derr != nil {
+		c.store.dropCorrupt(ctx, c.cc, rkey, r.raw, derr)
+		return v, nil, false
+	}
+	return v, nil, true
+}
+
+// Set stores value under key with the cache's TTL and tags, or those of the
+// call's options. Tags get their current versions recorded, so a later
+// InvalidateTags invalidates the entry. It returns ErrUnavailable when Redis
+// failed; the cache is then simply not updated.
+func (c *Cache[T]) Set(ctx context.Context, key string, value T, opts ...Option) error {
+	rkey, call, err := c.begin(key, opts)
+	if err != nil {
+		return err
+	}
+	payload, err := encodeValue(value)
+	if err != nil {
+		c.cc.fail(opEncode)
+		return fmt.Errorf("cachefront: encoding %s: %w", c.StoreKey(key), err)
+	}
+	ttl := jittered(call.ttl, call.jitter)
+	now := time.Now()
+	h := entry.Header{
+		Gen: entry.NewGen(), Kind: entry.KindValue, Created: now.UnixMilli(),
+		FreshUntil: now.Add(ttl).UnixMilli(), TypeHash: c.typeHash,
+	}
+	if err := c.store.setEntry(ctx, rkey, &h, payload, call.tags, ttl); err != nil {
+		c.cc.fail(opWrite)
+		return err
+	}
+	return nil
+}
+
+// Delete removes keys from the cache. A load of one of them that started
+// before Delete cannot store its result afterwards, and a caller arriving
+// after Delete never receives such a result.
+func (c *Cache[T]) Delete(ctx context.Context, keys ...string) error {
+	if err := c.store.checkOpen(); err != nil {
+		return err
+	}
+	rkeys := make([]string, 0, len(keys))
+	for _, k := range keys {
+		rk, err := c.store.keys.entry(c.name, k)
+		if err != nil {
+			return err
+		}
+		rkeys = append(rkeys, rk)
+	}
+	if len(rkeys) == 0 {
+		return nil
+	}
+	if err := c.store.deleteEntries(ctx, rkeys); err != nil {
+		c.cc.fail(opDelete)
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,553 @@
+package cachefront
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cachefront/cachefront/internal/entry"
+)
+
+func TestSetGetDelete(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		c := New[Product](s, "products")
+		if _, err := c.Get(ctxBG, "B0001"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Get on empty cache = %v, want ErrNotFound", err)
+		}
+		want := sampleProduct("B0001")
+		if err := c.Set(ctxBG, "B0001", want); err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.Get(ctxBG, "B0001")
+		if err != nil || got.Title != want.Title || got.Description != want.Description || len(got.Images) != 2 {
+			t.Fatalf("Get = %+v, %v", got, err)
+		}
+		if err := c.Delete(ctxBG, "B0001"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Get(ctxBG, "B0001"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Get after Delete = %v, want ErrNotFound", err)
+		}
+		st := s.Stats()
+		if st.Hits != 1 || st.Misses != 2 || st.Deletes != 1 {
+			t.Fatalf("stats = %+v, want 1 hit, 2 misses, 1 delete", st)
+		}
+	})
+}
+
+func TestTTLExpires(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		ttl := 200 * time.Millisecond
+		c := New[string](s, "short", WithTTL(ttl), WithTTLJitter(0))
+		if err := c.Set(ctxBG, "k", "v"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Get(ctxBG, "k"); err != nil {
+			t.Fatalf("fresh entry: %v", err)
+		}
+		if b.fastForward(ttl + time.Millisecond) {
+			if _, err := c.Get(ctxBG, "k"); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("after TTL: %v, want ErrNotFound", err)
+			}
+			return
+		}
+		waitFor(t, 5*time.Second, "expiry", func() bool {
+			_, err := c.Get(ctxBG, "k")
+			return errors.Is(err, ErrNotFound)
+		})
+	})
+}
+
+func TestTTLJitterStaysWithinBounds(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		ttl := 100 * time.Second
+		c := New[int](s, "jitter", WithTTL(ttl), WithTTLJitter(0.2))
+		seen := map[int64]bool{}
+		for i := 0; i < 50; i++ {
+			key := "k" + string(rune('a'+i%26)) + string(rune('a'+i/26))
+			if err := c.Set(ctxBG, key, i); err != nil {
+				t.Fatal(err)
+			}
+			rk, _ := s.keys.entry("jitter", key)
+			pttl := b.rdb.PTTL(ctxBG, rk).Val()
+			if pttl > ttl || pttl < 80*time.Second-time.Second {
+				t.Fatalf("TTL %v outside [80s, 100s]", pttl)
+			}
+			seen[int64(pttl/time.Second)] = true
+		}
+		if len(seen) < 5 {
+			t.Fatalf("jitter spread only over %d distinct seconds", len(seen))
+		}
+	})
+}
+
+func TestGetOrLoadCachesAndReportsHits(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		c := New[Product](s, "products")
+		var calls atomic.Int32
+		load := func(ctx context.Context) (Product, error) {
+			calls.Add(1)
+			return sampleProduct("B0002"), nil
+		}
+		for i := 0; i < 3; i++ {
+			p, err := c.GetOrLoad(ctxBG, "B0002", load, WithTags("category:42"))
+			if err != nil || p.ASIN != "B0002" {
+				t.Fatalf("GetOrLoad = %+v, %v", p, err)
+			}
+		}
+		if calls.Load() != 1 {
+			t.Fatalf("loader called %d times, want 1", calls.Load())
+		}
+		st := s.Stats().Caches["products"]
+		if st.Hits != 2 || st.Misses != 1 || st.Loads != 1 {
+			t.Fatalf("stats = %+v, want 2 hits, 1 miss, 1 load", st)
+		}
+		// Get without naming the tags still checks them.
+		if err := s.InvalidateTags(ctxBG, "category:42"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Get(ctxBG, "B0002"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Get after invalidation = %v, want ErrNotFound", err)
+		}
+	})
+}
+
+func TestLoaderErrorReachesEveryWaiterAndIsNotCached(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		c := New[string](s, "errs")
+		boom := errors.New("source down")
+		release := make(chan struct{})
+		var calls atomic.Int32
+		load := func(ctx context.Context) (string, error) {
+			calls.Add(1)
+			<-release
+			return "", boom
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, 10)
+		for i := range errs {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				_, errs[i] = c.GetOrLoad(ctxBG, "k", load)
+			}(i)
+		}
+		waitFor(t, 5*time.Second, "the load to start", func() bool { return calls.Load() == 1 })
+		time.Sleep(20 * time.Millisecond) // let the others join; joining late only means another load
+		close(release)
+		wg.Wait()
+		for i, err := range errs {
+			if !errors.Is(err, boom) {
+				t.Fatalf("waiter %d got %v, want the loader's error", i, err)
+			}
+		}
+		first := calls.Load()
+		if _, err := c.GetOrLoad(ctxBG, "k", func(context.Context) (string, error) { calls.Add(1); return "ok", nil }); err != nil {
+			t.Fatal(err)
+		}
+		if calls.Load() != first+1 {
+			t.Fatal("an error was cached: the next call did not load")
+		}
+		if st := s.Stats(); st.LoadErrors == 0 {
+			t.Fatalf("load errors not counted: %+v", st)
+		}
+	})
+}
+
+func TestOneWaiterCancellingDoesNotCancelTheLoad(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		c := New[string](s, "cancel")
+		started := make(chan struct{})
+		release := make(chan struct{})
+		var loaderCtxErr atomic.Value
+		load := func(ctx context.Context) (string, error) {
+			close(started)
+			<-release
+			if ctx.Err() != nil {
+				loaderCtxErr.Store(ctx.Err())
+			}
+			return "value", nil
+		}
+		firstCtx, cancelFirst := context.WithCancel(ctxBG)
+		firstErr := make(chan error, 1)
+		go func() {
+			_, err := c.GetOrLoad(firstCtx, "k", load)
+			firstErr <- err
+		}()
+		<-started
+		secondVal := make(chan string, 1)
+		go func() {
+			v, _ := c.GetOrLoad(ctxBG, "k", load)
+			secondVal <- v
+		}()
+		waitFor(t, 5*time.Second, "the second caller to wait", func() bool { return true })
+		cancelFirst()
+		if err := <-firstErr; !errors.Is(err, context.Canceled) {
+			t.Fatalf("first caller: %v, want context.Canceled", err)
+		}
+		close(release)
+		if v := <-secondVal; v != "value" {
+			t.Fatalf("second caller got %q", v)
+		}
+		if err := loaderCtxErr.Load(); err != nil {
+			t.Fatalf("the shared load was cancelled: %v", err)
+		}
+		if v, err := c.Get(ctxBG, "k"); err != nil || v != "value" {
+			t.Fatalf("the load's result was not cached: %q, %v", v, err)
+		}
+	})
+}
+
+func TestThousandConcurrentMissesLoadOnce(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		c := New[Product](s, "stampede")
+		var calls atomic.Int32
+		gate := make(chan struct{})
+		load := func(ctx context.Context) (Product, error) {
+			calls.Add(1)
+			time.Sleep(50 * time.Millisecond) // a slow source widens the window
+			return sampleProduct("B0003"), nil
+		}
+		var wg sync.WaitGroup
+		var failures atomic.Int32
+		for i := 0; i < 1000; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-gate
+				p, err := c.GetOrLoad(ctxBG, "B0003", load, WithTags("category:42"))
+				if err != nil || p.ASIN != "B0003" {
+					failures.Add(1)
+				}
+			}()
+		}
+		close(gate)
+		wg.Wait()
+		if failures.Load() != 0 {
+			t.Fatalf("%d callers failed", failures.Load())
+		}
+		if calls.Load() != 1 {
+			t.Fatalf("loader ran %d times for 1000 concurrent misses, want 1", calls.Load())
+		}
+		st := s.Stats()
+		if st.Hits+st.Misses != 1000 {
+			t.Fatalf("hits+misses = %d, want 1000", st.Hits+st.Misses)
+		}
+	})
+}
+
+// A loader that started before an invalidation must not have its result
+// served after the invalidation returned: not from Redis, and not to a caller
+// who would otherwise join the load in flight.
+func TestStaleWriteRaceTags(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		c := New[string](s, "race")
+		var version atomic.Int32
+		version.Store(1)
+		started := make(chan struct{})
+		release := make(chan struct{})
+		slow := func(ctx context.Context) (string, error) {
+			v := version.Load() // the source read happens before the invalidation
+			close(started)
+			<-release
+			return "v" + string(rune('0'+v)), nil
+		}
+		oldDone := make(chan string, 1)
+		go func() {
+			v, _ := c.GetOrLoad(ctxBG, "k", slow, WithTags("t"))
+			oldDone <- v
+		}()
+		<-started
+
+		// The source changes, then the tag is invalidated.
+		version.Store(2)
+		if err := s.InvalidateTags(ctxBG, "t"); err != nil {
+			t.Fatal(err)
+		}
+
+		// A caller arriving now must not join the old load.
+		var freshCalls atomic.Int32
+		fresh := func(ctx context.Context) (string, error) {
+			freshCalls.Add(1)
+			return "v" + string(rune('0'+version.Load())), nil
+		}
+		newDone := make(chan string, 1)
+		go func() {
+			v, _ := c.GetOrLoad(ctxBG, "k", fresh, WithTags("t"))
+			newDone <- v
+		}()
+		select {
+		case v := <-newDone:
+			if v != "v2" {
+				t.Fatalf("caller after invalidation got %q, want v2", v)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("caller after invalidation is waiting for the load that began before it")
+		}
+		close(release)
+		if v := <-oldDone; v != "v1" {
+			t.Fatalf("the caller that was already waiting got %q, want v1", v)
+		}
+		// Whatever order the two writes landed in, v1 must never be served.
+		for i := 0; i < 3; i++ {
+			v, err := c.GetOrLoad(ctxBG, "k", fresh, WithTags("t"))
+			if err != nil || v != "v2" {
+				t.Fatalf("read after invalidation = %q, %v; want v2", v, err)
+			}
+			if v, err := c.Get(ctxBG, "k"); err == nil && v != "v2" {
+				t.Fatalf("Get after invalidation = %q", v)
+			}
+		}
+	})
+}
+
+func TestStaleWriteRaceDelete(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		c := New[string](s, "race")
+		started := make(chan struct{})
+		release := make(chan struct{})
+		slow := func(ctx context.Context) (string, error) {
+			close(started)
+			<-release
+			return "old", nil
+		}
+		oldDone := make(chan string, 1)
+		go func() {
+			v, _ := c.GetOrLoad(ctxBG, "k", slow)
+			oldDone <- v
+		}()
+		<-started
+		if err := c.Delete(ctxBG, "k"); err != nil {
+			t.Fatal(err)
+		}
+		newDone := make(chan string, 1)
+		go func() {
+			v, _ := c.GetOrLoad(ctxBG, "k", func(context.Context) (string, error) { return "new", nil })
+			newDone <- v
+		}()
+		select {
+		case v := <-newDone:
+			if v != "new" {
+				t.Fatalf("caller after Delete got %q, want new", v)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("caller after Delete joined the load that began before it")
+		}
+		close(release)
+		<-oldDone
+		if v, err := c.Get(ctxBG, "k"); err != nil || v != "new" {
+			t.Fatalf("after the slow load finished: %q, %v; want new", v, err)
+		}
+	})
+}
+
+func TestSlowLoaderCannotOverwriteAfterDeleteWithoutNewReader(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		c := New[string](s, "race")
+		started := make(chan struct{})
+		release := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_, _ = c.GetOrLoad(ctxBG, "k", func(context.Context) (string, error) {
+				close(started)
+				<-release
+				return "old", nil
+			})
+		}()
+		<-started
+		if err := c.Delete(ctxBG, "k"); err != nil {
+			t.Fatal(err)
+		}
+		close(release)
+		<-done
+		if _, err := c.Get(ctxBG, "k"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Get = %v: a load that began before Delete stored its value", err)
+		}
+		if st := s.Stats(); st.WritesSkipped != 1 {
+			t.Fatalf("writes skipped = %d, want 1", st.WritesSkipped)
+		}
+	})
+}
+
+func TestLateTagsFromAddTags(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		c := New[string](s, "late")
+		v, err := c.GetOrLoad(ctxBG, "k", func(ctx context.Context) (string, error) {
+			AddTags(ctx, "category:7")
+			return "v1", nil
+		})
+		if err != nil || v != "v1" {
+			t.Fatal(v, err)
+		}
+		if _, err := c.Get(ctxBG, "k"); err != nil {
+			t.Fatalf("entry with a late tag not stored: %v", err)
+		}
+		if err := s.InvalidateTags(ctxBG, "category:7"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Get(ctxBG, "k"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("late tag not honoured: %v", err)
+		}
+
+		// A late tag invalidated while the load runs: result not stored.
+		started := make(chan struct{})
+		release := make(chan struct{})
+		done := make(chan string, 1)
+		go func() {
+			v, _ := c.GetOrLoad(ctxBG, "k2", func(ctx context.Context) (string, error) {
+				close(started)
+				<-release
+				AddTags(ctx, "category:8")
+				return "old", nil
+			})
+			done <- v
+		}()
+		<-started
+		if err := s.InvalidateTags(ctxBG, "category:8"); err != nil {
+			t.Fatal(err)
+		}
+		close(release)
+		if v := <-done; v != "old" {
+			t.Fatalf("leader got %q", v)
+		}
+		if _, err := c.Get(ctxBG, "k2"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("a result whose late tag was invalidated during the load was stored: %v", err)
+		}
+	})
+}
+
+func TestNegativeCaching(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		var calls atomic.Int32
+		missing := func(ctx context.Context) (string, error) { calls.Add(1); return "", ErrNotFound }
+
+		plain := New[string](s, "plain")
+		for i := 0; i < 2; i++ {
+			if _, err := plain.GetOrLoad(ctxBG, "k", missing); !errors.Is(err, ErrNotFound) {
+				t.Fatal(err)
+			}
+		}
+		if calls.Load() != 2 {
+			t.Fatalf("not-found cached without WithNegativeTTL (%d calls)", calls.Load())
+		}
+
+		calls.Store(0)
+		neg := New[string](s, "neg", WithNegativeTTL(time.Minute))
+		for i := 0; i < 3; i++ {
+			if _, err := neg.GetOrLoad(ctxBG, "k", missing); !errors.Is(err, ErrNotFound) {
+				t.Fatal(err)
+			}
+		}
+		if calls.Load() != 1 {
+			t.Fatalf("negative entry not used: %d loads", calls.Load())
+		}
+		if _, err := neg.Get(ctxBG, "k"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Get of a negative entry = %v", err)
+		}
+	})
+}
+
+func TestCorruptAndForeignEntriesAreMissesDeletedAndCounted(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		cases := []struct {
+			name  string
+			write func(s *Store, rkey string)
+		}{
+			{"garbage", func(s *Store, rkey string) { b.rdb.Set(ctxBG, rkey, "not an entry", time.Minute) }},
+			{"truncated", func(s *Store, rkey string) {
+				strs := New[string](s, "c")
+				_ = strs.Set(ctxBG, "k", strings.Repeat("x", 100))
+				v := b.rdb.Get(ctxBG, rkey).Val()
+				b.rdb.Set(ctxBG, rkey, v[:50], time.Minute)
+			}},
+			{"other type", func(s *Store, rkey string) { _ = New[string](s, "c").Set(ctxBG, "k", "a string") }},
+			{"bad payload", func(s *Store, rkey string) {
+				_ = New[Product](s, "c").Set(ctxBG, "k", sampleProduct("B1"))
+				v := b.rdb.Get(ctxBG, rkey).Val()
+				// 0xc1 is never used by msgpack: the payload's first byte becomes invalid.
+				b.rdb.Set(ctxBG, rkey, v[:entry.HeaderLen]+"\xc1"+v[entry.HeaderLen+1:], time.Minute)
+			}},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				s := newTestStore(t, b)
+				c := New[Product](s, "c")
+				rkey, _ := s.keys.entry("c", "k")
+				tc.write(s, rkey)
+				if _, err := c.Get(ctxBG, "k"); !errors.Is(err, ErrNotFound) {
+					t.Fatalf("Get = %v, want ErrNotFound", err)
+				}
+				if n := b.rdb.Exists(ctxBG, rkey).Val(); n != 0 {
+					t.Fatal("corrupt entry not deleted")
+				}
+				if st := s.Stats(); st.Errors == 0 || st.Misses != 1 {
+					t.Fatalf("stats = %+v: want the corrupt entry counted as an error and a miss", st)
+				}
+				p, err := c.GetOrLoad(ctxBG, "k", func(context.Context) (Product, error) { return sampleProduct("B9"), nil })
+				if err != nil || p.ASIN != "B9" {
+					t.Fatalf("GetOrLoad after corruption = %+v, %v", p, err)
+				}
+			})
+		}
+	})
+}
+
+func TestLoaderPanicReachesCallers(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		c := New[string](s, "panics")
+		defer func() {
+			r := recover()
+			pe, ok := r.(*PanicError)
+			if !ok || pe.Value != "kaboom" {
+				t.Fatalf("recovered %v, want *PanicError with the loader's value", r)
+			}
+		}()
+		_, _ = c.GetOrLoad(ctxBG, "k", func(context.Context) (string, error) { panic("kaboom") })
+		t.Fatal("GetOrLoad returned after its loader panicked")
+	})
+}
+
+func TestKeysWithOddBytesAndLongKeys(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		c := New[string](s, "keys")
+		keys := []string{"a b", "new\nline", "{braces}", "#hash", "ünïcødé", "\x00\xff", strings.Repeat("k", 5000), "x:y:z"}
+		for _, k := range keys {
+			if err := c.Set(ctxBG, k, "v:"+k); err != nil {
+				t.Fatalf("Set(%q): %v", k, err)
+			}
+		}
+		for _, k := range keys {
+			if v, err := c.Get(ctxBG, k); err != nil || v != "v:"+k {
+				t.Fatalf("Get(%.20q) = %.20q, %v", k, v, err)
+			}
+		}
+		if err := c.Set(ctxBG, "", "v"); !errors.Is(err, ErrInvalidKey) {
+			t.Fatalf("empty key: %v, want ErrInvalidKey", err)
+		}
+		if err := s.Delete(ctxBG, c.StoreKey("x:y:z")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Get(ctxBG, "x:y:z"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Store.Delete of a key with colons: %v", err)
+		}
+	})
+}

@@ -1,0 +1,60 @@
+package cachefront
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Match them with errors.Is; cachefront wraps them with
+// details.
+var (
+	// ErrNotFound reports a key that is not in the cache. A loader may also
+	// return it (or wrap it) to say the source has no such item; with
+	// WithNegativeTTL that answer is cached too.
+	ErrNotFound = errors.New("cachefront: not found")
+
+	// ErrUnavailable reports that Redis could not be used: it failed, timed
+	// out, or the circuit breaker is open after repeated failures. GetOrLoad
+	// never returns it (it falls through to the loader); Get, Set, Delete and
+	// InvalidateTags do, wrapping the underlying error.
+	ErrUnavailable = errors.New("cachefront: redis unavailable")
+
+	// ErrInvalidOption reports bad configuration: a constructor panics with
+	// it, a call returns it.
+	ErrInvalidOption = errors.New("cachefront: invalid option")
+
+	// ErrInvalidKey reports an empty key.
+	ErrInvalidKey = errors.New("cachefront: invalid key")
+
+	// ErrInvalidTag reports an empty or over-long tag.
+	ErrInvalidTag = errors.New("cachefront: invalid tag")
+
+	// ErrClosed reports a call on a closed Store.
+	ErrClosed = errors.New("cachefront: store closed")
+)
+
+// PanicError is the value a GetOrLoad caller panics with when the shared
+// loader panicked: every waiter of that load panics with it, so the panic
+// surfaces in each caller's goroutine (where net/http, say, can recover it)
+// instead of crashing the process from the load's goroutine.
+type PanicError struct {
+	Value any    // the value the loader panicked with
+	Stack []byte // the loader's stack at the panic
+}
+
+func (p *PanicError) Error() string {
+	return fmt.Sprintf("cachefront: loader panicked: %v\n\n%s", p.Value, p.Stack)
+}
+
+// Unwrap returns the panic value if it is an error.
+func (p *PanicError) Unwrap() error {
+	err, _ := p.Value.(error)
+	return err
+}
+
+func unavailable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}

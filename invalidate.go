@@ -1,0 +1,90 @@
+package cachefront
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/cachefront/cachefront/internal/entry"
+	"github.com/cachefront/cachefront/internal/scripts"
+	"github.com/redis/go-redis/v9"
+)
+
+// InvalidateTags invalidates every entry carrying any of tags, on every
+// instance sharing this Redis and namespace, in a constant number of round
+// trips whatever the number of entries (one on a single server, two on a
+// cluster). When it returns nil, no read returns a value computed from data
+// read before the call started; see the package documentation for how.
+//
+// It returns ErrInvalidTag for an empty or over-long tag (nothing is
+// invalidated) and ErrUnavailable when Redis could not be reached: the caller
+// should retry, because entries stay valid until their TTL otherwise.
+func (s *Store) InvalidateTags(ctx context.Context, tags ...string) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	if len(tags) == 0 {
+		return nil
+	}
+	for _, t := range tags {
+		if err := validTag(t); err != nil {
+			return err
+		}
+	}
+	ts := s.tagSet(appendUnique(nil, tags...))
+	suffix := entry.NewGen()
+	tagTTL := s.cfg.tagTTL
+	err := s.be.run(ctx, func(ctx context.Context) error {
+		if s.be.single {
+			keys := append([]string{s.keys.seq()}, ts.keys...)
+			return scripts.Invalidate.Run(ctx, s.be.rdb, keys, tagTTL.Milliseconds(), suffix).Err()
+		}
+		seq, err := s.be.rdb.Incr(ctx, s.keys.seq()).Result()
+		if err != nil {
+			return err
+		}
+		version := strconv.FormatInt(seq, 10) + ":" + suffix
+		return s.be.pipelined(ctx, func(p redis.Pipeliner) {
+			for _, k := range ts.keys {
+				p.Set(ctx, k, version, tagTTL)
+			}
+		})
+	})
+	if err != nil {
+		s.storeOps.fail(opInvalidate)
+		return fmt.Errorf("invalidating %d tags: %w", len(ts.names), err)
+	}
+	s.invalidations.Add(uint64(len(ts.names)))
+	s.metrics.invalidations.WithLabelValues("tag").Add(float64(len(ts.names)))
+	return nil
+}
+
+// Delete deletes entries given as "<cache>:<key>" (the cache's name, a colon,
+// and the key as the cache was given it), the form operators see in
+// statistics. Like InvalidateTags, it also stops loads that started before it
+// from writing their older values afterwards.
+func (s *Store) Delete(ctx context.Context, storeKeys ...string) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	rkeys := make([]string, 0, len(storeKeys))
+	for _, sk := range storeKeys {
+		name, key, err := splitStoreKey(sk)
+		if err != nil {
+			return err
+		}
+		rk, err := s.keys.entry(name, key)
+		if err != nil {
+			return err
+		}
+		rkeys = append(rkeys, rk)
+	}
+	if len(rkeys) == 0 {
+		return nil
+	}
+	if err := s.deleteEntries(ctx, rkeys); err != nil {
+		s.storeOps.fail(opDelete)
+		return fmt.Errorf("deleting %d keys: %w", len(rkeys), err)
+	}
+	return nil
+}

@@ -1,0 +1,230 @@
+package cachefront
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/cachefront/cachefront/internal/entry"
+)
+
+// flightResult is what a shared load hands every caller waiting on it.
+type flightResult[T any] struct {
+	value     T
+	err       error
+	fromCache bool        // found by the load's second look, not loaded
+	conflict  bool        // a tag added during the load was invalidated meanwhile
+	panicked  *PanicError // the loader panicked
+}
+
+// GetOrLoad returns the cached value of key, or calls loader, caches what it
+// returns and returns it.
+//
+// Concurrent misses of one key in this process call loader once; every caller
+// waits under its own ctx and leaves when it ends, while the shared load goes
+// on, detached from any caller, under the load timeout (WithLoadTimeout). The
+// load looks in the cache once more before calling loader. Loader errors reach
+// every waiter and are not cached; ErrNotFound from the loader is cached only
+// with WithNegativeTTL.
+//
+// With Redis down, slow or failing, GetOrLoad calls loader (still once per key
+// across concurrent callers) and skips the cache write: it never returns
+// ErrUnavailable. If the loader panics, every waiter panics with a
+// *PanicError.
+//
+// Loads respect invalidation: a result whose tags (or key) were invalidated
+// after the load took its snapshot is returned to the callers that were
+// already waiting but never stored, and callers arriving after the
+// invalidation start a new load.
+func (c *Cache[T]) GetOrLoad(ctx context.Context, key string, loader func(context.Context) (T, error), opts ...Option) (T, error) {
+	var zero T
+	rkey, call, err := c.begin(key, opts)
+	if err != nil {
+		return zero, err
+	}
+	if loader == nil {
+		return zero, fmt.Errorf("%w: loader is nil", ErrInvalidOption)
+	}
+	r, rerr := c.store.read(ctx, c.cc, rkey, call.tags, c.typeHash)
+	if rerr == nil && r.found == foundEntry {
+		if v, err, ok := c.decode(ctx, rkey, &r); ok {
+			c.cc.hit(false)
+			return v, err
+		}
+	}
+	if rerr != nil {
+		if ctx.Err() != nil {
+			return zero, ctx.Err()
+		}
+		c.cc.fail(opRead)
+	}
+	return c.loadShared(ctx, rkey, flightKey(rkey, c.typeHash, &r, rerr != nil), loader, call, 1)
+}
+
+// loadShared joins or starts the shared load named fkey and waits for it
+// under ctx.
+func (c *Cache[T]) loadShared(ctx context.Context, rkey, fkey string, loader func(context.Context) (T, error), call *callConfig, retries int) (T, error) {
+	ran := false
+	ch := c.store.flights.DoChan(fkey, func() (any, error) {
+		ran = true
+		return c.flight(ctx, rkey, loader, call), nil
+	})
+	select {
+	case res := <-ch:
+		fr := res.Val.(*flightResult[T])
+		if fr.panicked != nil {
+			panic(fr.panicked)
+		}
+		if !ran {
+			c.cc.dedup()
+			if fr.conflict && retries > 0 {
+				// This caller may have arrived after the invalidation that
+				// made the result unstorable: it gets a load of its own.
+				return c.loadShared(ctx, rkey, fkey+"\x00retry", loader, call, retries-1)
+			}
+		}
+		if fr.fromCache {
+			c.cc.hit(false)
+		} else {
+			c.cc.miss()
+		}
+		return fr.value, fr.err
+	case <-ctx.Done():
+		c.cc.miss()
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
+// flight is the shared load: second look, loader, conditional write.
+func (c *Cache[T]) flight(parent context.Context, rkey string, loader func(context.Context) (T, error), call *callConfig) *flightResult[T] {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), call.loadTimeout)
+	defer cancel()
+	res := &flightResult[T]{}
+
+	snap, serr := c.store.snapshot(ctx, c.cc, rkey, call.tags, c.typeHash)
+	if serr == nil && snap.found == foundEntry {
+		if v, err, ok := c.decode(ctx, rkey, &snap.readResult); ok {
+			res.value, res.err, res.fromCache = v, err, true
+			return res
+		}
+	}
+	if serr != nil {
+		c.cc.fail(opRead)
+	}
+
+	tc := &tagCollector{}
+	start := time.Now()
+	res.value, res.err, res.panicked = callLoader(withTagCollector(ctx, tc), loader)
+	took := time.Since(start)
+	if res.panicked != nil {
+		c.cc.load(took, res.panicked)
+		return res
+	}
+	c.cc.load(took, res.err)
+
+	negative := res.err != nil && errors.Is(res.err, ErrNotFound) && call.negativeTTL > 0
+	if res.err != nil && !negative {
+		return res
+	}
+	if serr != nil {
+		c.cc.skipped(skipUnavailable)
+		return res
+	}
+	res.conflict = c.storeLoaded(ctx, rkey, &snap, res.value, negative, took, tc.list(), call)
+	return res
+}
+
+func callLoader[T any](ctx context.Context, loader func(context.Context) (T, error)) (v T, err error, p *PanicError) {
+	defer func() {
+		if r := recover(); r != nil {
+			p = &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	v, err = loader(ctx)
+	return v, err, nil
+}
+
+// storeLoaded writes a loaded value (or a negative entry) if nothing
+// invalidated it since the snapshot. It reports a conflict on a tag added
+// during the load.
+func (c *Cache[T]) storeLoaded(ctx context.Context, rkey string, snap *snapshot, v T, negative bool, took time.Duration, added []string, call *callConfig) (conflict bool) {
+	s := c.store
+	tags := make([]entry.Tag, len(call.tags.names), len(call.tags.names)+len(added))
+	for i, n := range call.tags.names {
+		tags[i] = entry.Tag{Name: n, Version: snap.versions[i]}
+	}
+	var late []string
+	for _, t := range added {
+		if indexOfString(call.tags.names, t) < 0 {
+			if err := validTag(t); err != nil {
+				c.cc.fail(opTags)
+				s.cfg.logger.Warn("cachefront: not caching a result tagged with an invalid tag", "key", rkey, "error", err)
+				return false
+			}
+			late = append(late, t)
+		}
+	}
+	if len(late) > 0 {
+		versions, err := s.ensureTagVersions(ctx, s.tagSet(late))
+		if err != nil {
+			c.cc.skipped(skipUnavailable)
+			return false
+		}
+		for i, ver := range versions {
+			if seqOf(ver) > snap.seq {
+				c.cc.skipped(skipConflict)
+				return true
+			}
+			tags = append(tags, entry.Tag{Name: late[i], Version: ver})
+		}
+	}
+	if time.Since(snap.at) > s.maxWriteDelay() {
+		c.cc.skipped(skipConflict)
+		return false
+	}
+
+	var payload []byte
+	kind, ttl := entry.KindValue, call.ttl
+	if negative {
+		kind, ttl = entry.KindNotFound, call.negativeTTL
+	} else {
+		var err error
+		if payload, err = encodeValue(v); err != nil {
+			c.cc.fail(opEncode)
+			s.cfg.logger.Warn("cachefront: cannot encode a loaded value", "key", rkey, "error", err)
+			return false
+		}
+	}
+	ttl = jittered(ttl, call.jitter)
+	now := time.Now()
+	h := entry.Header{
+		Gen: entry.NewGen(), Kind: kind, Created: now.UnixMilli(), FreshUntil: now.Add(ttl).UnixMilli(),
+		LoadMicros: uint32(min(took.Microseconds(), 1<<32-1)), TypeHash: c.typeHash, Tags: tags,
+	}
+	data, err := entry.Encode(nil, &h, payload)
+	if err != nil {
+		c.cc.fail(opEncode)
+		return false
+	}
+	written, err := s.writeIfGen(ctx, rkey, snap.gen, data, ttl)
+	switch {
+	case err != nil:
+		c.cc.fail(opWrite)
+		c.cc.skipped(skipUnavailable)
+	case !written:
+		c.cc.skipped(skipConflict)
+	}
+	return false
+}
+
+func indexOfString(list []string, s string) int {
+	for i, x := range list {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,220 @@
+package cachefront
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cachefront/cachefront/internal/entry"
+	"github.com/cachefront/cachefront/internal/scripts"
+	"github.com/redis/go-redis/v9"
+)
+
+// found classifies what a read of an entry key found.
+type found uint8
+
+const (
+	foundNothing found = iota // absent, tombstone, corrupt or foreign
+	foundStale                // built before one of its tags was invalidated
+	foundEntry                // a value or a cached not-found, all tags current
+)
+
+// readResult is what one look at an entry key and the caller's tags found.
+type readResult struct {
+	found found
+	view  entry.View // when found == foundEntry; aliases the Redis reply
+	gen   string     // generation found ("" when absent or corrupt)
+	raw   string     // the stored bytes, when found == foundEntry
+	// versions are the current versions of the tags the caller named, in
+	// order ("" for a tag with no version key).
+	versions []string
+}
+
+// tagSet is a list of tags with their version keys.
+type tagSet struct {
+	names []string
+	keys  []string
+}
+
+func (s *Store) tagSet(names []string) tagSet {
+	ts := tagSet{names: names, keys: make([]string, len(names))}
+	for i, n := range names {
+		ts.keys[i] = s.keys.tag(n)
+	}
+	return ts
+}
+
+// read looks up rkey and the versions of tags in one round trip (a second
+// one only when the entry carries tags the caller did not name).
+func (s *Store) read(ctx context.Context, cc *counters, rkey string, tags tagSet, typeHash uint32) (readResult, error) {
+	n := 1 + len(tags.keys)
+	keys := make([]string, n)
+	keys[0] = rkey
+	copy(keys[1:], tags.keys)
+	vals := make([]string, n)
+	ok := make([]bool, n)
+	err := s.be.run(ctx, func(ctx context.Context) error { return s.be.getMany(ctx, keys, vals, ok) })
+	if err != nil {
+		return readResult{}, err
+	}
+	return s.evaluate(ctx, cc, rkey, vals[0], ok[0], tags.names, vals[1:], typeHash)
+}
+
+// evaluate classifies a raw entry against the tag versions read with it,
+// fetching the versions of any other tags the entry carries.
+func (s *Store) evaluate(ctx context.Context, cc *counters, rkey, raw string, present bool, names, versions []string, typeHash uint32) (readResult, error) {
+	r := readResult{versions: versions}
+	if !present {
+		return r, nil
+	}
+	v, err := entry.DecodeString(raw)
+	if err == nil && v.Kind != entry.KindTombstone && v.TypeHash != typeHash {
+		err = entry.ErrCorrupt
+	}
+	if err != nil {
+		s.dropCorrupt(ctx, cc, rkey, raw, err)
+		return r, nil
+	}
+	r.gen = v.Gen
+	if v.Kind == entry.KindTombstone {
+		return r, nil
+	}
+	var unknown []string
+	for name, ver := range v.TagSeq() {
+		i := indexOf(names, name)
+		if i < 0 {
+			unknown = append(unknown, string(name))
+			continue
+		}
+		if string(ver) != versions[i] {
+			r.found = foundStale
+			cc.staleEntry()
+			return r, nil
+		}
+	}
+	if len(unknown) > 0 {
+		current, err := s.tagVersions(ctx, unknown)
+		if err != nil {
+			return readResult{}, err
+		}
+		for name, ver := range v.TagSeq() {
+			if i := indexOf(unknown, name); i >= 0 && string(ver) != current[i] {
+				r.found = foundStale
+				cc.staleEntry()
+				return r, nil
+			}
+		}
+	}
+	r.found, r.view, r.raw = foundEntry, v, raw
+	return r, nil
+}
+
+func indexOf(names []string, name []byte) int {
+	for i, n := range names {
+		if n == string(name) {
+			return i
+		}
+	}
+	return -1
+}
+
+// tagVersions reads the current versions of tags ("" for none).
+func (s *Store) tagVersions(ctx context.Context, tags []string) ([]string, error) {
+	keys := s.tagSet(tags).keys
+	vals := make([]string, len(keys))
+	ok := make([]bool, len(keys))
+	err := s.be.run(ctx, func(ctx context.Context) error { return s.be.getMany(ctx, keys, vals, ok) })
+	return vals, err
+}
+
+// dropCorrupt counts a corrupt or foreign entry and deletes it, unless it was
+// replaced meanwhile.
+func (s *Store) dropCorrupt(ctx context.Context, cc *counters, rkey, raw string, cause error) {
+	cc.fail(opDecode)
+	s.cfg.logger.Warn("cachefront: dropping an entry that cannot be decoded", "key", rkey, "error", cause)
+	prefix := raw
+	if len(prefix) > 64 {
+		prefix = prefix[:64]
+	}
+	err := s.be.run(ctx, func(ctx context.Context) error {
+		return scripts.DeleteIfPrefix.Run(ctx, s.be.rdb, []string{rkey}, prefix).Err()
+	})
+	if err != nil {
+		cc.fail(opDelete)
+	}
+}
+
+// snapshot is the look a shared load takes right before calling the loader:
+// the entry, the namespace's invalidation sequence, and a version for every
+// tag the new entry will carry (created where missing, so that an entry never
+// records "no version", which a later eviction could make true again).
+type snapshot struct {
+	readResult
+	seq int64
+	at  time.Time
+}
+
+func (s *Store) snapshot(ctx context.Context, cc *counters, rkey string, tags tagSet, typeHash uint32) (snapshot, error) {
+	snap := snapshot{at: time.Now()}
+	var (
+		entryCmd *redis.StringCmd
+		seqCmd   *redis.StringCmd
+		tagCmds  = make([]*redis.StringCmd, len(tags.keys))
+	)
+	fresh := "0:" + entry.NewGen()
+	err := s.be.run(ctx, func(ctx context.Context) error {
+		return s.be.pipelined(ctx, func(p redis.Pipeliner) {
+			entryCmd = p.Get(ctx, rkey)
+			seqCmd = p.Get(ctx, s.keys.seq())
+			for i, k := range tags.keys {
+				p.SetNX(ctx, k, fresh, s.cfg.tagTTL)
+				tagCmds[i] = p.Get(ctx, k)
+			}
+		})
+	})
+	if err != nil {
+		return snap, err
+	}
+	if seqCmd.Err() == nil {
+		snap.seq, _ = strconv.ParseInt(seqCmd.Val(), 10, 64)
+	}
+	versions := make([]string, len(tags.keys))
+	for i, c := range tagCmds {
+		versions[i] = c.Val()
+	}
+	raw, rerr := entryCmd.Result()
+	snap.readResult, err = s.evaluate(ctx, cc, rkey, raw, rerr == nil, tags.names, versions, typeHash)
+	return snap, err
+}
+
+// seqOf returns the invalidation sequence number in a tag version
+// "<seq>:<random>" (0 for none).
+func seqOf(version string) int64 {
+	n, _, _ := strings.Cut(version, ":")
+	seq, _ := strconv.ParseInt(n, 10, 64)
+	return seq
+}
+
+// flightKey names a shared load. It includes what the caller saw (the
+// entry's generation and the sequence of each tag's last invalidation), so
+// that a caller who arrives after an invalidation or a delete never joins a
+// load that started before it.
+func flightKey(rkey string, typeHash uint32, r *readResult, readFailed bool) string {
+	var b strings.Builder
+	b.Grow(len(rkey) + 32)
+	b.WriteString(rkey)
+	b.WriteByte(0)
+	b.WriteString(strconv.FormatUint(uint64(typeHash), 16))
+	b.WriteByte(0)
+	if readFailed {
+		b.WriteByte('!')
+		return b.String()
+	}
+	b.WriteString(r.gen)
+	for _, v := range r.versions {
+		b.WriteByte(0)
+		b.WriteString(strconv.FormatInt(seqOf(v), 10))
+	}
+	return b.String()
+}

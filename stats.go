@@ -1,0 +1,70 @@
+package cachefront
+
+// Stats are a Store's counters since it was created, as plain numbers for a
+// JSON endpoint. They count the same events as the Prometheus metrics: a read
+// served from the cache counts one hit, a read that had to load or found
+// nothing counts one miss, whatever layers it looked in.
+type Stats struct {
+	Hits          uint64 `json:"hits"`
+	Misses        uint64 `json:"misses"`
+	LocalHits     uint64 `json:"local_hits"` // the part of Hits served by the in-process tier
+	Errors        uint64 `json:"errors"`
+	Loads         uint64 `json:"loads"`
+	LoadErrors    uint64 `json:"load_errors"`
+	DedupWaits    uint64 `json:"dedup_waits"`
+	StaleEntries  uint64 `json:"stale_entries"`
+	WritesSkipped uint64 `json:"writes_skipped"`
+	Invalidations uint64 `json:"invalidations"` // tags invalidated
+	Deletes       uint64 `json:"deletes"`       // keys deleted
+	CircuitOpen   bool   `json:"circuit_open"`
+
+	// Caches breaks the read counters down by cache name.
+	Caches map[string]CacheStats `json:"caches"`
+}
+
+// CacheStats are one cache's counters.
+type CacheStats struct {
+	Hits          uint64 `json:"hits"`
+	Misses        uint64 `json:"misses"`
+	LocalHits     uint64 `json:"local_hits"`
+	Errors        uint64 `json:"errors"`
+	Loads         uint64 `json:"loads"`
+	LoadErrors    uint64 `json:"load_errors"`
+	DedupWaits    uint64 `json:"dedup_waits"`
+	StaleEntries  uint64 `json:"stale_entries"`
+	WritesSkipped uint64 `json:"writes_skipped"`
+}
+
+// HitRatio is Hits / (Hits + Misses), or 0 before any read.
+func (s Stats) HitRatio() float64 {
+	if s.Hits+s.Misses == 0 {
+		return 0
+	}
+	return float64(s.Hits) / float64(s.Hits+s.Misses)
+}
+
+func (c *counters) snapshot() CacheStats {
+	return CacheStats{
+		Hits:          c.hits.Load(),
+		Misses:        c.misses.Load(),
+		LocalHits:     c.localHits.Load(),
+		Errors:        c.errors.Load(),
+		Loads:         c.loads.Load(),
+		LoadErrors:    c.loadErrors.Load(),
+		DedupWaits:    c.dedupWaits.Load(),
+		StaleEntries:  c.stale.Load(),
+		WritesSkipped: c.writesSkipped.Load(),
+	}
+}
+
+func (s *Stats) add(c CacheStats) {
+	s.Hits += c.Hits
+	s.Misses += c.Misses
+	s.LocalHits += c.LocalHits
+	s.Errors += c.Errors
+	s.Loads += c.Loads
+	s.LoadErrors += c.LoadErrors
+	s.DedupWaits += c.DedupWaits
+	s.StaleEntries += c.StaleEntries
+	s.WritesSkipped += c.WritesSkipped
+}

@@ -1,0 +1,135 @@
+package cachefront
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cachefront/cachefront/internal/breaker"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
+)
+
+// Store is cachefront's engine for one Redis deployment and namespace: it
+// owns the failure policy, the metrics, the in-process load deduplication and
+// tag invalidation. Typed caches (New) and the HTTP middleware are views on a
+// Store. Create one per Redis deployment and namespace and share it; it is
+// safe for concurrent use.
+type Store struct {
+	cfg     config
+	be      *backend
+	keys    keyspace
+	metrics *metrics
+	flights singleflight.Group
+	closed  atomic.Bool
+
+	storeOps      *counters // errors of store-wide operations (cache label "")
+	invalidations atomic.Uint64
+	deletes       atomic.Uint64
+
+	mu     sync.Mutex // guards caches
+	caches map[string]*counters
+}
+
+// NewStore returns a Store over rdb, which may be a single-node, Sentinel
+// (failover) or Cluster client; the Store never closes it.
+//
+// Invalid options are programming errors: NewStore panics with an error
+// wrapping ErrInvalidOption, as regexp.MustCompile does with a bad pattern,
+// so a misconfigured service fails at start-up and never in production
+// traffic. Nothing is sent to Redis until the first call.
+func NewStore(rdb redis.UniversalClient, opts ...Option) *Store {
+	s, err := newStore(rdb, opts)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+func newStore(rdb redis.UniversalClient, opts []Option) (*Store, error) {
+	if rdb == nil {
+		return nil, fmt.Errorf("%w: redis client is nil", ErrInvalidOption)
+	}
+	cfg := defaultConfig()
+	if err := cfg.applyOptions(scopeStore, opts); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(cfg.namespace, cfg.registerer)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	s := &Store{cfg: cfg, keys: newKeyspace(cfg.namespace), metrics: m, caches: map[string]*counters{}}
+	s.storeOps = newCounters(m, "")
+	br := breaker.New(cfg.breakerFailures, cfg.breakerCooldown, s.breakerChanged)
+	s.be = newBackend(rdb, cfg.opTimeout, br)
+	return s, nil
+}
+
+func (s *Store) breakerChanged(st breaker.State) {
+	switch st {
+	case breaker.Open:
+		s.metrics.circuitOpen.Set(1)
+		s.cfg.logger.Warn("cachefront: redis failing, circuit breaker open; reads fall through to loaders",
+			"namespace", s.cfg.namespace, "cooldown", s.cfg.breakerCooldown)
+	case breaker.Closed:
+		s.metrics.circuitOpen.Set(0)
+		s.cfg.logger.Info("cachefront: redis answering again, circuit breaker closed", "namespace", s.cfg.namespace)
+	}
+}
+
+// countersFor returns the counters of cache name, shared by every Cache of
+// that name on this Store.
+func (s *Store) countersFor(name string) *counters {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.caches[name]
+	if !ok {
+		c = newCounters(s.metrics, name)
+		s.caches[name] = c
+	}
+	return c
+}
+
+// Namespace returns the Store's namespace, the prefix of all its Redis keys.
+func (s *Store) Namespace() string { return s.cfg.namespace }
+
+// Stats returns the Store's counters.
+func (s *Store) Stats() Stats {
+	st := Stats{
+		Invalidations: s.invalidations.Load(),
+		Deletes:       s.deletes.Load(),
+		CircuitOpen:   s.be.breaker.State() != breaker.Closed,
+		Caches:        map[string]CacheStats{},
+	}
+	s.mu.Lock()
+	for name, c := range s.caches {
+		cs := c.snapshot()
+		st.Caches[name] = cs
+		st.add(cs)
+	}
+	s.mu.Unlock()
+	st.Errors += s.storeOps.errors.Load()
+	return st
+}
+
+// Ping checks that Redis answers within the operation timeout, for
+// readiness probes.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.be.run(ctx, func(ctx context.Context) error { return s.be.rdb.Ping(ctx).Err() })
+}
+
+// Close marks the Store closed: later calls return ErrClosed. It stops the
+// Store's background work and leaves the Redis client open (its owner closes
+// it). Close is idempotent.
+func (s *Store) Close() error {
+	s.closed.Store(true)
+	return nil
+}
+
+func (s *Store) checkOpen() error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}

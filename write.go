@@ -1,0 +1,121 @@
+package cachefront
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	"github.com/cachefront/cachefront/internal/entry"
+	"github.com/cachefront/cachefront/internal/scripts"
+	"github.com/redis/go-redis/v9"
+)
+
+// tombstoneGrace is how long a deleted key keeps a tombstone beyond the
+// store's load timeout. The tombstone carries a new generation, so a load
+// that started before the delete cannot write its older value afterwards.
+const tombstoneGrace = 30 * time.Second
+
+func (s *Store) tombstoneTTL() time.Duration { return s.cfg.loadTimeout + tombstoneGrace }
+
+// maxWriteDelay is how long after its snapshot a load may still write: past
+// it, a tombstone the load must respect could have expired.
+func (s *Store) maxWriteDelay() time.Duration { return s.tombstoneTTL() - 5*time.Second }
+
+// jittered shortens ttl by a random fraction of at most jitter.
+func jittered(ttl time.Duration, jitter float64) time.Duration {
+	if jitter > 0 {
+		ttl -= time.Duration(rand.Float64() * jitter * float64(ttl))
+	}
+	return max(ttl, time.Millisecond)
+}
+
+// writeIfGen stores data under rkey if rkey still holds generation gen.
+// It reports whether the write happened.
+func (s *Store) writeIfGen(ctx context.Context, rkey, gen string, data []byte, ttl time.Duration) (bool, error) {
+	var n int64
+	err := s.be.run(ctx, func(ctx context.Context) error {
+		var err error
+		n, err = scripts.WriteIfGen.Run(ctx, s.be.rdb, []string{rkey}, gen, data, ttl.Milliseconds()).Int64()
+		return err
+	})
+	return err == nil && n == 1, err
+}
+
+// ensureTagVersions returns a version for each tag, creating one where a tag
+// has none, in one round trip.
+func (s *Store) ensureTagVersions(ctx context.Context, tags tagSet) ([]string, error) {
+	cmds := make([]*redis.StringCmd, len(tags.keys))
+	fresh := "0:" + entry.NewGen()
+	err := s.be.run(ctx, func(ctx context.Context) error {
+		return s.be.pipelined(ctx, func(p redis.Pipeliner) {
+			for i, k := range tags.keys {
+				p.SetNX(ctx, k, fresh, s.cfg.tagTTL)
+				cmds[i] = p.Get(ctx, k)
+			}
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	versions := make([]string, len(cmds))
+	for i, c := range cmds {
+		versions[i] = c.Val()
+	}
+	return versions, nil
+}
+
+// setEntry writes an entry unconditionally, recording the current version of
+// each of its tags: one round trip on a single server (a script), two on a
+// sharded client (versions, then the entry).
+func (s *Store) setEntry(ctx context.Context, rkey string, h *entry.Header, payload []byte, tags tagSet, ttl time.Duration) error {
+	if len(tags.keys) > 0 && s.be.single {
+		keys := make([]string, 0, 1+len(tags.keys))
+		keys = append(keys, rkey)
+		keys = append(keys, tags.keys...)
+		args := make([]any, 0, 5+len(tags.names))
+		args = append(args, entry.AppendPrefix(nil, h), payload, ttl.Milliseconds(), s.cfg.tagTTL.Milliseconds(), "0:"+entry.NewGen())
+		for _, n := range tags.names {
+			args = append(args, n)
+		}
+		return s.be.run(ctx, func(ctx context.Context) error {
+			return scripts.SetTagged.Run(ctx, s.be.rdb, keys, args...).Err()
+		})
+	}
+	if len(tags.keys) > 0 {
+		versions, err := s.ensureTagVersions(ctx, tags)
+		if err != nil {
+			return err
+		}
+		h.Tags = make([]entry.Tag, len(versions))
+		for i, v := range versions {
+			h.Tags[i] = entry.Tag{Name: tags.names[i], Version: v}
+		}
+	}
+	data, err := entry.Encode(nil, h, payload)
+	if err != nil {
+		return err
+	}
+	return s.be.run(ctx, func(ctx context.Context) error {
+		return s.be.rdb.Set(ctx, rkey, data, ttl).Err()
+	})
+}
+
+// deleteEntries replaces each key with a tombstone, in one round trip.
+func (s *Store) deleteEntries(ctx context.Context, rkeys []string) error {
+	ttl := s.tombstoneTTL()
+	err := s.be.run(ctx, func(ctx context.Context) error {
+		return s.be.pipelined(ctx, func(p redis.Pipeliner) {
+			now := time.Now().UnixMilli()
+			for _, k := range rkeys {
+				h := entry.Header{Gen: entry.NewGen(), Kind: entry.KindTombstone, Created: now, FreshUntil: now}
+				data, _ := entry.Encode(nil, &h, nil)
+				p.Set(ctx, k, data, ttl)
+			}
+		})
+	})
+	if err == nil {
+		s.deletes.Add(uint64(len(rkeys)))
+		s.metrics.invalidations.WithLabelValues("key").Add(float64(len(rkeys)))
+	}
+	return err
+}
