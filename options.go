@@ -73,6 +73,9 @@ type config struct {
 	loadTimeout time.Duration
 	tags        []string
 	typeName    string
+
+	// http holds the Middleware's settings (middleware_options.go).
+	http httpConfig
 }
 
 // Defaults.
@@ -98,6 +101,7 @@ func defaultConfig() config {
 		ttl:             DefaultTTL,
 		jitter:          DefaultTTLJitter,
 		loadTimeout:     DefaultLoadTimeout,
+		http:            defaultHTTPConfig(),
 	}
 }
 

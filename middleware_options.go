@@ -1,0 +1,6 @@
+package cachefront
+
+// httpConfig holds the settings of Middleware.
+type httpConfig struct{}
+
+func defaultHTTPConfig() httpConfig { return httpConfig{} }
