@@ -210,7 +210,9 @@ func TestOneWaiterCancellingDoesNotCancelTheLoad(t *testing.T) {
 
 func TestThousandConcurrentMissesLoadOnce(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *testBackend) {
-		s := newTestStore(t, b)
+		// A generous operation timeout: this test is about deduplication, and
+		// a thousand goroutines under the race detector queue for connections.
+		s := newTestStore(t, b, WithOperationTimeout(10*time.Second))
 		c := New[Product](s, "stampede")
 		var calls atomic.Int32
 		gate := make(chan struct{})
@@ -238,7 +240,7 @@ func TestThousandConcurrentMissesLoadOnce(t *testing.T) {
 			t.Fatalf("%d callers failed", failures.Load())
 		}
 		if calls.Load() != 1 {
-			t.Fatalf("loader ran %d times for 1000 concurrent misses, want 1", calls.Load())
+			t.Fatalf("loader ran %d times for 1000 concurrent misses, want 1 (stats %+v)", calls.Load(), s.Stats())
 		}
 		st := s.Stats()
 		if st.Hits+st.Misses != 1000 {

@@ -60,7 +60,7 @@ func (c *Cache[T]) GetOrLoad(ctx context.Context, key string, loader func(contex
 		}
 		c.cc.fail(opRead)
 	}
-	return c.loadShared(ctx, rkey, flightKey(rkey, c.typeHash, &r, rerr != nil), loader, call, 1)
+	return c.loadShared(ctx, rkey, flightKey(rkey, c.typeHash, &r, len(call.tags.names), rerr != nil), loader, call, 1)
 }
 
 // loadShared joins or starts the shared load named fkey and waits for it

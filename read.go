@@ -200,7 +200,11 @@ func seqOf(version string) int64 {
 // entry's generation and the sequence of each tag's last invalidation), so
 // that a caller who arrives after an invalidation or a delete never joins a
 // load that started before it.
-func flightKey(rkey string, typeHash uint32, r *readResult, readFailed bool) string {
+//
+// A caller whose read failed saw nothing; it joins the load of a key that is
+// absent and whose tags were never invalidated, which is what a cold key
+// looks like, so that a stampede on a struggling Redis still loads once.
+func flightKey(rkey string, typeHash uint32, r *readResult, tagCount int, readFailed bool) string {
 	var b strings.Builder
 	b.Grow(len(rkey) + 32)
 	b.WriteString(rkey)
@@ -208,7 +212,9 @@ func flightKey(rkey string, typeHash uint32, r *readResult, readFailed bool) str
 	b.WriteString(strconv.FormatUint(uint64(typeHash), 16))
 	b.WriteByte(0)
 	if readFailed {
-		b.WriteByte('!')
+		for range tagCount {
+			b.WriteString("\x000")
+		}
 		return b.String()
 	}
 	b.WriteString(r.gen)
