@@ -1,0 +1,185 @@
+package cachefront
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// stoppable is a Redis the test can stop and start again.
+type stoppable struct {
+	addr    string
+	stop    func()
+	restart func()
+}
+
+func stoppableServers(t *testing.T) map[string]func(t *testing.T) *stoppable {
+	list := map[string]func(t *testing.T) *stoppable{
+		"miniredis": func(t *testing.T) *stoppable {
+			mr := miniredis.RunT(t)
+			return &stoppable{addr: mr.Addr(), stop: mr.Close, restart: func() {
+				if err := mr.Restart(); err != nil {
+					t.Fatal(err)
+				}
+			}}
+		},
+	}
+	if _, err := exec.LookPath("redis-server"); err == nil && os.Getenv("CACHEFRONT_REDIS_ADDR") != "" {
+		list["redis-server"] = startRedisServer
+	}
+	return list
+}
+
+// startRedisServer runs a throwaway redis-server on a free loopback port.
+func startRedisServer(t *testing.T) *stoppable {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	_ = l.Close()
+	dir := t.TempDir()
+	var cmd *exec.Cmd
+	start := func() {
+		cmd = exec.Command("redis-server", "--port", fmt.Sprint(port), "--bind", "127.0.0.1",
+			"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "log"))
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port)})
+		defer rdb.Close()
+		waitFor(t, 10*time.Second, "redis-server to start", func() bool { return rdb.Ping(ctxBG).Err() == nil })
+	}
+	stop := func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}
+	start()
+	t.Cleanup(stop)
+	return &stoppable{addr: fmt.Sprintf("127.0.0.1:%d", port), stop: stop, restart: start}
+}
+
+func TestRedisStoppedMidTestFailsOpenAndRecovers(t *testing.T) {
+	for name, open := range stoppableServers(t) {
+		t.Run(name, func(t *testing.T) {
+			srv := open(t)
+			rdb := redis.NewClient(&redis.Options{Addr: srv.addr, MaxRetries: -1})
+			defer rdb.Close()
+			s := NewStore(rdb, WithNamespace("fail"), WithOperationTimeout(200*time.Millisecond),
+				WithCircuitBreaker(3, 100*time.Millisecond))
+			c := New[string](s, "c")
+			var loads atomic.Int32
+			load := func(context.Context) (string, error) { loads.Add(1); return "from source", nil }
+
+			if v, err := c.GetOrLoad(ctxBG, "k", load); err != nil || v != "from source" {
+				t.Fatal(v, err)
+			}
+			srv.stop()
+
+			for i := 0; i < 10; i++ {
+				v, err := c.GetOrLoad(ctxBG, "k", load)
+				if err != nil || v != "from source" {
+					t.Fatalf("with Redis down GetOrLoad = %q, %v; want the loader's value", v, err)
+				}
+			}
+			if _, err := c.Get(ctxBG, "k"); !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("Get with Redis down = %v, want ErrUnavailable", err)
+			}
+			if err := c.Set(ctxBG, "k", "v"); !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("Set with Redis down = %v, want ErrUnavailable", err)
+			}
+			if err := s.InvalidateTags(ctxBG, "t"); !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("InvalidateTags with Redis down = %v, want ErrUnavailable", err)
+			}
+			st := s.Stats()
+			if st.Errors == 0 || !st.CircuitOpen {
+				t.Fatalf("stats = %+v: want errors counted and the breaker open", st)
+			}
+			if st.Misses < 10 {
+				t.Fatalf("misses = %d: every read that loaded counts one miss", st.Misses)
+			}
+
+			srv.restart()
+			waitFor(t, 10*time.Second, "recovery", func() bool {
+				_, _ = c.GetOrLoad(ctxBG, "k", load)
+				_, err := c.Get(ctxBG, "k")
+				return err == nil
+			})
+			if s.Stats().CircuitOpen {
+				t.Fatal("breaker still open after recovery")
+			}
+		})
+	}
+}
+
+// A server that accepts connections and never answers: the operation timeout
+// must hold although the client ignores context deadlines on reads.
+func TestUnresponsiveRedisIsBoundedWithDefaultClient(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { conn.Close() })
+		}
+	}()
+	rdb := redis.NewClient(&redis.Options{Addr: l.Addr().String()}) // go-redis defaults: 3s read timeout
+	defer rdb.Close()
+	s := NewStore(rdb, WithOperationTimeout(50*time.Millisecond), WithCircuitBreaker(2, time.Minute))
+	c := New[string](s, "c")
+
+	start := time.Now()
+	v, err := c.GetOrLoad(ctxBG, "k", func(context.Context) (string, error) { return "loaded", nil })
+	if err != nil || v != "loaded" {
+		t.Fatalf("GetOrLoad = %q, %v", v, err)
+	}
+	// Two bounded operations (read, second look) then the breaker is open.
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("GetOrLoad took %v against a silent server; the 50ms operation timeout did not hold", d)
+	}
+	if !s.Stats().CircuitOpen {
+		t.Fatal("breaker not open after two timeouts")
+	}
+	start = time.Now()
+	if _, err := c.Get(ctxBG, "k"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Get = %v, want ErrUnavailable", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("Get with an open breaker took %v", d)
+	}
+}
+
+func TestCallerCancellationDoesNotTripTheBreaker(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	s := NewStore(rdb, WithCircuitBreaker(1, time.Minute))
+	c := New[string](s, "c")
+	ctx, cancel := context.WithCancel(ctxBG)
+	cancel()
+	for i := 0; i < 3; i++ {
+		_, _ = c.Get(ctx, "k")
+	}
+	if s.Stats().CircuitOpen {
+		t.Fatal("callers' own cancellations opened the breaker")
+	}
+	if _, err := c.Get(ctxBG, "k"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get = %v, want ErrNotFound", err)
+	}
+}

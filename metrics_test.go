@@ -1,0 +1,87 @@
+package cachefront
+
+import (
+	"context"
+	"testing"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
+)
+
+func TestMetricsAndSecondStoreOnOneRegisterer(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	reg := prometheus.NewRegistry()
+
+	s1 := NewStore(rdb, WithNamespace("shop"), WithRegisterer(reg))
+	s2 := NewStore(rdb, WithNamespace("shop"), WithRegisterer(reg)) // must not panic
+	s3 := NewStore(rdb, WithNamespace("blog"), WithRegisterer(reg))
+
+	load := func(context.Context) (string, error) { return "v", nil }
+	c1 := New[string](s1, "pages")
+	c2 := New[string](s2, "pages")
+	c3 := New[string](s3, "pages")
+	_, _ = c1.GetOrLoad(ctxBG, "a", load) // miss + load
+	_, _ = c2.GetOrLoad(ctxBG, "a", load) // hit (same namespace, same Redis)
+	_, _ = c3.GetOrLoad(ctxBG, "a", load) // miss in another namespace
+	_ = s1.InvalidateTags(ctxBG, "x", "y")
+
+	if got := testutil.ToFloat64(s1.metrics.hits.WithLabelValues("pages", "redis")); got != 1 {
+		t.Fatalf("shop hits = %v, want 1 (shared by both shop Stores)", got)
+	}
+	if got := testutil.ToFloat64(s1.metrics.misses.WithLabelValues("pages")); got != 1 {
+		t.Fatalf("shop misses = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(s3.metrics.misses.WithLabelValues("pages")); got != 1 {
+		t.Fatalf("blog misses = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(s1.metrics.invalidations.WithLabelValues("tag")); got != 2 {
+		t.Fatalf("invalidations = %v, want 2", got)
+	}
+	// Stats stay per Store.
+	if st := s2.Stats(); st.Hits != 1 || st.Misses != 0 {
+		t.Fatalf("s2 stats = %+v", st)
+	}
+
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, f := range families {
+		names[f.GetName()] = true
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				switch v := l.GetValue(); v {
+				case "a", "x", "y": // the key and the tags used above
+					t.Fatalf("metric %s has a key or tag as label value: %s=%q", f.GetName(), l.GetName(), v)
+				}
+			}
+		}
+	}
+	for _, want := range []string{"cachefront_hits_total", "cachefront_misses_total", "cachefront_loads_total",
+		"cachefront_load_duration_seconds", "cachefront_invalidations_total", "cachefront_circuit_open"} {
+		if !names[want] {
+			t.Errorf("metric %s not registered", want)
+		}
+	}
+}
+
+func TestNoRegistrationWithoutRegisterer(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	before, _ := prometheus.DefaultGatherer.Gather()
+	s := NewStore(rdb)
+	_, _ = New[string](s, "c").GetOrLoad(ctxBG, "k", func(context.Context) (string, error) { return "v", nil })
+	after, _ := prometheus.DefaultGatherer.Gather()
+	if len(after) != len(before) {
+		t.Fatal("a Store registered metrics with the default registry")
+	}
+	if s.Stats().Misses != 1 {
+		t.Fatal("Stats must work without a registerer")
+	}
+}

@@ -1,0 +1,119 @@
+package cachefront
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+func mustPanicWith(t *testing.T, target error, fn func()) {
+	t.Helper()
+	defer func() {
+		t.Helper()
+		r := recover()
+		err, ok := r.(error)
+		if !ok || !errors.Is(err, target) {
+			t.Fatalf("panic = %v, want an error wrapping %v", r, target)
+		}
+	}()
+	fn()
+}
+
+func TestInvalidConfigurationPanicsAtConstruction(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	s := NewStore(rdb)
+	cases := map[string]func(){
+		"nil client":          func() { NewStore(nil) },
+		"zero TTL":            func() { NewStore(rdb, WithTTL(0)) },
+		"negative TTL":        func() { New[string](s, "c", WithTTL(-time.Second)) },
+		"jitter 1":            func() { New[string](s, "c", WithTTLJitter(1)) },
+		"bad namespace":       func() { NewStore(rdb, WithNamespace("a:b")) },
+		"bad cache name":      func() { New[string](s, "my cache") },
+		"empty tag":           func() { New[string](s, "c", WithTags("")) },
+		"store option on New": func() { New[string](s, "c", WithNamespace("x")) },
+		"zero timeout":        func() { NewStore(rdb, WithOperationTimeout(0)) },
+		"nil store":           func() { New[string](nil, "c") },
+	}
+	for name, fn := range cases {
+		t.Run(name, func(t *testing.T) { mustPanicWith(t, ErrInvalidOption, fn) })
+	}
+}
+
+func TestInvalidCallOptionsAreErrors(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	c := New[string](NewStore(rdb), "c")
+	called := false
+	load := func(context.Context) (string, error) { called = true; return "v", nil }
+	for name, opt := range map[string]Option{
+		"negative TTL":   WithTTL(-1),
+		"store-only":     WithNamespace("x"),
+		"cache-only":     WithTypeName("x"),
+		"over-long tag":  WithTags(string(make([]byte, 2000))),
+		"bad load limit": WithLoadTimeout(0),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := c.GetOrLoad(ctxBG, "k", load, opt); !errors.Is(err, ErrInvalidOption) {
+				t.Fatalf("GetOrLoad = %v, want ErrInvalidOption", err)
+			}
+			if err := c.Set(ctxBG, "k", "v", opt); !errors.Is(err, ErrInvalidOption) {
+				t.Fatalf("Set = %v, want ErrInvalidOption", err)
+			}
+		})
+	}
+	if called {
+		t.Fatal("loader called despite an invalid option")
+	}
+	if err := c.Store().InvalidateTags(ctxBG, ""); !errors.Is(err, ErrInvalidTag) {
+		t.Fatalf("InvalidateTags(\"\") = %v, want ErrInvalidTag", err)
+	}
+	if err := c.Store().Delete(ctxBG, "no-colon"); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("Store.Delete(bad) = %v, want ErrInvalidKey", err)
+	}
+}
+
+func TestTagsCascadeFromCacheToCall(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		c := New[string](s, "c", WithTags("all"))
+		if err := c.Set(ctxBG, "k", "v", WithTags("one")); err != nil {
+			t.Fatal(err)
+		}
+		for _, tag := range []string{"all", "one"} {
+			if err := c.Set(ctxBG, "k", "v", WithTags("one")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Get(ctxBG, "k"); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.InvalidateTags(ctxBG, tag); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Get(ctxBG, "k"); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("entry survived invalidation of %q", tag)
+			}
+		}
+	})
+}
+
+func TestClosedStore(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	s := NewStore(rdb)
+	c := New[string](s, "c")
+	_ = s.Close()
+	if _, err := c.Get(ctxBG, "k"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Get after Close = %v", err)
+	}
+	if err := s.InvalidateTags(ctxBG, "t"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("InvalidateTags after Close = %v", err)
+	}
+}
