@@ -183,3 +183,7 @@ func TestCallerCancellationDoesNotTripTheBreaker(t *testing.T) {
 		t.Fatalf("Get = %v, want ErrNotFound", err)
 	}
 }
+
+func newClient(addr string) *redis.Client {
+	return redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+}
