@@ -1,0 +1,141 @@
+// Package cachefront puts a correct, fast Redis cache in front of a slow data
+// source: a typed [Cache] with loaders that never stampede, tag invalidation
+// that stays correct under concurrency, a failure policy that keeps Redis
+// trouble from becoming an outage, and Prometheus metrics.
+//
+// # Quick start
+//
+//	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{"localhost:6379"}})
+//	store := cachefront.NewStore(rdb, cachefront.WithNamespace("shop"),
+//		cachefront.WithRegisterer(prometheus.DefaultRegisterer))
+//	defer store.Close()
+//
+//	products := cachefront.New[Product](store, "products", cachefront.WithTTL(10*time.Minute))
+//
+//	p, err := products.GetOrLoad(ctx, asin, func(ctx context.Context) (Product, error) {
+//		return db.ProductByASIN(ctx, asin)
+//	}, cachefront.WithTags("category:"+strconv.Itoa(catID)))
+//
+//	_ = store.InvalidateTags(ctx, "category:42") // after a write to category 42
+//
+// A [Store] is the engine for one Redis deployment (single node, Sentinel or
+// Cluster) and namespace; a [Cache] is a typed, named view of it. Both are
+// safe for concurrent use and meant to be created once.
+//
+// # Values and TTLs
+//
+// Values are encoded with msgpack behind a small versioned header (the
+// entry's generation, kind, timestamps, the Go type's hash and its tags). An
+// entry that does not decode — corrupt, truncated, written by another type or
+// by a future format — is a miss, is deleted and is counted as an error; it
+// never panics and never yields a wrong value.
+//
+// Every entry expires. The TTL comes from the call, the cache or the store
+// ([WithTTL], default 10 minutes) and is shortened by a random jitter of up to
+// 10% ([WithTTLJitter]) so that keys written together do not expire together.
+// A zero or negative TTL is a configuration error, never silently replaced.
+//
+// # Loaders
+//
+// [Cache.GetOrLoad] calls its loader once per key per process for concurrent
+// misses (golang.org/x/sync/singleflight). The shared load looks in Redis
+// once more before calling the loader, runs detached from the caller that
+// started it under its own timeout ([WithLoadTimeout]), and hands its result
+// or error to every waiter; each waiter leaves when its own context ends.
+// Errors are not cached; [ErrNotFound] from a loader is cached only with
+// [WithNegativeTTL]. A loader that panics makes every waiter panic with a
+// [*PanicError] instead of crashing the process.
+//
+// # Tags and invalidation
+//
+// cachefront uses versioned tags. Each tag has a version key in Redis; an
+// entry records the version of each of its tags as they were before its value
+// was loaded; a read compares the recorded versions with the current ones, in
+// the same round trip as the entry when the caller names the tags (a second
+// one otherwise). [Store.InvalidateTags] gives each tag a new version: one
+// round trip on a single server, two on a cluster, however many entries carry
+// the tag. Stale entries are simply never returned and expire with their TTL.
+//
+// This design gives the guarantee that matters: after InvalidateTags(ctx, t)
+// returns, no read returns a value computed from data read before the
+// invalidation started.
+//
+//   - A slow loader that started before the invalidation writes its value with
+//     the versions it saw before loading; every read after the invalidation
+//     sees newer versions and rejects it.
+//   - A caller arriving after the invalidation does not join a load in flight
+//     from before it: the in-process load is named by what its callers saw
+//     (the entry's generation and each tag's invalidation sequence), so the
+//     newcomer starts a new load.
+//   - Tags a loader only learns while loading ([AddTags]) are checked against
+//     a namespace-wide invalidation sequence read before loading: if one was
+//     invalidated during the load, the result is not stored and callers that
+//     joined the load get a fresh one.
+//
+// Deletes ([Cache.Delete], [Store.Delete]) get the same guarantee from
+// generations: every write gives the entry a new random generation, a delete
+// leaves a short-lived tombstone with a new one, and a load stores its value
+// only if the key still holds the generation it saw before loading (a Lua
+// compare-and-set on that one key).
+//
+// Costs, written down: a tagged read fetches one small version key per tag
+// with the entry (MGET on one server, a pipeline on a cluster); a miss takes
+// one extra round trip before loading (the second look, which also creates
+// missing tag versions); a Set with tags is one round trip on one server (a
+// script) and two on a cluster. Memory for tags is one short key per tag with
+// a TTL ([WithTagTTL], default 24h) — never a set of member keys, so nothing
+// grows as entries come and go. When a version key expires or is evicted, the
+// entries carrying the tag read as invalidated, never as valid, because
+// entries never record "no version". Every multi-key operation on a cluster
+// is split into single-key commands, so nothing raises CROSSSLOT.
+//
+// # When Redis is down, slow or failing
+//
+// Every Redis operation is bounded by [WithOperationTimeout] (250ms by
+// default). The bound holds even for a go-redis client built without
+// ContextTimeoutEnabled, which ignores context deadlines on socket reads:
+// cachefront then runs the operation under a watchdog and stops waiting at
+// the timeout. After repeated failures a circuit breaker
+// ([WithCircuitBreaker]) stops calling Redis for a cool-down, then lets one
+// probe through; it closes again by itself once Redis answers.
+//
+// Meanwhile GetOrLoad and GetManyOrLoad call their loaders (still once per
+// key across concurrent callers) and skip the cache write; Get, Set, Delete
+// and InvalidateTags return [ErrUnavailable]. Errors are counted apart from
+// misses. The source of truth is never the cache, so nothing is lost.
+//
+// # Metrics
+//
+// Pass a registerer with [WithRegisterer]; cachefront never registers with
+// the global default on its own, and a second Store on the same registerer
+// shares the series instead of panicking. Counters (all labelled with the
+// Store's namespace):
+//
+//	cachefront_hits_total{cache,layer}
+//	cachefront_misses_total{cache}
+//	cachefront_errors_total{cache,op}
+//	cachefront_loads_total{cache,result}
+//	cachefront_load_duration_seconds{cache}        (histogram)
+//	cachefront_dedup_waits_total{cache}
+//	cachefront_stale_entries_total{cache}
+//	cachefront_writes_skipped_total{cache,reason}
+//	cachefront_invalidations_total{kind}
+//	cachefront_circuit_open                        (gauge)
+//
+// Label values are cache names and fixed words, never keys or tags.
+// [Store.Stats] returns the same counts as plain numbers.
+//
+// # Redis keys
+//
+// For namespace ns: entries live at ns:<cache>:<key> (keys over 256 bytes, or
+// starting with '#', are replaced by '#' and their SHA-256), tag versions at
+// ns:#t:<tag> and the invalidation sequence at ns:#seq.
+//
+// # Configuration errors
+//
+// [NewStore] and [New] panic with an error wrapping [ErrInvalidOption] when
+// given an invalid option, as regexp.MustCompile does with a bad pattern:
+// configuration is code, and a service that is misconfigured fails at
+// start-up, not under traffic. An invalid option passed to a call is returned
+// as an error from that call.
+package cachefront
