@@ -1,0 +1,187 @@
+package importer
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var categoryHeader = []string{"id", "category_name"}
+
+// category is one validated row of amazon_categories.csv.
+type category struct {
+	id   int64
+	name string
+}
+
+var categoryFormat = &format[category]{
+	header: categoryHeader,
+	parse: func(rec []string, _ int, c *category, bad func(column, reason string)) bool {
+		return parseCategory(rec, c, bad)
+	},
+	key: func(c *category) string { return strconv.FormatInt(c.id, 10) },
+}
+
+// parseCategory validates the two fields of rec into c.
+func parseCategory(rec []string, c *category, bad func(column, reason string)) bool {
+	ok := true
+	var reason string
+	if c.id, reason = parseCount(rec[0]); reason != "" {
+		ok = false
+		bad("id", reason)
+	}
+	c.name = rec[1]
+	if reason := checkText(c.name); reason != "" {
+		ok = false
+		bad("category_name", reason)
+	} else if strings.TrimSpace(c.name) == "" {
+		ok = false
+		bad("category_name", "must not be empty")
+	}
+	return ok
+}
+
+// categoryWriter upserts categories row by row on either dialect: the file
+// has a few hundred rows, so a bulk path would buy nothing.
+type categoryWriter struct {
+	dialect string
+	conn    *sql.Conn
+	now     any
+	lookup  *sql.Stmt
+	upsert  *sql.Stmt
+}
+
+func (w *categoryWriter) open(ctx context.Context, conn *sql.Conn, _ *format[category]) error {
+	w.conn = conn
+	w.now = timeArg(w.dialect, time.Now())
+	var err error
+	w.lookup, err = conn.PrepareContext(ctx, rebind(w.dialect, `SELECT name FROM categories WHERE id = ?`))
+	if err != nil {
+		return fmt.Errorf("importer: preparing category lookup: %w", err)
+	}
+	w.upsert, err = conn.PrepareContext(ctx, rebind(w.dialect,
+		`INSERT INTO categories (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)
+		 ON CONFLICT (id) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at`))
+	if err != nil {
+		return fmt.Errorf("importer: preparing category upsert: %w", err)
+	}
+	return nil
+}
+
+func (w *categoryWriter) write(ctx context.Context, rows []category, touched map[int64]struct{}) (c counts, err error) {
+	err = inTx(ctx, w.conn, w.dialect, func() error {
+		for i := range rows {
+			r := &rows[i]
+			var name string
+			switch err := w.lookup.QueryRowContext(ctx, r.id).Scan(&name); {
+			case errors.Is(err, sql.ErrNoRows):
+				c.inserted++
+			case err != nil:
+				return fmt.Errorf("importer: looking up category %d: %w", r.id, err)
+			case name == r.name:
+				c.unchanged++
+				continue
+			default:
+				c.updated++
+			}
+			if _, err := w.upsert.ExecContext(ctx, r.id, r.name, w.now, w.now); err != nil {
+				return fmt.Errorf("importer: writing category %d: %w", r.id, err)
+			}
+			touched[r.id] = struct{}{}
+		}
+		return nil
+	})
+	if err != nil {
+		return counts{}, err
+	}
+	return c, nil
+}
+
+func (w *categoryWriter) close(context.Context) error {
+	for _, s := range []*sql.Stmt{w.lookup, w.upsert} {
+		if s != nil {
+			s.Close()
+		}
+	}
+	return nil
+}
+
+// inTx runs fn inside a transaction on conn: BEGIN IMMEDIATE on SQLite, so
+// that the reads that classify rows and the writes that follow see the same
+// database state.
+func inTx(ctx context.Context, conn *sql.Conn, dialect string, fn func() error) error {
+	begin := "BEGIN"
+	if dialect == "sqlite" {
+		begin = "BEGIN IMMEDIATE"
+	}
+	if _, err := conn.ExecContext(ctx, begin); err != nil {
+		return fmt.Errorf("importer: beginning a transaction: %w", err)
+	}
+	if err := fn(); err != nil {
+		// The connection may be mid-statement after a cancellation; the
+		// rollback must still run.
+		conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		return err
+	}
+	// Past this point the batch is done: a cancellation must not leave it
+	// unknown whether it was committed.
+	if _, err := conn.ExecContext(context.WithoutCancel(ctx), "COMMIT"); err != nil {
+		conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		return fmt.Errorf("importer: committing: %w", err)
+	}
+	return nil
+}
+
+// sqliteTimeFormat is how the SQLite schema stores timestamps: RFC 3339 UTC
+// with nanoseconds, fixed width so that text order is time order.
+const sqliteTimeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+
+// timeArg is t as the dialect stores timestamps.
+func timeArg(dialect string, t time.Time) any {
+	if dialect == "postgres" {
+		return t.UTC()
+	}
+	return t.UTC().Format(sqliteTimeFormat)
+}
+
+// rebind rewrites '?' placeholders to $n for PostgreSQL.
+func rebind(dialect, q string) string {
+	if dialect != "postgres" {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+// loadKnown fills known with the ids of the categories table.
+func loadKnown(ctx context.Context, conn *sql.Conn, known knownSet) error {
+	rows, err := conn.QueryContext(ctx, `SELECT id FROM categories`)
+	if err != nil {
+		return fmt.Errorf("importer: loading categories: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return fmt.Errorf("importer: loading categories: %w", err)
+		}
+		known[id] = struct{}{}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("importer: loading categories: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,48 @@
+// Package importer loads the Kaggle "Amazon Products Dataset 2023" CSV files
+// (amazon_categories.csv and amazon_products.csv) into the product API's
+// database, SQLite or PostgreSQL.
+//
+// # Streaming
+//
+// [Importer.ImportProducts] and [Importer.ImportCategories] read their input
+// once, as a stream: one goroutine parses and validates rows into batches of
+// [Options.BatchSize] rows while the calling goroutine writes the previous
+// batch, so memory is bounded by a few batches whatever the size of the file.
+// Each batch is written in its own transaction; a batch that fails rolls back
+// whole and stops the import, and the batches before it stay committed.
+//
+// On PostgreSQL a product batch is sent with COPY (binary protocol) into a
+// temporary staging table and merged into products by a single
+// INSERT … ON CONFLICT statement. On SQLite the batch is written through
+// prepared multi-row statements inside one IMMEDIATE transaction.
+//
+// # Validation
+//
+// Every data row is validated before it is written: the number of columns,
+// a 10-character upper-case alphanumeric ASIN, numbers where numbers belong,
+// stars within 0–5, non-negative prices and counts, True/False for
+// isBestSeller, a category id that exists in the categories table (loaded once
+// at the start), valid UTF-8 without NUL bytes in text. A row that breaks a
+// rule is skipped and reported as a [RowError] (its first line in the file,
+// the column, the reason); the other rows are imported. The first line of the
+// file must be the expected header; a UTF-8 byte-order mark before it is
+// ignored. Fields follow RFC 4180: quoted fields may hold commas, doubled
+// quotes and line breaks.
+//
+// # Idempotence
+//
+// Rows are upserted by key (ASIN, category id). A row identical to the stored
+// one is counted as unchanged and not written, so re-importing a file changes
+// nothing; a row that differs is updated (updated_at is set, created_at kept).
+// When the same key appears twice in one file, the later row wins, exactly as
+// if the rows were applied one after the other.
+//
+// # Cache invalidation
+//
+// After the last batch, [Options.Invalidate] is called once with the tag
+// "category:<id>" of every category whose content changed (for a product
+// whose category changed, both the old and the new one) followed by
+// "products" or "categories". It is not called when no row changed. It is
+// called too when the import stops on an error after some batches were
+// committed, so that the cache never serves what the database no longer holds.
+package importer

@@ -1,0 +1,228 @@
+package importer
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Defaults applied to zero [Options] fields.
+const (
+	DefaultBatchSize         = 10000
+	DefaultMaxReportedErrors = 100
+	// progressInterval is how often Options.Progress is called at most.
+	progressInterval = 250 * time.Millisecond
+)
+
+// Sentinel errors. Errors returned by the importer wrap them; match with
+// errors.Is.
+var (
+	// ErrHeader reports a missing or unexpected header line: the file is not
+	// in the expected format and nothing was imported.
+	ErrHeader = errors.New("importer: unexpected CSV header")
+	// ErrDialect reports a dialect other than "sqlite" or "postgres".
+	ErrDialect = errors.New("importer: unsupported dialect")
+)
+
+// Importer writes CSV files into a database. It holds no state between
+// imports and is safe for concurrent use, although two concurrent imports
+// into one SQLite database queue on its write lock.
+type Importer struct {
+	db      *sql.DB
+	dialect string
+}
+
+// New returns an Importer writing through db, whose dialect is "sqlite"
+// (modernc.org/sqlite) or "postgres" (github.com/jackc/pgx/v5/stdlib). An
+// unknown dialect makes every import fail with [ErrDialect].
+func New(db *sql.DB, dialect string) *Importer {
+	return &Importer{db: db, dialect: dialect}
+}
+
+// Options tune one import. The zero value is ready to use.
+type Options struct {
+	// BatchSize is the number of rows written per transaction. Default
+	// DefaultBatchSize (10000).
+	BatchSize int
+	// MaxReportedErrors caps Summary.Errors; Summary.Failed still counts
+	// every bad row. Default DefaultMaxReportedErrors (100); negative means
+	// none reported.
+	MaxReportedErrors int
+	// Progress, if set, is called about every 250 ms while the file is
+	// read, and once more at the end with Done set. Calls never overlap.
+	Progress func(Progress)
+	// Invalidate, if set, is called once after the import with the cache
+	// tags to invalidate (see the package documentation). Its error is
+	// returned by the import, wrapped, together with the Summary.
+	Invalidate func(ctx context.Context, tags ...string) error
+}
+
+func (o Options) withDefaults() Options {
+	if o.BatchSize <= 0 {
+		o.BatchSize = DefaultBatchSize
+	}
+	if o.MaxReportedErrors == 0 {
+		o.MaxReportedErrors = DefaultMaxReportedErrors
+	}
+	if o.MaxReportedErrors < 0 {
+		o.MaxReportedErrors = 0
+	}
+	return o
+}
+
+// Progress is a snapshot of a running import.
+type Progress struct {
+	// Rows is the number of data rows read so far, good or bad.
+	Rows int64
+	// Bytes is the number of bytes of input read so far.
+	Bytes int64
+	// Elapsed is the time since the import started.
+	Elapsed time.Duration
+	// RowsPerSecond is Rows / Elapsed.
+	RowsPerSecond float64
+	// Done is set on the last call, once the whole input has been read and
+	// written (or the import failed).
+	Done bool
+}
+
+// ImportCategories reads amazon_categories.csv (id,category_name) from r and
+// upserts every valid row into categories. The returned Summary is valid
+// even when err is not nil: it counts what was committed before the error.
+func (im *Importer) ImportCategories(ctx context.Context, r io.Reader, opts Options) (Summary, error) {
+	var w writer[category]
+	switch im.dialect {
+	case "sqlite", "postgres":
+		w = &categoryWriter{dialect: im.dialect}
+	default:
+		return Summary{}, fmt.Errorf("%w: %q", ErrDialect, im.dialect)
+	}
+	return run(ctx, im.db, r, opts, categoryFormat, w, "categories")
+}
+
+// ImportProducts reads amazon_products.csv from r and upserts every valid
+// row into products. Rows whose category id is not in the categories table
+// are rejected, so import the categories first. The returned Summary is valid
+// even when err is not nil: it counts what was committed before the error.
+func (im *Importer) ImportProducts(ctx context.Context, r io.Reader, opts Options) (Summary, error) {
+	known := make(knownSet)
+	var w writer[product]
+	switch im.dialect {
+	case "sqlite":
+		w = &sqliteProducts{known: known}
+	case "postgres":
+		w = &pgProducts{known: known}
+	default:
+		return Summary{}, fmt.Errorf("%w: %q", ErrDialect, im.dialect)
+	}
+	return run(ctx, im.db, r, opts, productFormat(known), w, "products")
+}
+
+// counts is what writing one batch did.
+type counts struct {
+	inserted, updated, unchanged int64
+}
+
+// writer writes batches of one row type on a connection held for the whole
+// import. open runs first, then write for each batch in order, then close
+// (also after an error).
+type writer[T any] interface {
+	open(ctx context.Context, conn *sql.Conn, f *format[T]) error
+	write(ctx context.Context, rows []T, touched map[int64]struct{}) (counts, error)
+	close(ctx context.Context) error
+}
+
+// run drives one import: a parsing goroutine feeds batches to the writer on
+// the calling goroutine.
+func run[T any](ctx context.Context, db *sql.DB, r io.Reader, opts Options, f *format[T], w writer[T], tableTag string) (sum Summary, err error) {
+	opts = opts.withDefaults()
+	start := time.Now()
+	touched := make(map[int64]struct{})
+
+	defer func() {
+		sum.Elapsed = time.Since(start)
+		sum.TouchedCategories = sortedKeys(touched)
+		if opts.Invalidate != nil && sum.Inserted+sum.Updated > 0 {
+			tags := make([]string, 0, len(touched)+1)
+			for _, id := range sum.TouchedCategories {
+				tags = append(tags, "category:"+strconv.FormatInt(id, 10))
+			}
+			tags = append(tags, tableTag)
+			// The data is committed: invalidate even if ctx is done.
+			ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			ierr := opts.Invalidate(ictx, tags...)
+			cancel()
+			if ierr != nil {
+				err = errors.Join(err, fmt.Errorf("importer: invalidating cache tags: %w", ierr))
+			}
+		}
+	}()
+
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return sum, fmt.Errorf("importer: getting a connection: %w", err)
+	}
+	defer conn.Close()
+
+	if err := w.open(ctx, conn, f); err != nil {
+		return sum, err
+	}
+
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	p := newParser(r, f, opts, start)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.run(wctx)
+	}()
+
+	loop := func() error {
+		for b := range p.batches {
+			c, err := w.write(wctx, b.rows, touched)
+			p.recycle(b)
+			if err != nil {
+				return err
+			}
+			sum.Inserted += c.inserted
+			sum.Updated += c.updated
+			sum.Unchanged += c.unchanged
+		}
+		return nil
+	}
+	werr := loop()
+	cerr := w.close(context.WithoutCancel(ctx))
+	cancel()
+	for range p.batches { // unblock the parser if the writer stopped early
+	}
+	<-done
+
+	sum.Failed = p.failed
+	sum.Errors = p.errs
+	if werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = ctx.Err()
+	}
+	if werr == nil && p.err != nil {
+		werr = p.err
+	}
+	if opts.Progress != nil {
+		opts.Progress(p.snapshot(true))
+	}
+	return sum, werr
+}
+
+func sortedKeys(m map[int64]struct{}) []int64 {
+	ks := make([]int64, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}

@@ -1,0 +1,142 @@
+package importer
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// pgStaging is the session-local table that COPY fills with one batch.
+var pgStaging = pgx.Identifier{"pg_temp", "productapi_import_products"}
+
+var pgStagingColumns = []string{
+	"asin", "title", "img_url", "product_url", "stars", "reviews", "price",
+	"list_price", "category_id", "is_best_seller", "bought_in_last_month",
+}
+
+// pgMerge moves the staging table into products in one statement and reports
+// how many rows were inserted and updated and which categories changed.
+//
+// Rows equal to the stored ones are left alone by the WHERE of DO UPDATE, so
+// they appear in neither count. xmax = 0 tells a fresh insert from an update.
+// Every sub-statement of a WITH sees the snapshot taken before the INSERT, so
+// the subquery on products in RETURNING reads a changed row's old category;
+// it runs for updated rows only, by primary key.
+const pgMerge = `
+WITH up AS (
+	INSERT INTO products AS p (` + productColumns + `, created_at, updated_at)
+	SELECT ` + productColumns + `, now(), now() FROM pg_temp.productapi_import_products
+	ON CONFLICT (asin) DO UPDATE SET
+		title = EXCLUDED.title, img_url = EXCLUDED.img_url, product_url = EXCLUDED.product_url,
+		stars = EXCLUDED.stars, reviews = EXCLUDED.reviews, price = EXCLUDED.price,
+		list_price = EXCLUDED.list_price, category_id = EXCLUDED.category_id,
+		is_best_seller = EXCLUDED.is_best_seller, bought_in_last_month = EXCLUDED.bought_in_last_month,
+		updated_at = EXCLUDED.updated_at
+	WHERE (p.title, p.img_url, p.product_url, p.stars, p.reviews, p.price, p.list_price,
+	       p.category_id, p.is_best_seller, p.bought_in_last_month)
+	      IS DISTINCT FROM
+	      (EXCLUDED.title, EXCLUDED.img_url, EXCLUDED.product_url, EXCLUDED.stars, EXCLUDED.reviews,
+	       EXCLUDED.price, EXCLUDED.list_price, EXCLUDED.category_id, EXCLUDED.is_best_seller,
+	       EXCLUDED.bought_in_last_month)
+	RETURNING p.category_id, p.xmax = 0 AS inserted,
+		CASE WHEN p.xmax = 0 THEN NULL
+		     ELSE (SELECT o.category_id FROM products o WHERE o.asin = p.asin) END AS old_category_id
+)
+SELECT
+	count(*) FILTER (WHERE inserted),
+	count(*) FILTER (WHERE NOT inserted),
+	coalesce((SELECT array_agg(DISTINCT c) FROM (
+		SELECT category_id FROM up
+		UNION ALL
+		SELECT old_category_id FROM up WHERE old_category_id IS NOT NULL) AS t(c)), '{}')
+FROM up`
+
+// pgProducts writes product batches to PostgreSQL: COPY into a temporary
+// staging table, then one merge statement, in one transaction per batch.
+type pgProducts struct {
+	known knownSet
+	conn  *sql.Conn
+}
+
+func (w *pgProducts) open(ctx context.Context, conn *sql.Conn, _ *format[product]) error {
+	w.conn = conn
+	if err := loadKnown(ctx, conn, w.known); err != nil {
+		return err
+	}
+	// ON COMMIT DELETE ROWS empties the table after each batch for free.
+	_, err := conn.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS productapi_import_products (
+		asin text NOT NULL, title text NOT NULL, img_url text NOT NULL, product_url text NOT NULL,
+		stars float8 NOT NULL, reviews int8 NOT NULL, price float8 NOT NULL, list_price float8 NOT NULL,
+		category_id int8 NOT NULL, is_best_seller bool NOT NULL, bought_in_last_month int8 NOT NULL
+	) ON COMMIT DELETE ROWS`)
+	if err != nil {
+		return fmt.Errorf("importer: creating the staging table: %w", err)
+	}
+	return nil
+}
+
+func (w *pgProducts) write(ctx context.Context, rows []product, touched map[int64]struct{}) (counts, error) {
+	var c counts
+	err := w.conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("importer: dialect postgres needs the pgx driver, got %T", dc)
+		}
+		pc := sc.Conn()
+		tx, err := pc.Begin(ctx)
+		if err != nil {
+			return fmt.Errorf("importer: beginning a transaction: %w", err)
+		}
+		defer tx.Rollback(context.WithoutCancel(ctx))
+		if _, err := tx.CopyFrom(ctx, pgStaging, pgStagingColumns, &productSource{rows: rows, i: -1}); err != nil {
+			return fmt.Errorf("importer: copying products: %w", err)
+		}
+		var cats []int64
+		if err := tx.QueryRow(ctx, pgMerge).Scan(&c.inserted, &c.updated, &cats); err != nil {
+			return fmt.Errorf("importer: merging products: %w", err)
+		}
+		// Not cancellable: the summary must know whether the batch landed.
+		if err := tx.Commit(context.WithoutCancel(ctx)); err != nil {
+			return fmt.Errorf("importer: committing: %w", err)
+		}
+		for _, id := range cats {
+			touched[id] = struct{}{}
+		}
+		return nil
+	})
+	if err != nil {
+		return counts{}, err
+	}
+	c.unchanged = int64(len(rows)) - c.inserted - c.updated
+	return c, nil
+}
+
+func (w *pgProducts) close(ctx context.Context) error {
+	// The connection goes back to the pool; leave no table behind on it.
+	w.conn.ExecContext(ctx, `DROP TABLE IF EXISTS pg_temp.productapi_import_products`)
+	return nil
+}
+
+// productSource feeds a batch to CopyFrom, reusing one value slice.
+type productSource struct {
+	rows []product
+	i    int
+	vals [11]any
+}
+
+func (s *productSource) Next() bool {
+	s.i++
+	return s.i < len(s.rows)
+}
+
+func (s *productSource) Values() ([]any, error) {
+	r := &s.rows[s.i]
+	s.vals = [11]any{r.asin, r.title, r.imgURL, r.productURL, r.stars, r.reviews,
+		r.price, r.listPrice, r.categoryID, r.bestSeller, r.bought}
+	return s.vals[:], nil
+}
+
+func (s *productSource) Err() error { return nil }
