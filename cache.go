@@ -25,6 +25,8 @@ type callConfig struct {
 	jitter      float64
 	negativeTTL time.Duration
 	loadTimeout time.Duration
+	swr         time.Duration
+	earlyBeta   float64
 	tags        tagSet
 }
 
@@ -64,7 +66,7 @@ func newCache[T any](store *Store, name string, opts []Option) (*Cache[T], error
 func (c *Cache[T]) resolve(cfg *config) callConfig {
 	return callConfig{
 		ttl: cfg.ttl, jitter: cfg.jitter, negativeTTL: cfg.negativeTTL, loadTimeout: cfg.loadTimeout,
-		tags: c.store.tagSet(cfg.tags),
+		swr: cfg.swr, earlyBeta: cfg.earlyBeta, tags: c.store.tagSet(cfg.tags),
 	}
 }
 
@@ -163,7 +165,7 @@ func (c *Cache[T]) Set(ctx context.Context, key string, value T, opts ...Option)
 		Gen: entry.NewGen(), Kind: entry.KindValue, Created: now.UnixMilli(),
 		FreshUntil: now.Add(ttl).UnixMilli(), TypeHash: c.typeHash,
 	}
-	if err := c.store.setEntry(ctx, rkey, &h, payload, call.tags, ttl); err != nil {
+	if err := c.store.setEntry(ctx, rkey, &h, payload, call.tags, ttl+call.swr); err != nil {
 		c.cc.fail(opWrite)
 		return err
 	}

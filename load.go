@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"runtime/debug"
 	"time"
 
@@ -51,6 +53,13 @@ func (c *Cache[T]) GetOrLoad(ctx context.Context, key string, loader func(contex
 	if rerr == nil && r.found == foundEntry {
 		if v, err, ok := c.decode(ctx, rkey, &r); ok {
 			c.cc.hit(false)
+			if refresh, early := needsRefresh(&r.view, call, time.Now()); refresh {
+				c.cc.refresh(early)
+				fkey := flightKey(rkey, c.typeHash, &r, len(call.tags.names), false)
+				c.store.flights.DoChan(fkey, func() (any, error) {
+					return c.flight(ctx, rkey, loader, call, r.gen), nil
+				})
+			}
 			return v, err
 		}
 	}
@@ -63,13 +72,30 @@ func (c *Cache[T]) GetOrLoad(ctx context.Context, key string, loader func(contex
 	return c.loadShared(ctx, rkey, flightKey(rkey, c.typeHash, &r, len(call.tags.names), rerr != nil), loader, call, 1)
 }
 
+// needsRefresh decides whether a hit should start a background refresh:
+// always once the entry is past its TTL within the stale-while-revalidate
+// window, and with the XFetch probability before that.
+func needsRefresh(v *entry.View, call *callConfig, now time.Time) (refresh, early bool) {
+	ms := now.UnixMilli()
+	if call.swr > 0 && ms >= v.FreshUntil {
+		return true, false
+	}
+	if call.earlyBeta > 0 && v.Kind == entry.KindValue {
+		deltaMs := float64(v.LoadMicros) / 1000
+		if float64(ms)-deltaMs*call.earlyBeta*math.Log(rand.Float64()) >= float64(v.FreshUntil) {
+			return true, true
+		}
+	}
+	return false, false
+}
+
 // loadShared joins or starts the shared load named fkey and waits for it
 // under ctx.
 func (c *Cache[T]) loadShared(ctx context.Context, rkey, fkey string, loader func(context.Context) (T, error), call *callConfig, retries int) (T, error) {
 	ran := false
 	ch := c.store.flights.DoChan(fkey, func() (any, error) {
 		ran = true
-		return c.flight(ctx, rkey, loader, call), nil
+		return c.flight(ctx, rkey, loader, call, ""), nil
 	})
 	select {
 	case res := <-ch:
@@ -98,21 +124,40 @@ func (c *Cache[T]) loadShared(ctx context.Context, rkey, fkey string, loader fun
 	}
 }
 
-// flight is the shared load: second look, loader, conditional write.
-func (c *Cache[T]) flight(parent context.Context, rkey string, loader func(context.Context) (T, error), call *callConfig) *flightResult[T] {
+// flight is the shared load: second look, lease, loader, conditional write.
+// A refresh (refreshGen set) replaces the entry of that generation even
+// though it is still readable.
+func (c *Cache[T]) flight(parent context.Context, rkey string, loader func(context.Context) (T, error), call *callConfig, refreshGen string) *flightResult[T] {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), call.loadTimeout)
 	defer cancel()
 	res := &flightResult[T]{}
+	s := c.store
 
-	snap, serr := c.store.snapshot(ctx, c.cc, rkey, call.tags, c.typeHash)
-	if serr == nil && snap.found == foundEntry {
-		if v, err, ok := c.decode(ctx, rkey, &snap.readResult); ok {
-			res.value, res.err, res.fromCache = v, err, true
-			return res
-		}
+	snap, serr := s.snapshot(ctx, c.cc, rkey, call.tags, c.typeHash)
+	if found := c.fromSnapshot(ctx, rkey, &snap, serr, refreshGen); found != nil {
+		return found
 	}
 	if serr != nil {
 		c.cc.fail(opRead)
+	}
+	if s.cfg.leaseWait > 0 && serr == nil {
+		token, err := s.acquireLease(ctx, rkey, call.loadTimeout)
+		switch {
+		case err != nil:
+			// Redis trouble: load without the lease.
+		case token != "":
+			defer s.releaseLease(ctx, rkey, token)
+		case refreshGen != "":
+			return res // another instance is refreshing this entry
+		default:
+			if got, ok := c.awaitLeaseHolder(ctx, rkey, snap.gen, call); ok {
+				return got
+			}
+			snap, serr = s.snapshot(ctx, c.cc, rkey, call.tags, c.typeHash)
+			if found := c.fromSnapshot(ctx, rkey, &snap, serr, refreshGen); found != nil {
+				return found
+			}
+		}
 	}
 
 	tc := &tagCollector{}
@@ -121,6 +166,7 @@ func (c *Cache[T]) flight(parent context.Context, rkey string, loader func(conte
 	took := time.Since(start)
 	if res.panicked != nil {
 		c.cc.load(took, res.panicked)
+		s.cfg.logger.Error("cachefront: loader panicked", "key", rkey, "panic", res.panicked.Value)
 		return res
 	}
 	c.cc.load(took, res.err)
@@ -135,6 +181,19 @@ func (c *Cache[T]) flight(parent context.Context, rkey string, loader func(conte
 	}
 	res.conflict = c.storeLoaded(ctx, rkey, &snap, res.value, negative, took, tc.list(), call)
 	return res
+}
+
+// fromSnapshot returns the result a second look found, or nil when the
+// load must go on.
+func (c *Cache[T]) fromSnapshot(ctx context.Context, rkey string, snap *snapshot, serr error, refreshGen string) *flightResult[T] {
+	if serr != nil || snap.found != foundEntry || (refreshGen != "" && snap.gen == refreshGen) {
+		return nil
+	}
+	v, err, ok := c.decode(ctx, rkey, &snap.readResult)
+	if !ok {
+		return nil
+	}
+	return &flightResult[T]{value: v, err: err, fromCache: true}
 }
 
 func callLoader[T any](ctx context.Context, loader func(context.Context) (T, error)) (v T, err error, p *PanicError) {
@@ -208,6 +267,9 @@ func (c *Cache[T]) storeLoaded(ctx context.Context, rkey string, snap *snapshot,
 	if err != nil {
 		c.cc.fail(opEncode)
 		return false
+	}
+	if !negative {
+		ttl += call.swr
 	}
 	written, err := s.writeIfGen(ctx, rkey, snap.gen, data, ttl)
 	switch {

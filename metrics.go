@@ -20,6 +20,8 @@ import (
 //	cachefront_stale_entries_total{cache}        entries found but rejected because a tag was invalidated after they were built
 //	cachefront_writes_skipped_total{cache,reason} cache writes not done (reason: conflict, unavailable)
 //	cachefront_invalidations_total{kind}         tags invalidated and keys deleted (kind: tag, key)
+//	cachefront_refreshes_total{cache,reason}     background refreshes started (reason: stale, early)
+//	cachefront_lease_waits_total{cache,result}   loads that waited for another instance's lease (result: served, timeout)
 //	cachefront_circuit_open                      1 while the circuit breaker is open
 //
 // Label values are cache names and the fixed words above, never keys or tags.
@@ -33,6 +35,8 @@ type metrics struct {
 	stale         *prometheus.CounterVec
 	writesSkipped *prometheus.CounterVec
 	invalidations *prometheus.CounterVec
+	refreshes     *prometheus.CounterVec
+	leaseWaits    *prometheus.CounterVec
 	circuitOpen   prometheus.Gauge
 }
 
@@ -54,6 +58,8 @@ func newMetrics(ns string, reg prometheus.Registerer) (*metrics, error) {
 		stale:         counter("stale_entries_total", "Entries rejected because a tag was invalidated after they were built.", "cache"),
 		writesSkipped: counter("writes_skipped_total", "Cache writes not done.", "cache", "reason"),
 		invalidations: counter("invalidations_total", "Tags invalidated and keys deleted.", "kind"),
+		refreshes:     counter("refreshes_total", "Background refreshes started.", "cache", "reason"),
+		leaseWaits:    counter("lease_waits_total", "Loads that waited for another instance's lease.", "cache", "result"),
 		circuitOpen: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "cachefront_circuit_open", Help: "1 while the Redis circuit breaker is open.", ConstLabels: cl,
 		}),
@@ -71,6 +77,8 @@ func newMetrics(ns string, reg prometheus.Registerer) (*metrics, error) {
 	m.stale = register(reg, m.stale, &err)
 	m.writesSkipped = register(reg, m.writesSkipped, &err)
 	m.invalidations = register(reg, m.invalidations, &err)
+	m.refreshes = register(reg, m.refreshes, &err)
+	m.leaseWaits = register(reg, m.leaseWaits, &err)
 	m.circuitOpen = register(reg, m.circuitOpen, &err)
 	return m, err
 }
@@ -126,12 +134,15 @@ var skipNames = [numSkips]string{"conflict", "unavailable"}
 // pre-resolved Prometheus child.
 type counters struct {
 	hits, localHits, misses, errors, loads, loadErrors, dedupWaits, stale, writesSkipped atomic.Uint64
+	refreshes, leaseWaits                                                                atomic.Uint64
 
 	pHitsRedis, pHitsLocal, pMisses, pDedup, pStale prometheus.Counter
 	pLoadOK, pLoadNotFound, pLoadErr                prometheus.Counter
 	pLoadDuration                                   prometheus.Observer
 	pErrors                                         [numOps]prometheus.Counter
 	pSkipped                                        [numSkips]prometheus.Counter
+	pRefreshStale, pRefreshEarly                    prometheus.Counter
+	pLeaseServed, pLeaseTimeout                     prometheus.Counter
 }
 
 func newCounters(m *metrics, name string) *counters {
@@ -145,6 +156,10 @@ func newCounters(m *metrics, name string) *counters {
 		pLoadNotFound: m.loads.WithLabelValues(name, "not_found"),
 		pLoadErr:      m.loads.WithLabelValues(name, "error"),
 		pLoadDuration: m.loadDuration.WithLabelValues(name),
+		pRefreshStale: m.refreshes.WithLabelValues(name, "stale"),
+		pRefreshEarly: m.refreshes.WithLabelValues(name, "early"),
+		pLeaseServed:  m.leaseWaits.WithLabelValues(name, "served"),
+		pLeaseTimeout: m.leaseWaits.WithLabelValues(name, "timeout"),
 	}
 	for i := range c.pErrors {
 		c.pErrors[i] = m.errors.WithLabelValues(name, opNames[i])
@@ -201,5 +216,23 @@ func (c *counters) load(d time.Duration, err error) {
 	default:
 		c.loadErrors.Add(1)
 		c.pLoadErr.Inc()
+	}
+}
+
+func (c *counters) refresh(early bool) {
+	c.refreshes.Add(1)
+	if early {
+		c.pRefreshEarly.Inc()
+	} else {
+		c.pRefreshStale.Inc()
+	}
+}
+
+func (c *counters) leaseWait(served bool) {
+	c.leaseWaits.Add(1)
+	if served {
+		c.pLeaseServed.Inc()
+	} else {
+		c.pLeaseTimeout.Inc()
 	}
 }

@@ -73,6 +73,9 @@ type config struct {
 	loadTimeout time.Duration
 	tags        []string
 	typeName    string
+	swr         time.Duration
+	earlyBeta   float64
+	leaseWait   time.Duration // store only
 
 	// http holds the Middleware's settings (middleware_options.go).
 	http httpConfig
@@ -314,4 +317,52 @@ func appendUnique(dst []string, add ...string) []string {
 		}
 	}
 	return out
+}
+
+// WithStaleWhileRevalidate keeps entries for d past their TTL and, in that
+// window, GetOrLoad serves the old value at once while one background load
+// refreshes it, so that a hot key's expiry never makes its callers wait.
+// Staleness is bounded by d. Get also returns such a value. Applies to
+// NewStore, New and a call. Default: off.
+func WithStaleWhileRevalidate(d time.Duration) Option {
+	return option{"WithStaleWhileRevalidate", scopeStore | scopeCache | scopeCall, func(c *config) error {
+		if err := positive("stale-while-revalidate window", d); err != nil {
+			return err
+		}
+		c.swr = d
+		return nil
+	}}
+}
+
+// WithEarlyRefresh refreshes entries probabilistically before they expire
+// (the XFetch algorithm): a GetOrLoad hit starts one background load with a
+// probability that grows as expiry nears, faster for values that were slow
+// to load. beta scales it: 1 is the usual choice, more refreshes earlier.
+// The hit itself still returns the cached value at once. Applies to NewStore,
+// New and a call. Default: off.
+func WithEarlyRefresh(beta float64) Option {
+	return option{"WithEarlyRefresh", scopeStore | scopeCache | scopeCall, func(c *config) error {
+		if beta <= 0 || beta > 100 {
+			return fmt.Errorf("beta must be in (0, 100], got %v", beta)
+		}
+		c.earlyBeta = beta
+		return nil
+	}}
+}
+
+// WithStampedeLease makes one instance load a missing key while the others
+// wait for its result, across every process sharing the Redis: the loading
+// instance holds a short lease in Redis; the others poll for the entry with
+// backoff for at most maxWait, then load by themselves (fail open). A lease
+// expires with the load timeout, so a holder that dies never blocks the
+// others beyond maxWait. Applies to NewStore. Default: off (loads are
+// deduplicated within each process only).
+func WithStampedeLease(maxWait time.Duration) Option {
+	return option{"WithStampedeLease", scopeStore, func(c *config) error {
+		if err := positive("lease wait", maxWait); err != nil {
+			return err
+		}
+		c.leaseWait = maxWait
+		return nil
+	}}
 }

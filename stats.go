@@ -14,6 +14,8 @@ type Stats struct {
 	DedupWaits    uint64 `json:"dedup_waits"`
 	StaleEntries  uint64 `json:"stale_entries"`
 	WritesSkipped uint64 `json:"writes_skipped"`
+	Refreshes     uint64 `json:"refreshes"`     // background refreshes (stale-while-revalidate, early refresh)
+	LeaseWaits    uint64 `json:"lease_waits"`   // loads that waited for another instance
 	Invalidations uint64 `json:"invalidations"` // tags invalidated
 	Deletes       uint64 `json:"deletes"`       // keys deleted
 	CircuitOpen   bool   `json:"circuit_open"`
@@ -33,6 +35,8 @@ type CacheStats struct {
 	DedupWaits    uint64 `json:"dedup_waits"`
 	StaleEntries  uint64 `json:"stale_entries"`
 	WritesSkipped uint64 `json:"writes_skipped"`
+	Refreshes     uint64 `json:"refreshes"`
+	LeaseWaits    uint64 `json:"lease_waits"`
 }
 
 // HitRatio is Hits / (Hits + Misses), or 0 before any read.
@@ -54,6 +58,8 @@ func (c *counters) snapshot() CacheStats {
 		DedupWaits:    c.dedupWaits.Load(),
 		StaleEntries:  c.stale.Load(),
 		WritesSkipped: c.writesSkipped.Load(),
+		Refreshes:     c.refreshes.Load(),
+		LeaseWaits:    c.leaseWaits.Load(),
 	}
 }
 
@@ -67,4 +73,6 @@ func (s *Stats) add(c CacheStats) {
 	s.DedupWaits += c.DedupWaits
 	s.StaleEntries += c.StaleEntries
 	s.WritesSkipped += c.WritesSkipped
+	s.Refreshes += c.Refreshes
+	s.LeaseWaits += c.LeaseWaits
 }
