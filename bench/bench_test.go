@@ -145,7 +145,8 @@ func BenchmarkGetOrLoad(b *testing.B) {
 
 // BenchmarkSet stores the product under one of 1000 keys, tagged for the
 // libraries that have tags (cachefront, eko). lib=floor is msgpack encode and
-// a raw SET with a TTL.
+// a raw SET with a TTL. Every library runs on the default client; floor and
+// cachefront also on the ContextTimeoutEnabled one.
 func BenchmarkSet(b *testing.B) {
 	ctx := context.Background()
 	product := SampleProduct()
@@ -153,22 +154,29 @@ func BenchmarkSet(b *testing.B) {
 	for i := range ids {
 		ids[i] = "set-" + strconv.Itoa(i)
 	}
-	libs := append(peerNames[:len(peerNames):len(peerNames)], "cachefront-untagged")
-	for _, name := range libs {
-		b.Run("lib="+name, func(b *testing.B) {
-			tag := hotTag
-			pname := name
-			if name == "cachefront-untagged" {
-				tag, pname = "", "cachefront"
+	for _, kind := range clientKinds {
+		b.Run("client="+kind, func(b *testing.B) {
+			libs := []string{"floor", "cachefront", "cachefront-untagged"}
+			if kind == "default" {
+				libs = append(libs, "goredis-cache", "eko")
 			}
-			p := peer(b, pname, "default")
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				if err := p.Set(ctx, ids[i%len(ids)], &product, tag); err != nil {
-					b.Fatal(err)
-				}
-				i++
+			for _, name := range libs {
+				b.Run("lib="+name, func(b *testing.B) {
+					tag := hotTag
+					pname := name
+					if name == "cachefront-untagged" {
+						tag, pname = "", "cachefront"
+					}
+					p := peer(b, pname, kind)
+					b.ReportAllocs()
+					i := 0
+					for b.Loop() {
+						if err := p.Set(ctx, ids[i%len(ids)], &product, tag); err != nil {
+							b.Fatal(err)
+						}
+						i++
+					}
+				})
 			}
 		})
 	}
@@ -186,27 +194,12 @@ func BenchmarkInvalidateTag(b *testing.B) {
 	for _, n := range []int{100, 10_000} {
 		b.Run("keys="+strconv.Itoa(n), func(b *testing.B) {
 			tag := "bench-inv-" + strconv.Itoa(n)
-			b.Run("lib=cachefront", func(b *testing.B) {
-				cf := peer(b, "cachefront", "default").(*Cachefront)
-				populateCachefront(b, cf, tag, n)
-				product := SampleProduct()
-				if err := cf.Set(ctx, tag+"-0", &product, tag); err != nil {
-					b.Fatal(err)
-				}
-				if _, err := cf.Get(ctx, tag+"-0", tag); err != nil {
-					b.Fatalf("before invalidation: %v", err)
-				}
-				b.ReportAllocs()
-				for b.Loop() {
-					if err := cf.InvalidateTag(ctx, tag); err != nil {
-						b.Fatal(err)
-					}
-				}
-				if _, err := cf.Get(ctx, tag+"-0", tag); !errors.Is(err, ErrMiss) {
-					b.Fatalf("after invalidation: %v, want a miss", err)
-				}
-			})
-			b.Run("lib=eko", func(b *testing.B) {
+			for _, kind := range clientKinds {
+				b.Run("client="+kind+"/lib=cachefront", func(b *testing.B) {
+					benchInvalidateCachefront(b, peer(b, "cachefront", kind).(*Cachefront), tag, n)
+				})
+			}
+			b.Run("client=default/lib=eko", func(b *testing.B) {
 				e := peer(b, "eko", "default").(*Eko)
 				rdb := client(b, "default")
 				b.ReportAllocs()
@@ -224,6 +217,28 @@ func BenchmarkInvalidateTag(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// benchInvalidateCachefront times InvalidateTags of a tag on n entries.
+func benchInvalidateCachefront(b *testing.B, cf *Cachefront, tag string, n int) {
+	ctx := context.Background()
+	populateCachefront(b, cf, tag, n)
+	product := SampleProduct()
+	if err := cf.Set(ctx, tag+"-0", &product, tag); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := cf.Get(ctx, tag+"-0", tag); err != nil {
+		b.Fatalf("before invalidation: %v", err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := cf.InvalidateTag(ctx, tag); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := cf.Get(ctx, tag+"-0", tag); !errors.Is(err, ErrMiss) {
+		b.Fatalf("after invalidation: %v, want a miss", err)
 	}
 }
 

@@ -1,0 +1,225 @@
+// Command ratios reads `go test -bench` output and prints, as Markdown, the
+// median of every benchmark's results and the ratios the cachefront targets
+// are stated in, each against a reference measured in the same run.
+//
+// Usage:
+//
+//	go run ./ratios results.txt
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// samples holds every value of every unit of one benchmark.
+type samples map[string][]float64
+
+type results struct {
+	order []string
+	by    map[string]samples
+}
+
+var procSuffix = regexp.MustCompile(`-\d+$`)
+
+func parse(r io.Reader, res *results) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
+			continue
+		}
+		if _, err := strconv.Atoi(f[1]); err != nil {
+			continue
+		}
+		name := procSuffix.ReplaceAllString(strings.TrimPrefix(f[0], "Benchmark"), "")
+		s, ok := res.by[name]
+		if !ok {
+			s = samples{}
+			res.by[name] = s
+			res.order = append(res.order, name)
+		}
+		for i := 2; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				break
+			}
+			s[f[i+1]] = append(s[f[i+1]], v)
+		}
+	}
+	return sc.Err()
+}
+
+func median(v []float64) (float64, bool) {
+	if len(v) == 0 {
+		return 0, false
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2], true
+	}
+	return (s[n/2-1] + s[n/2]) / 2, true
+}
+
+func (r *results) med(name, unit string) (float64, bool) {
+	s, ok := r.by[name]
+	if !ok {
+		return 0, false
+	}
+	return median(s[unit])
+}
+
+// target is one stated goal: a benchmark against a reference.
+type target struct {
+	label     string
+	bench     string
+	ref       string
+	kind      string // "ratio": ns/op ratio ≤ limit; "bytes": B/op difference ≤ limit; "speedup": ref/bench ns/op ≥ limit
+	limit     float64
+	statement string
+}
+
+var targets = []target{
+	{"Get hit, tags checked (default client)", "Get/client=default/lib=cachefront", "Get/client=default/lib=floor", "ratio", 1.05, "≤ 1.05× floor"},
+	{"Get hit, tags checked (ContextTimeoutEnabled)", "Get/client=ctxtimeout/lib=cachefront", "Get/client=ctxtimeout/lib=floor", "ratio", 1.05, "≤ 1.05× floor"},
+	{"Get hit allocation (default client)", "Get/client=default/lib=cachefront", "Get/client=default/lib=floor", "bytes", 256, "≤ floor + 256 B/op"},
+	{"Get hit allocation (ContextTimeoutEnabled)", "Get/client=ctxtimeout/lib=cachefront", "Get/client=ctxtimeout/lib=floor", "bytes", 256, "≤ floor + 256 B/op"},
+	{"tagged GetOrLoad hit (default client)", "GetOrLoad/client=default/lib=cachefront", "Get/client=default/lib=floor", "ratio", 1.05, "≤ 1.05× floor"},
+	{"tagged GetOrLoad hit (ContextTimeoutEnabled)", "GetOrLoad/client=ctxtimeout/lib=cachefront", "Get/client=ctxtimeout/lib=floor", "ratio", 1.05, "≤ 1.05× floor"},
+	{"Set with one tag (default client)", "Set/client=default/lib=cachefront", "Set/client=default/lib=floor", "ratio", 1.1, "≤ 1.1× raw SET"},
+	{"Set with one tag (ContextTimeoutEnabled)", "Set/client=ctxtimeout/lib=cachefront", "Set/client=ctxtimeout/lib=floor", "ratio", 1.1, "≤ 1.1× raw SET"},
+	{"InvalidateTags, 100 keys (default client)", "InvalidateTag/keys=100/client=default/lib=cachefront", "RoundTrip/value=small", "ratio", 1.2, "≤ 1.2× one GET round trip"},
+	{"InvalidateTags, 10,000 keys (default client)", "InvalidateTag/keys=10000/client=default/lib=cachefront", "RoundTrip/value=small", "ratio", 1.2, "≤ 1.2× one GET round trip"},
+	{"InvalidateTags, 100 keys (ContextTimeoutEnabled)", "InvalidateTag/keys=100/client=ctxtimeout/lib=cachefront", "RoundTrip/value=small", "ratio", 1.2, "≤ 1.2× one GET round trip"},
+	{"InvalidateTags, 10,000 keys (ContextTimeoutEnabled)", "InvalidateTag/keys=10000/client=ctxtimeout/lib=cachefront", "RoundTrip/value=small", "ratio", 1.2, "≤ 1.2× one GET round trip"},
+	{"parallel hot-key hits (default client)", "ParallelHotKey/client=default/lib=cachefront", "ParallelHotKey/client=default/lib=floor", "speedup", 3, "≥ 3× floor throughput"},
+	{"parallel hot-key hits (ContextTimeoutEnabled)", "ParallelHotKey/client=ctxtimeout/lib=cachefront", "ParallelHotKey/client=ctxtimeout/lib=floor", "speedup", 3, "≥ 3× floor throughput"},
+}
+
+// floorOf names the reference each benchmark's ratio column is taken
+// against: the floor of its group, measured in the same run.
+func floorOf(name string) string {
+	switch {
+	case strings.HasPrefix(name, "Get/"), strings.HasPrefix(name, "GetOrLoad/"):
+		i := strings.Index(name, "/lib=")
+		return "Get/" + strings.TrimPrefix(name[:i], strings.SplitN(name, "/", 2)[0]+"/") + "/lib=floor"
+	case strings.HasPrefix(name, "ParallelHotKey/"), strings.HasPrefix(name, "Set/"), strings.HasPrefix(name, "Stampede/"):
+		return name[:strings.Index(name, "/lib=")] + "/lib=floor"
+	case strings.HasPrefix(name, "InvalidateTag/"):
+		return "RoundTrip/value=small"
+	}
+	return ""
+}
+
+func fmtNum(v float64) string {
+	switch {
+	case v >= 1e6:
+		return strconv.FormatFloat(v/1e6, 'f', 2, 64) + "M"
+	case v >= 1e4:
+		return strconv.FormatFloat(v/1e3, 'f', 1, 64) + "k"
+	case v == float64(int64(v)):
+		return strconv.FormatInt(int64(v), 10)
+	default:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+}
+
+func main() {
+	res := &results{by: map[string]samples{}}
+	if len(os.Args) < 2 {
+		if err := parse(os.Stdin, res); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	for _, p := range os.Args[1:] {
+		f, err := os.Open(p)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		err = parse(f, res)
+		f.Close()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	if len(res.order) == 0 {
+		fmt.Fprintln(os.Stderr, "ratios: no benchmark results")
+		os.Exit(1)
+	}
+
+	fmt.Println("| benchmark | n | median ns/op | × floor | B/op | allocs/op | loads/op |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
+	for _, name := range res.order {
+		ns, _ := res.med(name, "ns/op")
+		ratio := "–"
+		if ref := floorOf(name); ref != "" {
+			if rn, ok := res.med(ref, "ns/op"); ok && rn > 0 {
+				ratio = strconv.FormatFloat(ns/rn, 'f', 2, 64) + "×"
+			}
+		}
+		cell := func(unit string) string {
+			if v, ok := res.med(name, unit); ok {
+				return fmtNum(v)
+			}
+			return "–"
+		}
+		fmt.Printf("| %s | %d | %s | %s | %s | %s | %s |\n", name, len(res.by[name]["ns/op"]), fmtNum(ns), ratio, cell("B/op"), cell("allocs/op"), cell("loads/op"))
+	}
+
+	fmt.Println()
+	fmt.Println("| target | measured | goal | met |")
+	fmt.Println("|---|---:|---|---|")
+	for _, t := range targets {
+		b, okB := res.med(t.bench, "ns/op")
+		r, okR := res.med(t.ref, "ns/op")
+		if !okB || !okR {
+			fmt.Printf("| %s | not measured | %s | – |\n", t.label, t.statement)
+			continue
+		}
+		var measured string
+		var met bool
+		switch t.kind {
+		case "ratio":
+			v := b / r
+			measured, met = strconv.FormatFloat(v, 'f', 2, 64)+"×", v <= t.limit
+		case "speedup":
+			v := r / b
+			measured, met = strconv.FormatFloat(v, 'f', 2, 64)+"×", v >= t.limit
+		case "bytes":
+			bb, _ := res.med(t.bench, "B/op")
+			rb, _ := res.med(t.ref, "B/op")
+			v := bb - rb
+			measured, met = fmt.Sprintf("%+.0f B/op (%.0f vs %.0f)", v, bb, rb), v <= t.limit
+		}
+		verdict := "no"
+		if met {
+			verdict = "yes"
+		}
+		fmt.Printf("| %s | %s | %s | %s |\n", t.label, measured, t.statement, verdict)
+	}
+
+	// The watchdog: what a client without ContextTimeoutEnabled costs a hit.
+	d, okD := res.med("Get/client=default/lib=cachefront", "ns/op")
+	c, okC := res.med("Get/client=ctxtimeout/lib=cachefront", "ns/op")
+	db, _ := res.med("Get/client=default/lib=cachefront", "B/op")
+	cb, _ := res.med("Get/client=ctxtimeout/lib=cachefront", "B/op")
+	da, _ := res.med("Get/client=default/lib=cachefront", "allocs/op")
+	ca, _ := res.med("Get/client=ctxtimeout/lib=cachefront", "allocs/op")
+	if okD && okC {
+		fmt.Println()
+		fmt.Printf("Watchdog (go-redis defaults vs ContextTimeoutEnabled), cachefront Get hit: %+.0f ns/op (%.2f×), %+.0f B/op, %+.0f allocs/op\n",
+			d-c, d/c, db-cb, da-ca)
+	}
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs the benchmark suite against the Redis at CACHEFRONT_REDIS_ADDR
+# (default 127.0.0.1:6379) and prints the benchstat table and the ratios of
+# the cachefront targets, each against a floor measured in the same run.
+#
+#   bench/run.sh                 # -count=10, -benchtime=1s, every benchmark
+#   COUNT=5 BENCH='Get|Set' bench/run.sh
+#   OUT=results.txt bench/run.sh # keep the raw output somewhere else
+#
+# COUNT (default 10), BENCHTIME (default 1s), BENCH (a -bench regexp, default
+# .) and OUT (the raw `go test` output, default bench/results.txt) are
+# optional. benchstat is installed into GOBIN when it is missing.
+set -euo pipefail
+
+cd "$(dirname "$0")"
+COUNT="${COUNT:-10}"
+BENCHTIME="${BENCHTIME:-1s}"
+BENCH="${BENCH:-.}"
+OUT="${OUT:-results.txt}"
+export CACHEFRONT_REDIS_ADDR="${CACHEFRONT_REDIS_ADDR:-127.0.0.1:6379}"
+
+BENCHSTAT="$(command -v benchstat || true)"
+if [ -z "$BENCHSTAT" ]; then
+	GOBIN="$(go env GOPATH)/bin"
+	BENCHSTAT="$GOBIN/benchstat"
+	[ -x "$BENCHSTAT" ] || go install golang.org/x/perf/cmd/benchstat@latest
+fi
+
+{
+	echo "# $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+	echo "# $(go version)"
+	echo "# $(redis-server --version 2>/dev/null || echo 'redis-server: not on PATH')"
+	echo "# go test -run '^\$' -bench '$BENCH' -benchtime=$BENCHTIME -count=$COUNT ."
+} >"$OUT"
+
+# The test binary is built once and run with the library as checked out
+# beside this directory (the replace directive in go.mod).
+go test -run '^$' -bench "$BENCH" -benchtime="$BENCHTIME" -count="$COUNT" . | tee -a "$OUT"
+
+echo
+echo "## benchstat"
+"$BENCHSTAT" "$OUT"
+echo
+echo "## medians and ratios"
+go run ./ratios "$OUT"
