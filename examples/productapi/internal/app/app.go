@@ -1,0 +1,217 @@
+// Package app assembles the product API from its configuration: database,
+// Redis (real, or an in-process development server), the cachefront Store,
+// auth, the catalogue and the HTTP router; and runs it with graceful
+// shutdown.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/cachefront/cachefront"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cachefront/cachefront/examples/productapi/internal/auth"
+	"github.com/cachefront/cachefront/examples/productapi/internal/catalog"
+	"github.com/cachefront/cachefront/examples/productapi/internal/config"
+	"github.com/cachefront/cachefront/examples/productapi/internal/db"
+	"github.com/cachefront/cachefront/examples/productapi/internal/httpapi"
+	"github.com/cachefront/cachefront/examples/productapi/internal/users"
+)
+
+// App is the assembled service. Close releases what New opened.
+type App struct {
+	Config   *config.Config
+	DB       *db.DB
+	Redis    redis.UniversalClient
+	Store    *cachefront.Store
+	Registry *prometheus.Registry
+	Catalog  *catalog.Service
+	Users    *users.Store
+	Tokens   *auth.Tokens
+	Log      *slog.Logger
+
+	handler  http.Handler
+	embedded *miniredis.Miniredis // the development Redis, when REDIS_URL is unset
+}
+
+// New opens the database (migrating it), connects Redis (or starts the
+// embedded development server), and builds the service. With full set it
+// also builds the HTTP handler and makes the first admin; the CLI commands
+// that only need the database pass false.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err error) {
+	a := &App{Config: cfg, Log: log, Registry: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+
+	if a.DB, err = db.Open(ctx, cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
+	applied, err := a.DB.Migrate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("database ready", "dialect", a.DB.Dialect, "migrations_applied", applied)
+
+	if a.Redis, err = a.connectRedis(ctx); err != nil {
+		return nil, err
+	}
+	a.Store = cachefront.NewStore(a.Redis,
+		cachefront.WithNamespace(cfg.CacheNamespace),
+		cachefront.WithTTL(cfg.CacheTTL),
+		cachefront.WithRegisterer(a.Registry),
+		cachefront.WithLogger(log.With("component", "cachefront")),
+	)
+	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	secret := []byte(cfg.JWTSecret)
+	if len(secret) == 0 {
+		var b [32]byte
+		_, _ = rand.Read(b[:])
+		secret = []byte(hex.EncodeToString(b[:]))
+		log.Warn("JWT_SECRET is not set: using a random development secret; tokens will not survive a restart. Set JWT_SECRET (or JWT_SECRET_FILE) outside development.")
+	}
+	if a.Tokens, err = auth.NewTokens(secret, cfg.JWTIssuer, cfg.JWTTTL); err != nil {
+		return nil, err
+	}
+	a.Users = users.NewStore(a.DB, cfg.BcryptCost)
+	a.Catalog = catalog.NewService(catalog.NewRepository(a.DB), a.Store, cfg.CacheTTL, log)
+
+	if cfg.AdminEmail != "" {
+		changed, err := a.Users.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword)
+		if err != nil {
+			return nil, fmt.Errorf("making the admin %s: %w", cfg.AdminEmail, err)
+		}
+		if changed {
+			_ = a.Store.InvalidateTags(ctx, users.TagUsers)
+			log.Info("admin account ready", "email", cfg.AdminEmail)
+		}
+	}
+
+	metrics, err := httpapi.NewMetrics(a.Registry)
+	if err != nil {
+		return nil, err
+	}
+	perMinute := time.Minute / time.Duration(cfg.LoginPerMinute)
+	a.handler = httpapi.New(httpapi.Deps{
+		Catalog:         a.Catalog,
+		Users:           a.Users,
+		Tokens:          a.Tokens,
+		Store:           a.Store,
+		Gatherer:        a.Registry,
+		Metrics:         metrics,
+		Log:             log,
+		Cache:           a.cacheFunc(),
+		Importer:        a.importer(),
+		Ready:           a.ready,
+		KeyCount:        a.keyCount,
+		LoginPerClient:  auth.NewLimiter(perMinute, cfg.LoginPerMinute),
+		LoginPerAccount: auth.NewLimiter(perMinute, cfg.LoginPerMinute),
+		MaxBodyBytes:    cfg.MaxBodyBytes,
+		MaxImportBytes:  cfg.MaxImportBytes,
+	})
+	return a, nil
+}
+
+// Handler returns the HTTP handler of the whole API.
+func (a *App) Handler() http.Handler { return a.handler }
+
+func (a *App) connectRedis(ctx context.Context) (redis.UniversalClient, error) {
+	cfg := a.Config
+	var rdb redis.UniversalClient
+	switch {
+	case cfg.RedisURL != "":
+		opts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		rdb = redis.NewClient(opts)
+	case len(cfg.RedisAddrs) > 0:
+		rdb = redis.NewUniversalClient(&redis.UniversalOptions{Addrs: cfg.RedisAddrs, Password: cfg.RedisPassword})
+	default:
+		mr, err := miniredis.Run()
+		if err != nil {
+			return nil, fmt.Errorf("starting the embedded development Redis: %w", err)
+		}
+		a.embedded = mr
+		a.Log.Warn("REDIS_URL is not set: using an embedded in-process Redis-compatible server (miniredis). It is for development only: the cache is not shared between instances and is lost on restart. Set REDIS_URL or REDIS_ADDRS in any real deployment.",
+			"addr", mr.Addr())
+		rdb = redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		// The cache fails open, so the service can start without Redis; it
+		// reports not ready until Redis answers.
+		a.Log.Error("Redis does not answer; serving from the database until it does", "error", err)
+	}
+	return rdb, nil
+}
+
+// ready checks the database and Redis, for /readyz.
+func (a *App) ready(ctx context.Context) error {
+	var errs []error
+	if err := a.DB.PingContext(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("database: %w", err))
+	}
+	if err := a.Store.Ping(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("redis: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// keyCount counts the cache's entries: the keys of its namespace, less the
+// tag versions and the invalidation sequence (which start with "#").
+func (a *App) keyCount(ctx context.Context) (int64, error) {
+	prefix := a.Store.Namespace() + ":"
+	var total atomic.Int64
+	scan := func(ctx context.Context, c *redis.Client) error {
+		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			if !strings.HasPrefix(iter.Val(), prefix+"#") {
+				total.Add(1)
+			}
+		}
+		return iter.Err()
+	}
+	var err error
+	switch c := a.Redis.(type) {
+	case *redis.Client:
+		err = scan(ctx, c)
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, scan)
+	default:
+		err = fmt.Errorf("counting keys: unsupported Redis client %T", a.Redis)
+	}
+	return total.Load(), err
+}
+
+// Close stops the embedded Redis and closes the connections.
+func (a *App) Close() {
+	if a.Store != nil {
+		a.Store.Close()
+	}
+	if a.Redis != nil {
+		a.Redis.Close()
+	}
+	if a.embedded != nil {
+		a.embedded.Close()
+	}
+	if a.DB != nil {
+		a.DB.Close()
+	}
+}

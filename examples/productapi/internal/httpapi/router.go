@@ -1,0 +1,192 @@
+// Package httpapi is the product API's HTTP layer: the routes of the API,
+// their JSON handlers, and the request plumbing around them (request IDs,
+// access logs, per-route metrics, panics, body limits, JSON errors).
+package httpapi
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/cachefront/cachefront"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cachefront/cachefront/examples/productapi/internal/auth"
+	"github.com/cachefront/cachefront/examples/productapi/internal/catalog"
+	"github.com/cachefront/cachefront/examples/productapi/internal/users"
+)
+
+// Importer loads CSV files in the Kaggle format; its results are written
+// back as JSON.
+type Importer interface {
+	ImportCategories(ctx context.Context, r io.Reader) (any, error)
+	ImportProducts(ctx context.Context, r io.Reader) (any, error)
+}
+
+// CacheFunc returns the response-caching middleware for a GET route whose
+// entries carry the tags that tags returns. public says the route's
+// responses may be shared although the request carries credentials (the
+// route's guard has already decided who may see them).
+type CacheFunc func(tags func(*http.Request) []string, public bool) func(http.Handler) http.Handler
+
+// Deps is what the router needs. Fields marked optional may be nil.
+type Deps struct {
+	Catalog  *catalog.Service
+	Users    *users.Store
+	Tokens   *auth.Tokens
+	Store    *cachefront.Store
+	Gatherer prometheus.Gatherer
+	Metrics  *Metrics
+	Log      *slog.Logger
+
+	Cache    CacheFunc                                // optional: GET routes are then not cached
+	Importer Importer                                 // optional: the import routes then answer 503
+	Ready    func(ctx context.Context) error          // readiness check (database and Redis)
+	KeyCount func(ctx context.Context) (int64, error) // number of cache entries
+
+	LoginPerClient  *auth.Limiter // login attempts per client address
+	LoginPerAccount *auth.Limiter // login attempts per email
+	Top             *TopKeys
+
+	MaxBodyBytes   int64
+	MaxImportBytes int64
+}
+
+// api holds the handlers' dependencies.
+type api struct {
+	Deps
+}
+
+// New returns the API's handler: every route of the table in the design,
+// wrapped in panic recovery, request IDs and access logs.
+func New(d Deps) http.Handler {
+	a := &api{Deps: d}
+	if a.Top == nil {
+		a.Top = NewTopKeys(10_000)
+	}
+	mux := http.NewServeMux()
+	handle := func(pattern string, h http.Handler, mw ...func(http.Handler) http.Handler) {
+		for i := len(mw) - 1; i >= 0; i-- {
+			if mw[i] != nil {
+				h = mw[i](h)
+			}
+		}
+		mux.Handle(pattern, a.Metrics.instrument(pattern, h))
+	}
+	anyone := a.Tokens.Require(writeError)
+	admin := a.Tokens.Require(writeError, users.RoleAdmin)
+	tags := func(t ...string) func(*http.Request) []string { return func(*http.Request) []string { return t } }
+
+	// Auth.
+	handle("POST /auth/register", http.HandlerFunc(a.register))
+	handle("POST /auth/login", http.HandlerFunc(a.login))
+	handle("GET /auth/me", http.HandlerFunc(a.me), anyone)
+
+	// Catalogue.
+	handle("GET /categories", http.HandlerFunc(a.categories), a.cached(tags(catalog.TagCategories), false))
+	handle("GET /products", http.HandlerFunc(a.listProducts), a.cached(productListTags, false))
+	handle("GET /products/{asin}", http.HandlerFunc(a.getProduct), a.cached(productTags, false))
+	handle("POST /products", http.HandlerFunc(a.createProduct), admin)
+	handle("PUT /products/{asin}", http.HandlerFunc(a.updateProduct), admin)
+	handle("DELETE /products/{asin}", http.HandlerFunc(a.deleteProduct), admin)
+
+	// Administration. The guard runs before the cache, so a cached admin
+	// page is only ever served to an admin.
+	handle("POST /admin/import/categories", http.HandlerFunc(a.importCategories), admin)
+	handle("POST /admin/import/products", http.HandlerFunc(a.importProducts), admin)
+	handle("GET /admin/users", http.HandlerFunc(a.listUsers), admin, a.cached(tags(users.TagUsers), true))
+	handle("DELETE /admin/cache/keys/{key...}", http.HandlerFunc(a.deleteCacheKey), admin)
+	handle("DELETE /admin/cache/tags/{tag...}", http.HandlerFunc(a.invalidateCacheTag), admin)
+	handle("GET /admin/cache/stats", http.HandlerFunc(a.cacheStats), admin)
+
+	// Operations.
+	handle("GET /metrics", promhttp.HandlerFor(a.Gatherer, promhttp.HandlerOpts{}))
+	handle("GET /healthz", http.HandlerFunc(a.healthz))
+	handle("GET /readyz", http.HandlerFunc(a.readyz))
+	handle("GET /openapi.json", http.HandlerFunc(serveOpenAPI))
+
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			a.Metrics.instrument("unmatched", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				notRouted(mux, w, r)
+			})).ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+	h = AccessLog(a.Log)(h)
+	h = Recover(a.Log)(h)
+	h = RequestID(h)
+	return h
+}
+
+// notRouted answers a request no route matched with ServeMux's status (404,
+// or 405 with its Allow header) and a JSON body.
+func notRouted(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) {
+	h, _ := mux.Handler(r)
+	probe := &headerOnly{header: http.Header{}}
+	h.ServeHTTP(probe, r)
+	if allow := probe.header.Get("Allow"); allow != "" {
+		w.Header().Set("Allow", allow)
+	}
+	if probe.status == http.StatusMethodNotAllowed {
+		writeError(w, r, http.StatusMethodNotAllowed, "method_not_allowed", "method "+r.Method+" is not allowed here")
+		return
+	}
+	writeError(w, r, http.StatusNotFound, "not_found", "no such route")
+}
+
+// headerOnly records what an error handler would answer, discarding the body.
+type headerOnly struct {
+	header http.Header
+	status int
+}
+
+func (h *headerOnly) Header() http.Header         { return h.header }
+func (h *headerOnly) Write(p []byte) (int, error) { return len(p), nil }
+func (h *headerOnly) WriteHeader(code int)        { h.status = code }
+
+// cached returns the caching middleware of a GET route, counting each
+// request for the stats route's top keys.
+func (a *api) cached(tags func(*http.Request) []string, public bool) func(http.Handler) http.Handler {
+	var cache func(http.Handler) http.Handler
+	if a.Cache != nil {
+		cache = a.Cache(tags, public)
+	}
+	return func(next http.Handler) http.Handler {
+		if cache != nil {
+			next = cache(next)
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			a.Top.Add(requestKey(r))
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (a *api) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.Ready(ctx); err != nil {
+		a.Log.WarnContext(ctx, "not ready", "error", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
