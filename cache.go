@@ -115,6 +115,10 @@ func (c *Cache[T]) Get(ctx context.Context, key string, opts ...Option) (T, erro
 	if err != nil {
 		return zero, err
 	}
+	if v, err, ok := c.fromLocal(rkey); ok {
+		return v, err
+	}
+	epoch := c.store.local.epochNow()
 	r, err := c.store.read(ctx, c.cc, rkey, call.tags, c.typeHash)
 	if err != nil {
 		c.cc.fail(opRead)
@@ -123,6 +127,7 @@ func (c *Cache[T]) Get(ctx context.Context, key string, opts ...Option) (T, erro
 	if r.found == foundEntry {
 		if v, err, ok := c.decode(ctx, rkey, &r); ok {
 			c.cc.hit(false)
+			c.remember(rkey, &r.view, v, err, epoch)
 			return v, err
 		}
 	}
@@ -169,6 +174,7 @@ func (c *Cache[T]) Set(ctx context.Context, key string, value T, opts ...Option)
 		c.cc.fail(opWrite)
 		return err
 	}
+	c.store.announceSet(ctx, rkey)
 	return nil
 }
 
@@ -195,4 +201,34 @@ func (c *Cache[T]) Delete(ctx context.Context, keys ...string) error {
 		return err
 	}
 	return nil
+}
+
+// fromLocal serves key from the in-process tier, counting the hit.
+func (c *Cache[T]) fromLocal(rkey string) (v T, err error, ok bool) {
+	e, ok := c.store.local.get(rkey, c.typeHash)
+	if !ok {
+		return v, nil, false
+	}
+	c.cc.hit(true)
+	if e.notFound {
+		return v, ErrNotFound, true
+	}
+	v, ok = e.value.(T)
+	return v, nil, ok
+}
+
+// remember puts a value read or loaded from Redis in the in-process tier,
+// unless an invalidation arrived since epoch was taken.
+func (c *Cache[T]) remember(rkey string, h *entry.View, v T, err error, epoch uint64) {
+	if c.store.local == nil {
+		return
+	}
+	c.rememberTagged(rkey, h.TagNames(), h.FreshUntil, v, err, epoch)
+}
+
+func (c *Cache[T]) rememberTagged(rkey string, tags []string, freshUntil int64, v T, err error, epoch uint64) {
+	if c.store.local == nil {
+		return
+	}
+	c.store.local.put(rkey, &localEntry{value: v, notFound: err != nil, typeHash: c.typeHash, tags: tags}, epoch, freshUntil)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/cachefront/cachefront/internal/entry"
 	"github.com/cachefront/cachefront/internal/scripts"
 	"github.com/redis/go-redis/v9"
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // InvalidateTags invalidates every entry carrying any of tags, on every
@@ -34,10 +35,15 @@ func (s *Store) InvalidateTags(ctx context.Context, tags ...string) error {
 	ts := s.tagSet(appendUnique(nil, tags...))
 	suffix := entry.NewGen()
 	tagTTL := s.cfg.tagTTL
+	ev := event{Tags: ts.names}
 	err := s.be.run(ctx, func(ctx context.Context) error {
 		if s.be.single {
 			keys := append([]string{s.keys.seq()}, ts.keys...)
-			return scripts.Invalidate.Run(ctx, s.be.rdb, keys, tagTTL.Milliseconds(), suffix).Err()
+			args := []any{tagTTL.Milliseconds(), suffix}
+			if data, err := msgpack.Marshal(ev); err == nil {
+				args = append(args, s.eventsChannel(), data)
+			}
+			return scripts.Invalidate.Run(ctx, s.be.rdb, keys, args...).Err()
 		}
 		seq, err := s.be.rdb.Incr(ctx, s.keys.seq()).Result()
 		if err != nil {
@@ -48,12 +54,14 @@ func (s *Store) InvalidateTags(ctx context.Context, tags ...string) error {
 			for _, k := range ts.keys {
 				p.Set(ctx, k, version, tagTTL)
 			}
+			s.publish(ctx, p, ev)
 		})
 	})
 	if err != nil {
 		s.storeOps.fail(opInvalidate)
 		return fmt.Errorf("invalidating %d tags: %w", len(ts.names), err)
 	}
+	s.local.apply(ev)
 	s.invalidations.Add(uint64(len(ts.names)))
 	s.metrics.invalidations.WithLabelValues("tag").Add(float64(len(ts.names)))
 	return nil

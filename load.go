@@ -49,10 +49,15 @@ func (c *Cache[T]) GetOrLoad(ctx context.Context, key string, loader func(contex
 	if loader == nil {
 		return zero, fmt.Errorf("%w: loader is nil", ErrInvalidOption)
 	}
+	if v, err, ok := c.fromLocal(rkey); ok {
+		return v, err
+	}
+	epoch := c.store.local.epochNow()
 	r, rerr := c.store.read(ctx, c.cc, rkey, call.tags, c.typeHash)
 	if rerr == nil && r.found == foundEntry {
 		if v, err, ok := c.decode(ctx, rkey, &r); ok {
 			c.cc.hit(false)
+			c.remember(rkey, &r.view, v, err, epoch)
 			if refresh, early := needsRefresh(&r.view, call, time.Now()); refresh {
 				c.cc.refresh(early)
 				fkey := flightKey(rkey, c.typeHash, &r, len(call.tags.names), false)
@@ -132,9 +137,11 @@ func (c *Cache[T]) flight(parent context.Context, rkey string, loader func(conte
 	defer cancel()
 	res := &flightResult[T]{}
 	s := c.store
+	epoch := s.local.epochNow()
 
 	snap, serr := s.snapshot(ctx, c.cc, rkey, call.tags, c.typeHash)
 	if found := c.fromSnapshot(ctx, rkey, &snap, serr, refreshGen); found != nil {
+		c.remember(rkey, &snap.view, found.value, found.err, epoch)
 		return found
 	}
 	if serr != nil {
@@ -153,8 +160,10 @@ func (c *Cache[T]) flight(parent context.Context, rkey string, loader func(conte
 			if got, ok := c.awaitLeaseHolder(ctx, rkey, snap.gen, call); ok {
 				return got
 			}
+			epoch = s.local.epochNow()
 			snap, serr = s.snapshot(ctx, c.cc, rkey, call.tags, c.typeHash)
 			if found := c.fromSnapshot(ctx, rkey, &snap, serr, refreshGen); found != nil {
+				c.remember(rkey, &snap.view, found.value, found.err, epoch)
 				return found
 			}
 		}
@@ -179,7 +188,15 @@ func (c *Cache[T]) flight(parent context.Context, rkey string, loader func(conte
 		c.cc.skipped(skipUnavailable)
 		return res
 	}
-	res.conflict = c.storeLoaded(ctx, rkey, &snap, res.value, negative, took, tc.list(), call)
+	var stored *entry.Header
+	res.conflict, stored = c.storeLoaded(ctx, rkey, &snap, res.value, negative, took, tc.list(), call)
+	if stored != nil {
+		names := make([]string, len(stored.Tags))
+		for i, t := range stored.Tags {
+			names[i] = t.Name
+		}
+		c.rememberTagged(rkey, names, stored.FreshUntil, res.value, res.err, epoch)
+	}
 	return res
 }
 
@@ -208,8 +225,8 @@ func callLoader[T any](ctx context.Context, loader func(context.Context) (T, err
 
 // storeLoaded writes a loaded value (or a negative entry) if nothing
 // invalidated it since the snapshot. It reports a conflict on a tag added
-// during the load.
-func (c *Cache[T]) storeLoaded(ctx context.Context, rkey string, snap *snapshot, v T, negative bool, took time.Duration, added []string, call *callConfig) (conflict bool) {
+// during the load, and returns the header it stored, if it did.
+func (c *Cache[T]) storeLoaded(ctx context.Context, rkey string, snap *snapshot, v T, negative bool, took time.Duration, added []string, call *callConfig) (conflict bool, stored *entry.Header) {
 	s := c.store
 	tags := make([]entry.Tag, len(call.tags.names), len(call.tags.names)+len(added))
 	for i, n := range call.tags.names {
@@ -221,7 +238,7 @@ func (c *Cache[T]) storeLoaded(ctx context.Context, rkey string, snap *snapshot,
 			if err := validTag(t); err != nil {
 				c.cc.fail(opTags)
 				s.cfg.logger.Warn("cachefront: not caching a result tagged with an invalid tag", "key", rkey, "error", err)
-				return false
+				return false, nil
 			}
 			late = append(late, t)
 		}
@@ -230,19 +247,19 @@ func (c *Cache[T]) storeLoaded(ctx context.Context, rkey string, snap *snapshot,
 		versions, err := s.ensureTagVersions(ctx, s.tagSet(late))
 		if err != nil {
 			c.cc.skipped(skipUnavailable)
-			return false
+			return false, nil
 		}
 		for i, ver := range versions {
 			if seqOf(ver) > snap.seq {
 				c.cc.skipped(skipConflict)
-				return true
+				return true, nil
 			}
 			tags = append(tags, entry.Tag{Name: late[i], Version: ver})
 		}
 	}
 	if time.Since(snap.at) > s.maxWriteDelay() {
 		c.cc.skipped(skipConflict)
-		return false
+		return false, nil
 	}
 
 	var payload []byte
@@ -254,7 +271,7 @@ func (c *Cache[T]) storeLoaded(ctx context.Context, rkey string, snap *snapshot,
 		if payload, err = encodeValue(v); err != nil {
 			c.cc.fail(opEncode)
 			s.cfg.logger.Warn("cachefront: cannot encode a loaded value", "key", rkey, "error", err)
-			return false
+			return false, nil
 		}
 	}
 	ttl = jittered(ttl, call.jitter)
@@ -266,7 +283,7 @@ func (c *Cache[T]) storeLoaded(ctx context.Context, rkey string, snap *snapshot,
 	data, err := entry.Encode(nil, &h, payload)
 	if err != nil {
 		c.cc.fail(opEncode)
-		return false
+		return false, nil
 	}
 	if !negative {
 		ttl += call.swr
@@ -278,8 +295,10 @@ func (c *Cache[T]) storeLoaded(ctx context.Context, rkey string, snap *snapshot,
 		c.cc.skipped(skipUnavailable)
 	case !written:
 		c.cc.skipped(skipConflict)
+	default:
+		return false, &h
 	}
-	return false
+	return false, nil
 }
 
 func indexOfString(list []string, s string) int {

@@ -76,6 +76,8 @@ type config struct {
 	swr         time.Duration
 	earlyBeta   float64
 	leaseWait   time.Duration // store only
+	localMax    int           // store only
+	localTTL    time.Duration // store only
 
 	// http holds the Middleware's settings (middleware_options.go).
 	http httpConfig
@@ -363,6 +365,30 @@ func WithStampedeLease(maxWait time.Duration) Option {
 			return err
 		}
 		c.leaseWait = maxWait
+		return nil
+	}}
+}
+
+// WithLocalCache adds an in-process tier in front of Redis holding up to
+// maxEntries decoded values, each for at most ttl and never longer than its
+// Redis entry stays fresh. A hit there costs no round trip and no decoding;
+// callers share the value, so they must not modify what they get (copy it
+// first if they need to). Every Set, Delete and InvalidateTags on any
+// instance of the namespace evicts the affected entries everywhere through
+// Redis pub/sub; while that subscription is down, the tier is bypassed and
+// then flushed. An entry can therefore be stale for at most the time an event
+// takes to arrive, and never beyond ttl. Hits are counted with
+// layer="local". Applies to NewStore; every instance sharing the namespace
+// should use it. Default: off.
+func WithLocalCache(maxEntries int, ttl time.Duration) Option {
+	return option{"WithLocalCache", scopeStore, func(c *config) error {
+		if maxEntries <= 0 {
+			return fmt.Errorf("maxEntries must be positive, got %d", maxEntries)
+		}
+		if err := positive("local TTL", ttl); err != nil {
+			return err
+		}
+		c.localMax, c.localTTL = maxEntries, ttl
 		return nil
 	}}
 }

@@ -28,6 +28,8 @@ type Store struct {
 	invalidations atomic.Uint64
 	deletes       atomic.Uint64
 
+	local *localTier // nil without WithLocalCache
+
 	mu     sync.Mutex // guards caches
 	caches map[string]*counters
 }
@@ -63,6 +65,16 @@ func newStore(rdb redis.UniversalClient, opts []Option) (*Store, error) {
 	s.storeOps = newCounters(m, "")
 	br := breaker.New(cfg.breakerFailures, cfg.breakerCooldown, s.breakerChanged)
 	s.be = newBackend(rdb, cfg.opTimeout, br)
+	if cfg.localMax > 0 {
+		local, err := newLocalTier(cfg.localMax, cfg.localTTL, s.eventsChannel())
+		if err != nil {
+			return nil, fmt.Errorf("%w: WithLocalCache: %w", ErrInvalidOption, err)
+		}
+		s.local = local
+		ctx, cancel := context.WithCancel(context.Background())
+		local.cancel = cancel
+		go s.subscribe(ctx)
+	}
 	return s, nil
 }
 
@@ -123,7 +135,10 @@ func (s *Store) Ping(ctx context.Context) error {
 // Store's background work and leaves the Redis client open (its owner closes
 // it). Close is idempotent.
 func (s *Store) Close() error {
-	s.closed.Store(true)
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.local.close()
 	return nil
 }
 

@@ -111,11 +111,28 @@ func (s *Store) deleteEntries(ctx context.Context, rkeys []string) error {
 				data, _ := entry.Encode(nil, &h, nil)
 				p.Set(ctx, k, data, ttl)
 			}
+			s.publish(ctx, p, event{Keys: rkeys})
 		})
 	})
 	if err == nil {
+		s.local.apply(event{Keys: rkeys})
 		s.deletes.Add(uint64(len(rkeys)))
 		s.metrics.invalidations.WithLabelValues("key").Add(float64(len(rkeys)))
 	}
 	return err
+}
+
+// announceSet tells the other instances' local tiers that rkey changed.
+func (s *Store) announceSet(ctx context.Context, rkey string) {
+	if s.local == nil {
+		return
+	}
+	ev := event{Keys: []string{rkey}}
+	s.local.apply(ev)
+	err := s.be.run(ctx, func(ctx context.Context) error {
+		return s.be.pipelined(ctx, func(p redis.Pipeliner) { s.publish(ctx, p, ev) })
+	})
+	if err != nil {
+		s.storeOps.fail(opWrite)
+	}
 }

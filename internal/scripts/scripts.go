@@ -64,6 +64,7 @@ return 1
 //
 //	KEYS[1] sequence key, KEYS[2..] tag version keys
 //	ARGV[1] tag TTL in ms, ARGV[2] random suffix
+//	ARGV[3] events channel, ARGV[4] event (both optional)
 //
 // Returns the new sequence number.
 var Invalidate = redis.NewScript(`
@@ -72,5 +73,6 @@ local v = seq .. ':' .. ARGV[2]
 for i = 2, #KEYS do
   redis.call('SET', KEYS[i], v, 'PX', ARGV[1])
 end
+if ARGV[3] then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
 return seq
 `)
