@@ -104,6 +104,27 @@
 // and InvalidateTags return [ErrUnavailable]. Errors are counted apart from
 // misses. The source of truth is never the cache, so nothing is lost.
 //
+// # Beyond one process: local tier, leases and refresh before expiry
+//
+// Four opt-in options change how stale a value may be or how loads are shared
+// across instances; without them a Store has exactly one tier, Redis.
+//
+//   - [WithLocalCache] keeps decoded values in process (otter, bounded by
+//     count and a short TTL). Sets, deletes and invalidations on any instance
+//     reach every other instance over Redis pub/sub (sharded on a cluster);
+//     when the subscription drops the tier is bypassed and flushed. Staleness:
+//     the pub/sub delivery delay, never more than the local TTL. Values are
+//     shared between callers: do not modify them.
+//   - [WithStampedeLease] makes one instance load a cold key while the others
+//     poll for its result (bounded wait, then they load themselves; a dead
+//     holder's lease expires with the load timeout).
+//   - [WithStaleWhileRevalidate] keeps entries past their TTL for a window in
+//     which GetOrLoad serves the old value at once and refreshes it in the
+//     background, once per process (or once across instances with a lease).
+//   - [WithEarlyRefresh] refreshes hot entries before they expire with the
+//     XFetch probability (the nearer expiry and the slower the loader, the
+//     likelier), so that a hot key never has all its readers miss at once.
+//
 // # Metrics
 //
 // Pass a registerer with [WithRegisterer]; cachefront never registers with
@@ -120,6 +141,8 @@
 //	cachefront_stale_entries_total{cache}
 //	cachefront_writes_skipped_total{cache,reason}
 //	cachefront_invalidations_total{kind}
+//	cachefront_refreshes_total{cache,reason}
+//	cachefront_lease_waits_total{cache,result}
 //	cachefront_circuit_open                        (gauge)
 //
 // Label values are cache names and fixed words, never keys or tags.
@@ -129,7 +152,9 @@
 //
 // For namespace ns: entries live at ns:<cache>:<key> (keys over 256 bytes, or
 // starting with '#', are replaced by '#' and their SHA-256), tag versions at
-// ns:#t:<tag> and the invalidation sequence at ns:#seq.
+// ns:#t:<tag>, the invalidation sequence at ns:#seq, stampede leases at
+// ns:#l:<cache>:<key>, and instances publish invalidation events on the
+// channel ns:#events.
 //
 // # Configuration errors
 //
