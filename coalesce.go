@@ -1,0 +1,189 @@
+package cachefront
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// Request coalescing for the HTTP middleware.
+//
+// Cache.GetOrLoad runs a shared load in a goroutine of its own, which a
+// handler cannot use: it must write to its request's ResponseWriter, and only
+// while that request's ServeHTTP runs. So the first request that misses a key
+// leads: it runs the handler in its own goroutine, streaming to its own client
+// through a responseTee, while the requests that miss the same key meanwhile
+// wait for the result. Leading and joining go through the Store's singleflight
+// group under the same flight key a GetOrLoad would use (the entry key plus
+// what the request saw: the entry's generation and its tags' invalidation
+// sequences), and the leader follows the same steps as a shared load: a
+// snapshot before the handler runs (a second look at the entry, and the
+// versions the entry will carry), then a conditional write that checks the
+// tags the handler added with AddTags against the snapshot. A request that
+// arrives after an invalidation sees newer versions, so it never joins a load
+// that began before it.
+
+// httpOutcome is what a leading request hands the requests waiting for it.
+type httpOutcome struct {
+	resp      *cachedResponse // nil: not shareable; waiters run the handler themselves
+	fromCache bool            // found by the leader's second look, not built
+	created   int64           // entry times (Unix ms), when fromCache
+	fresh     int64
+	conflict  bool // a tag added by the handler was invalidated while it ran
+}
+
+// Flight states: a flight function runs only if its request still waits.
+const (
+	flightPending int32 = iota
+	flightLeading
+	flightAbandoned
+)
+
+// coalesce leads the flight fkey or waits for it, and answers r.
+func (m *httpCache) coalesce(w http.ResponseWriter, r *http.Request, next http.Handler, p *httpPlan, fkey string, retries int) {
+	ctx := r.Context()
+	var state atomic.Int32
+	led := make(chan struct{})
+	done := make(chan *httpOutcome, 1)
+	// The flight function runs in a goroutine of singleflight's only for the
+	// request that started the flight; it hands leadership back to that
+	// request's goroutine and holds the flight open until the request
+	// publishes its outcome.
+	ch := m.c.store.flights.DoChan(fkey, func() (any, error) {
+		if !state.CompareAndSwap(flightPending, flightLeading) {
+			return &httpOutcome{}, nil // the request left before it could lead
+		}
+		close(led)
+		return <-done, nil
+	})
+	publish := func(o *httpOutcome) {
+		select {
+		case done <- o: // the first outcome wins
+		default:
+		}
+	}
+	select {
+	case <-led:
+		m.lead(w, r, next, p, publish)
+		// Return once the flight is closed, so that a request that starts
+		// after this one ended never joins it.
+		<-ch
+	case res := <-ch:
+		m.follow(w, r, next, p, fkey, retries, res.Val.(*httpOutcome))
+	case <-ctx.Done():
+		if !state.CompareAndSwap(flightPending, flightAbandoned) {
+			// Leadership came as the client left: hand the waiters an
+			// outcome that sends them to load for themselves.
+			<-led
+			publish(&httpOutcome{})
+		}
+		m.c.cc.miss()
+	}
+}
+
+// follow answers r with the outcome of a flight it waited for.
+func (m *httpCache) follow(w http.ResponseWriter, r *http.Request, next http.Handler, p *httpPlan, fkey string, retries int, o *httpOutcome) {
+	if o.resp == nil || o.conflict && retries > 0 {
+		if retries > 0 {
+			// The response was not shareable, or this request may have
+			// arrived after the invalidation that kept it out of the cache:
+			// the waiters form a new flight of their own.
+			m.coalesce(w, r, next, p, fkey+"\x00retry", retries-1)
+			return
+		}
+		m.lead(w, r, next, p, func(*httpOutcome) {})
+		return
+	}
+	c := m.c
+	c.cc.dedup()
+	if o.fromCache {
+		c.cc.hit(false)
+		serveStored(w, r, o.resp, hitInfo{xcache: "HIT", cacheStatus: hitStatus(o.fresh), created: o.created})
+		return
+	}
+	c.cc.miss()
+	serveStored(w, r, o.resp, hitInfo{xcache: "MISS", cacheStatus: "cachefront; fwd=" + p.fwd + "; collapsed"})
+}
+
+// lead runs the handler for r, streams its response to r's client, stores
+// it if it may be, and publishes it to the waiting requests. publish may be
+// called several times; only the first call counts.
+func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handler, p *httpPlan, publish func(*httpOutcome)) {
+	c := m.c
+	// Redis calls outlive the client: the store and the waiters need them.
+	ctx := context.WithoutCancel(r.Context())
+
+	snap, serr := c.store.snapshot(ctx, c.cc, p.rkey, p.call.tags, c.typeHash)
+	if serr == nil && snap.found == foundEntry {
+		if resp, ok := m.decode(ctx, p.rkey, &snap.readResult); ok {
+			o := &httpOutcome{resp: resp, fromCache: true, created: snap.view.Created, fresh: snap.view.FreshUntil}
+			publish(o)
+			c.cc.hit(false)
+			serveStored(w, r, resp, hitInfo{xcache: "HIT", cacheStatus: hitStatus(o.fresh), created: o.created})
+			return
+		}
+	}
+	if serr != nil {
+		c.cc.fail(opRead)
+	}
+
+	tc := &tagCollector{}
+	hctx, cancel := context.WithCancel(withTagCollector(context.WithoutCancel(r.Context()), tc))
+	defer cancel()
+	var clientGone atomic.Bool
+	tee := newResponseTee(w, r, m.cfg.maxBody)
+	tee.cacheStatus = "cachefront; fwd=" + p.fwd
+	tee.unstorable = func(status int, h http.Header) string { return m.unstorable(status, h, p.userKeyed) }
+	tee.onSpoil = func() {
+		// Nobody can use the response any more: release the waiters now,
+		// and stop the handler if its own client has gone too.
+		publish(&httpOutcome{})
+		if clientGone.Load() {
+			cancel()
+		}
+	}
+	stop := context.AfterFunc(r.Context(), func() {
+		clientGone.Store(true)
+		if tee.spoiled.Load() {
+			cancel()
+		}
+	})
+	defer stop()
+	late := time.AfterFunc(p.call.loadTimeout, func() { tee.spoil("timeout") })
+	defer late.Stop()
+
+	start := time.Now()
+	returned := false
+	defer func() {
+		if !returned {
+			// The handler panicked (or exited its goroutine): the panic goes
+			// on, unrecovered, to the server or an outer recoverer, and the
+			// waiters run the handler themselves.
+			publish(&httpOutcome{})
+			c.cc.miss()
+			c.cc.load(time.Since(start), errHandlerPanicked)
+		}
+	}()
+	next.ServeHTTP(expose(tee), handlerRequest(r, hctx))
+	returned = true
+	took := time.Since(start)
+	late.Stop()
+
+	resp := tee.finish()
+	c.cc.miss()
+	c.cc.load(took, statusErr(tee.code))
+	if resp == nil {
+		publish(&httpOutcome{})
+		return
+	}
+	o := &httpOutcome{resp: resp}
+	if serr != nil {
+		c.cc.skipped(skipUnavailable)
+	} else {
+		// The client has its response before the write to Redis.
+		_ = http.NewResponseController(w).Flush()
+		o.conflict, _ = c.storeLoaded(ctx, p.rkey, &snap, *resp, false, took, tc.list(), p.call)
+	}
+	publish(o)
+}

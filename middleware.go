@@ -1,0 +1,319 @@
+package cachefront
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Middleware returns net/http middleware that caches the responses of the
+// routes it wraps in store: whole responses — status, header and body — of
+// GET requests, shared by every instance that uses the same Redis and
+// namespace. It has the func(http.Handler) http.Handler shape that
+// http.ServeMux routes, chi, gorilla/mux and most routers take:
+//
+//	mux.Handle("GET /products/{asin}", cachefront.Middleware(store,
+//		cachefront.WithName("product"),
+//		cachefront.WithTTL(5*time.Minute),
+//		cachefront.WithTagsFunc(func(r *http.Request) []string {
+//			return []string{"product:" + r.PathValue("asin")}
+//		}),
+//	)(productHandler))
+//
+// # What is cached
+//
+// Only GET and HEAD requests are looked up; every other method reaches the
+// handler untouched. A HEAD request is answered from the GET entry.
+//
+// The key is the path, the query parameters sorted by name (without the
+// bypass parameter), the values of the request headers named by WithVary,
+// and the user WithUserKey returns; WithKeyFunc replaces the path and query
+// part. Keys longer than 256 bytes are hashed.
+//
+// A response is stored when it is complete and its status is cacheable (200,
+// or the WithCacheableStatus list). It is never stored when:
+//
+//   - it sets a cookie (Set-Cookie): the cookie belongs to one client;
+//   - it says Cache-Control: no-store, or private (allowed only on routes
+//     keyed per user with WithUserKey, where every entry has one user);
+//   - its Vary header names a request header that WithVary does not (or "*");
+//   - its body passes the size cap (WithMaxBodySize, 1 MiB by default): it
+//     still streams to its client in full, and the middleware stops keeping
+//     it in memory past the cap;
+//   - the handler panicked, hijacked the connection, declared trailers, wrote
+//     fewer or more bytes than its Content-Length, or took longer than the
+//     Store's load timeout (WithLoadTimeout on NewStore).
+//
+// Entries live for the route's TTL (WithTTL on Middleware, else the Store's)
+// and carry the route's tags (WithTags), the request's (WithTagsFunc) and
+// those the handler adds while it runs with AddTags(r.Context(), …):
+// Store.InvalidateTags of any of them invalidates the entry on every
+// instance. InvalidateOnSuccess does it for write routes.
+//
+// # Never one user's response to another
+//
+// A request that carries an Authorization header or a cookie bypasses the
+// cache, unless the route keys it per user (WithUserKey), declares that its
+// responses do not depend on credentials (WithPublic), or names the
+// credential headers in WithVary. Credentials the middleware cannot see (an
+// API key in a custom header) must be named with WithVary or WithUserKey.
+// Requests with a Range or Upgrade header bypass the cache too.
+//
+// # Response headers
+//
+// Every GET and HEAD response says what the cache did: X-Cache is HIT, MISS
+// or BYPASS, and Cache-Status (RFC 9211) says the same with details
+// ("cachefront; hit; ttl=42", "cachefront; fwd=uri-miss; collapsed",
+// "cachefront; fwd=bypass; detail=credentials"). Hits carry Age. A stored
+// response has a strong ETag (unless its handler set one): a hash of its
+// content, computed once when it is stored and served from the entry, so
+// that every instance serves the same ETag. A request whose If-None-Match
+// matches it gets 304 Not Modified, on hits and misses alike. The handler
+// itself never sees If-None-Match or If-Modified-Since on a cached route,
+// and sees a HEAD request as a GET when it runs to fill the cache.
+//
+// # Bypass
+//
+// ?nocache=true (or ?nocache, ?nocache=1) sends one request past the cache:
+// not read, not written, X-Cache: BYPASS. WithBypassParam renames the
+// parameter or turns it off; WithBypassAllowed limits it to some requests.
+//
+// # Concurrency and failure
+//
+// Concurrent misses of one key on one instance run the handler once: the
+// first request runs it in its own goroutine and streams its response as
+// usual, the others wait for that response and get it as well (X-Cache:
+// MISS, Cache-Status: collapsed), or, if it turns out not to be storable,
+// run the handler themselves. A waiter whose client goes away leaves at
+// once. The handler's context is not cancelled when its own client goes away
+// while its response may still be stored or shared; it is cancelled once
+// that client has gone and the response can no longer be used.
+//
+// Invalidation holds as for Cache.GetOrLoad: a handler that started before
+// Store.InvalidateTags of one of its tags (or a Store.Delete of its key)
+// returned cannot have its response stored afterwards, and a request
+// arriving after the invalidation never waits for it.
+//
+// With Redis down, slow or failing, the handler is simply called (still
+// once per key across concurrent requests) and its response sent; nothing
+// is stored, and the errors are counted. The handler may flush
+// (http.Flusher, http.ResponseController) and stream as usual: flushing
+// sends the response so far and streams from then on, and the response is
+// still stored if it completes within the cap. http.Hijacker and
+// http.Pusher are there when the server's ResponseWriter has them.
+//
+// # Metrics
+//
+// Requests are counted in the Store's metrics and Stats under the
+// middleware's name (WithName, default "http"), never per URL: a hit, or a
+// miss with a load (the handler call) and its duration; waiters count as
+// deduplicated; bypassed requests are not counted.
+//
+// Options: WithName, WithTTL, WithTTLJitter, WithTags, WithTagsFunc,
+// WithVary, WithKeyFunc, WithUserKey, WithPublic, WithCacheableStatus,
+// WithMaxBodySize, WithBypassParam, WithBypassAllowed. Invalid options are
+// programming errors: Middleware panics with an error wrapping
+// ErrInvalidOption, as NewStore and New do. The returned middleware and the
+// handlers it wraps are safe for concurrent use.
+func Middleware(store *Store, opts ...Option) func(http.Handler) http.Handler {
+	m, err := newHTTPCache(store, opts)
+	if err != nil {
+		panic(err)
+	}
+	return func(next http.Handler) http.Handler {
+		if next == nil {
+			panic(fmt.Errorf("%w: Middleware: handler is nil", ErrInvalidOption))
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { m.serve(w, r, next) })
+	}
+}
+
+// httpCache is one Middleware: its settings and its typed view of the Store.
+type httpCache struct {
+	c                    *Cache[cachedResponse]
+	cfg                  httpConfig
+	varyAuth, varyCookie bool // WithVary names the credential headers
+}
+
+func newHTTPCache(store *Store, opts []Option) (*httpCache, error) {
+	if store == nil {
+		return nil, fmt.Errorf("%w: Middleware: store is nil", ErrInvalidOption)
+	}
+	cfg := store.cfg
+	cfg.tags = nil
+	cfg.typeName = httpResponseTypeName
+	if err := cfg.applyOptions(scopeHTTP, opts); err != nil {
+		return nil, fmt.Errorf("Middleware: %w", err)
+	}
+	if err := cfg.http.validate(); err != nil {
+		return nil, fmt.Errorf("Middleware: %w", err)
+	}
+	c := &Cache[cachedResponse]{
+		store: store, name: cfg.http.name, cfg: cfg,
+		typeHash: hashTypeName(cfg.typeName), cc: store.countersFor(cfg.http.name),
+	}
+	c.call = c.resolve(&cfg)
+	m := &httpCache{c: c, cfg: cfg.http}
+	for _, h := range m.cfg.vary {
+		m.varyAuth = m.varyAuth || h == "Authorization"
+		m.varyCookie = m.varyCookie || h == "Cookie"
+	}
+	return m, nil
+}
+
+// httpPlan is what the middleware decided about one cacheable request.
+type httpPlan struct {
+	rkey      string
+	call      *callConfig
+	userKeyed bool   // the key holds a WithUserKey identity
+	fwd       string // the Cache-Status fwd of a miss
+}
+
+func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		next.ServeHTTP(w, r)
+		return
+	}
+	p, why := m.plan(r)
+	if why != "" {
+		h := w.Header()
+		h.Set("X-Cache", "BYPASS")
+		h.Set("Cache-Status", "cachefront; fwd=bypass; detail="+why)
+		next.ServeHTTP(w, r)
+		return
+	}
+	ctx := r.Context()
+	c := m.c
+	res, err := c.store.read(ctx, c.cc, p.rkey, p.call.tags, c.typeHash)
+	if err == nil && res.found == foundEntry {
+		if resp, ok := m.decode(ctx, p.rkey, &res); ok {
+			c.cc.hit(false)
+			serveStored(w, r, resp, hitInfo{xcache: "HIT", cacheStatus: hitStatus(res.view.FreshUntil), created: res.view.Created})
+			return
+		}
+	}
+	p.fwd = "uri-miss"
+	switch {
+	case err != nil:
+		if ctx.Err() != nil {
+			return // the client went away
+		}
+		c.cc.fail(opRead)
+		p.fwd = "miss; detail=unavailable"
+	case res.found == foundStale:
+		p.fwd = "stale"
+	}
+	m.coalesce(w, r, next, p, flightKey(p.rkey, c.typeHash, &res, len(p.call.tags.names), err != nil), 1)
+}
+
+// plan decides whether r may use the cache and builds its key and tags; why
+// is the bypass reason otherwise.
+func (m *httpCache) plan(r *http.Request) (p *httpPlan, why string) {
+	if m.c.store.checkOpen() != nil {
+		return nil, "closed"
+	}
+	if _, ok := r.Header["Upgrade"]; ok {
+		return nil, "upgrade"
+	}
+	if _, ok := r.Header["Range"]; ok {
+		return nil, "range"
+	}
+	kp := m.requestKey(r)
+	if kp.bypass && (m.cfg.bypassAllowed == nil || m.cfg.bypassAllowed(r)) {
+		return nil, "bypass-param"
+	}
+	if kp.why != "" {
+		return nil, kp.why
+	}
+	var user string
+	if m.cfg.userKey != nil {
+		user = m.cfg.userKey(r)
+	}
+	if auth, cookie := credentials(r); (auth || cookie) && !m.cfg.public && user == "" {
+		if auth && !m.varyAuth || cookie && !m.varyCookie {
+			return nil, "credentials"
+		}
+	}
+	call := &m.c.call
+	if len(m.cfg.tagsFuncs) > 0 {
+		names := m.c.cfg.tags
+		for _, fn := range m.cfg.tagsFuncs {
+			for _, t := range fn(r) {
+				if validTag(t) != nil {
+					m.c.cc.fail(opTags)
+					return nil, "tags"
+				}
+				names = appendUnique(names, t)
+			}
+		}
+		if len(names) > len(m.c.cfg.tags) {
+			cc := m.c.call
+			cc.tags = m.c.store.tagSet(names)
+			call = &cc
+		}
+	}
+	rkey, err := m.c.store.keys.entry(m.c.name, withUser(kp.key, user))
+	if err != nil {
+		return nil, "key"
+	}
+	return &httpPlan{rkey: rkey, call: call, userKeyed: user != ""}, ""
+}
+
+// decode returns the response in a found entry; an entry that does not hold
+// a valid response is dropped and counted, and the read is a miss.
+func (m *httpCache) decode(ctx context.Context, rkey string, r *readResult) (*cachedResponse, bool) {
+	if r.view.FreshUntil <= time.Now().UnixMilli() {
+		// Kept past its TTL for Cache.GetOrLoad's stale-while-revalidate,
+		// which the middleware does not do: a miss.
+		return nil, false
+	}
+	v, err, ok := m.c.decode(ctx, rkey, r)
+	if !ok || err != nil {
+		return nil, false
+	}
+	if v.Status < 200 || v.Status > 599 {
+		m.c.store.dropCorrupt(ctx, m.c.cc, rkey, r.raw, fmt.Errorf("stored HTTP status %d", v.Status))
+		return nil, false
+	}
+	return &v, true
+}
+
+func hitStatus(freshUntil int64) string {
+	ttl := max(freshUntil-time.Now().UnixMilli(), 0) / 1000
+	return "cachefront; hit; ttl=" + strconv.FormatInt(ttl, 10)
+}
+
+// handlerRequest is the request the handler sees when its response is to be
+// stored: a GET (a HEAD is served from the GET entry), without the
+// conditional fields the middleware answers itself, under ctx.
+func handlerRequest(r *http.Request, ctx context.Context) *http.Request {
+	_, inm := r.Header["If-None-Match"]
+	_, ims := r.Header["If-Modified-Since"]
+	if r.Method == http.MethodGet && !inm && !ims {
+		return r.WithContext(ctx)
+	}
+	r2 := r.Clone(ctx)
+	r2.Method = http.MethodGet
+	r2.Header.Del("If-None-Match")
+	r2.Header.Del("If-Modified-Since")
+	return r2
+}
+
+// Handler outcomes as load results, for the loads metric.
+var (
+	errHandlerPanicked = errors.New("cachefront: handler panicked")
+	errHandlerStatus   = errors.New("cachefront: handler answered with a server error")
+)
+
+func statusErr(status int) error {
+	switch {
+	case status >= 500:
+		return errHandlerStatus
+	case status == http.StatusNotFound || status == http.StatusGone:
+		return ErrNotFound
+	}
+	return nil
+}

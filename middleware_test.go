@@ -1,0 +1,1158 @@
+package cachefront
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/redis/go-redis/v9"
+)
+
+// A router mounts a handler, behind a middleware, on "/items/{id}" for every
+// method, the way an application would: ServeMux wraps the route, chi uses
+// the middleware for the whole router (so it runs before routing, and HEAD
+// reaches it).
+type router struct {
+	name  string
+	mount func(mw func(http.Handler) http.Handler, h http.HandlerFunc) http.Handler
+	param func(r *http.Request, name string) string
+}
+
+var routers = []router{
+	{
+		name: "ServeMux",
+		mount: func(mw func(http.Handler) http.Handler, h http.HandlerFunc) http.Handler {
+			mux := http.NewServeMux()
+			mux.Handle("/items/{id}", mw(h))
+			return mux
+		},
+		param: func(r *http.Request, name string) string { return r.PathValue(name) },
+	},
+	{
+		name: "chi",
+		mount: func(mw func(http.Handler) http.Handler, h http.HandlerFunc) http.Handler {
+			r := chi.NewRouter()
+			r.Use(mw)
+			r.HandleFunc("/items/{id}", h)
+			return r
+		},
+		param: chi.URLParam,
+	},
+}
+
+// forEachRouter runs fn per backend and per router.
+func forEachRouter(t *testing.T, fn func(t *testing.T, b *testBackend, rt router)) {
+	t.Helper()
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		for _, rt := range routers {
+			t.Run(rt.name, func(t *testing.T) { fn(t, b, rt) })
+		}
+	})
+}
+
+// get sends one request through h; headers come as name, value pairs.
+func get(h http.Handler, method, target string, headers ...string) *httptest.ResponseRecorder {
+	return send(h, httptest.NewRequest(method, target, nil), headers...)
+}
+
+func send(h http.Handler, r *http.Request, headers ...string) *httptest.ResponseRecorder {
+	for i := 0; i+1 < len(headers); i += 2 {
+		r.Header.Add(headers[i], headers[i+1])
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+// counted is a handler that counts its calls and answers with the item
+// and the call number, so that tests can tell responses apart.
+type counted struct {
+	calls atomic.Int32
+	fn    func(n int32, w http.ResponseWriter, r *http.Request)
+}
+
+func (c *counted) handler(rt router) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		n := c.calls.Add(1)
+		if c.fn != nil {
+			c.fn(n, w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "item %s #%d %s", rt.param(r, "id"), n, r.Method)
+	}
+}
+
+func expect(t *testing.T, w *httptest.ResponseRecorder, status int, xcache, body string) {
+	t.Helper()
+	if w.Code != status || w.Header().Get("X-Cache") != xcache || w.Body.String() != body {
+		t.Fatalf("got %d X-Cache=%q body=%q; want %d X-Cache=%q body=%q (Cache-Status %q)",
+			w.Code, w.Header().Get("X-Cache"), w.Body.String(), status, xcache, body, w.Header().Get("Cache-Status"))
+	}
+}
+
+func TestMiddlewareMissThenHit(t *testing.T) {
+	forEachRouter(t, func(t *testing.T, b *testBackend, rt router) {
+		s := newTestStore(t, b)
+		var c counted
+		h := rt.mount(Middleware(s, WithName("items")), c.handler(rt))
+
+		w := get(h, "GET", "/items/7")
+		expect(t, w, 200, "MISS", "item 7 #1 GET")
+		if cs := w.Header().Get("Cache-Status"); cs != "cachefront; fwd=uri-miss" {
+			t.Fatalf("Cache-Status on a miss = %q", cs)
+		}
+		if w.Header().Get("Age") != "" {
+			t.Fatal("Age on a miss")
+		}
+		etag := w.Header().Get("Etag")
+		if !strings.HasPrefix(etag, `"`) || len(etag) < 10 {
+			t.Fatalf("no strong ETag on a stored miss: %q", etag)
+		}
+
+		w = get(h, "GET", "/items/7")
+		expect(t, w, 200, "HIT", "item 7 #1 GET")
+		if age, err := strconv.Atoi(w.Header().Get("Age")); err != nil || age < 0 {
+			t.Fatalf("Age on a hit = %q", w.Header().Get("Age"))
+		}
+		if cs := w.Header().Get("Cache-Status"); !strings.HasPrefix(cs, "cachefront; hit; ttl=") {
+			t.Fatalf("Cache-Status on a hit = %q", cs)
+		}
+		if w.Header().Get("Etag") != etag || w.Header().Get("Content-Type") != "text/plain; charset=utf-8" {
+			t.Fatalf("hit headers differ from the miss: %v", w.Header())
+		}
+		if w.Header().Get("Content-Length") != strconv.Itoa(len("item 7 #1 GET")) {
+			t.Fatalf("Content-Length = %q", w.Header().Get("Content-Length"))
+		}
+		expect(t, get(h, "GET", "/items/8"), 200, "MISS", "item 8 #2 GET")
+		if n := c.calls.Load(); n != 2 {
+			t.Fatalf("handler called %d times, want 2", n)
+		}
+		st := s.Stats().Caches["items"]
+		if st.Hits != 1 || st.Misses != 2 || st.Loads != 2 {
+			t.Fatalf("stats under the route's name = %+v, want 1 hit, 2 misses, 2 loads", st)
+		}
+	})
+}
+
+func TestMiddlewareOnlyGetAndHead(t *testing.T) {
+	forEachRouter(t, func(t *testing.T, b *testBackend, rt router) {
+		s := newTestStore(t, b)
+		var c counted
+		h := rt.mount(Middleware(s), c.handler(rt))
+		for i, m := range []string{"POST", "PUT", "PATCH", "DELETE", "OPTIONS"} {
+			w := get(h, m, "/items/1")
+			want := fmt.Sprintf("item 1 #%d %s", i+1, m)
+			if w.Code != 200 || w.Body.String() != want {
+				t.Fatalf("%s: %d %q, want %q", m, w.Code, w.Body.String(), want)
+			}
+			for _, k := range []string{"X-Cache", "Cache-Status", "Etag", "Age"} {
+				if v := w.Header().Get(k); v != "" {
+					t.Fatalf("%s passed through with %s: %q", m, k, v)
+				}
+			}
+		}
+	})
+}
+
+func TestMiddlewareHeadFromCachedGet(t *testing.T) {
+	forEachRouter(t, func(t *testing.T, b *testBackend, rt router) {
+		s := newTestStore(t, b)
+		var c counted
+		h := rt.mount(Middleware(s), c.handler(rt))
+
+		g := get(h, "GET", "/items/1")
+		expect(t, g, 200, "MISS", "item 1 #1 GET")
+		w := get(h, "HEAD", "/items/1")
+		expect(t, w, 200, "HIT", "")
+		for _, k := range []string{"Content-Length", "Content-Type", "Etag"} {
+			if w.Header().Get(k) != g.Header().Get(k) && !(k == "Content-Length" && g.Header().Get(k) == "") {
+				t.Fatalf("HEAD %s = %q, GET had %q", k, w.Header().Get(k), g.Header().Get(k))
+			}
+		}
+		if w.Header().Get("Content-Length") != strconv.Itoa(len("item 1 #1 GET")) {
+			t.Fatalf("HEAD Content-Length = %q", w.Header().Get("Content-Length"))
+		}
+
+		// A HEAD miss runs the handler as a GET and fills the entry.
+		w = get(h, "HEAD", "/items/2")
+		expect(t, w, 200, "MISS", "")
+		expect(t, get(h, "GET", "/items/2"), 200, "HIT", "item 2 #2 GET")
+		if n := c.calls.Load(); n != 2 {
+			t.Fatalf("handler called %d times, want 2", n)
+		}
+	})
+}
+
+func TestMiddlewareKey(t *testing.T) {
+	forEachRouter(t, func(t *testing.T, b *testBackend, rt router) {
+		s := newTestStore(t, b)
+		var c counted
+		c.fn = func(n int32, w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "#%d %s %s", n, r.URL.RawQuery, r.Header.Get("Accept-Language"))
+		}
+		h := rt.mount(Middleware(s, WithVary("accept-language")), c.handler(rt))
+
+		expect(t, get(h, "GET", "/items/1?b=2&a=1&a=0"), 200, "MISS", "#1 b=2&a=1&a=0 ")
+		cases := []struct {
+			target, xcache string
+			headers        []string
+		}{
+			{"/items/1?a=1&b=2&a=0", "HIT", nil},                                // same parameters, other order
+			{"/items/1?a=1&a=0&b=2&nocache=false", "HIT", nil},                  // the bypass parameter is not in the key
+			{"/items/1?a=0&a=1&b=2", "MISS", nil},                               // the values of one name keep their order
+			{"/items/1?b=2&a=1&a=0", "MISS", []string{"Accept-Language", "fr"}}, // Vary
+			{"/items/1?b=2&a=1&a=0", "HIT", []string{"Accept-Language", "fr"}},
+			{"/items/2?b=2&a=1&a=0", "MISS", nil}, // another path
+			{"/items/1?b=2&a=1", "MISS", nil},     // another query
+			{"/items/1?b=2&a=1&a=0&c=", "MISS", nil},
+		}
+		for _, tc := range cases {
+			w := get(h, "GET", tc.target, tc.headers...)
+			if x := w.Header().Get("X-Cache"); x != tc.xcache {
+				t.Fatalf("%s %v: X-Cache %s, want %s", tc.target, tc.headers, x, tc.xcache)
+			}
+		}
+		// A query the handler could read differently from the key bypasses.
+		if x := get(h, "GET", "/items/1?a=%zz").Header().Get("X-Cache"); x != "BYPASS" {
+			t.Fatalf("bad escape: X-Cache %s", x)
+		}
+	})
+}
+
+func TestMiddlewareKeyFuncAndLongKeys(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		var c counted
+		h := Middleware(s, WithName("kf"), WithKeyFunc(func(r *http.Request) string {
+			return strings.ToLower(r.URL.Path) // case-insensitive paths
+		}))(c.handler(routers[0]))
+		expect(t, get(h, "GET", "/A"), 200, "MISS", "item  #1 GET")
+		expect(t, get(h, "GET", "/a"), 200, "HIT", "item  #1 GET")
+
+		long := "/" + strings.Repeat("x", 5000)
+		expect(t, get(h, "GET", long), 200, "MISS", "item  #2 GET")
+		expect(t, get(h, "GET", long), 200, "HIT", "item  #2 GET")
+		keys, err := b.rdb.Keys(ctxBG, s.Namespace()+":kf:*").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			if len(k) > 300 {
+				t.Fatalf("a long URL made a %d-byte Redis key", len(k))
+			}
+		}
+	})
+}
+
+func TestMiddlewareNeverStores(t *testing.T) {
+	cases := []struct {
+		name string
+		opts []Option
+		fn   func(w http.ResponseWriter, r *http.Request)
+	}{
+		{"500", nil, func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", 500) }},
+		{"404 by default", nil, func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }},
+		{"Set-Cookie", nil, func(w http.ResponseWriter, r *http.Request) {
+			http.SetCookie(w, &http.Cookie{Name: "session", Value: "secret"})
+			io.WriteString(w, "hello")
+		}},
+		{"no-store", nil, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "max-age=60, No-Store")
+			io.WriteString(w, "hello")
+		}},
+		{"private", nil, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", `private="X-Secret"`)
+			io.WriteString(w, "hello")
+		}},
+		{"Vary not in the key", nil, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Vary", "Accept-Encoding")
+			io.WriteString(w, "hello")
+		}},
+		{"Vary *", []Option{WithVary("Accept-Encoding")}, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Vary", "*")
+			io.WriteString(w, "hello")
+		}},
+		{"short body", nil, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "100")
+			io.WriteString(w, "truncated")
+		}},
+		{"trailers", nil, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Trailer", "X-Checksum")
+			io.WriteString(w, "hello")
+			w.Header().Set("X-Checksum", "42")
+		}},
+		{"over the cap", []Option{WithMaxBodySize(10)}, func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, strings.Repeat("y", 11))
+		}},
+	}
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				s := newTestStore(t, b)
+				var calls atomic.Int32
+				h := Middleware(s, tc.opts...)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					calls.Add(1)
+					tc.fn(w, r)
+				}))
+				first := get(h, "GET", "/x")
+				for i := 0; i < 2; i++ {
+					w := get(h, "GET", "/x")
+					if x := w.Header().Get("X-Cache"); x != "MISS" {
+						t.Fatalf("X-Cache %s: the response was stored", x)
+					}
+					if w.Code != first.Code || w.Body.String() != first.Body.String() {
+						t.Fatalf("responses differ: %d %q, then %d %q", first.Code, first.Body, w.Code, w.Body)
+					}
+				}
+				if n := calls.Load(); n != 3 {
+					t.Fatalf("handler called %d times, want 3", n)
+				}
+				if first.Header().Get("Etag") != "" {
+					t.Fatalf("an unstored response got an ETag: %q", first.Header().Get("Etag"))
+				}
+			})
+		}
+	})
+}
+
+func TestMiddlewarePassesResponsesThroughIntact(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		h := Middleware(s)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch r.URL.Path {
+			case "/cookie":
+				http.SetCookie(w, &http.Cookie{Name: "a", Value: "1"})
+				w.WriteHeader(201)
+				io.WriteString(w, "created")
+			case "/trailer":
+				w.Header().Set("Trailer", "X-Sum")
+				io.WriteString(w, "body")
+				w.Header().Set("X-Sum", "7")
+			}
+		}))
+		w := get(h, "GET", "/cookie")
+		expect(t, w, 201, "MISS", "created")
+		if w.Header().Get("Set-Cookie") != "a=1" {
+			t.Fatalf("Set-Cookie lost: %v", w.Header())
+		}
+		w = get(h, "GET", "/trailer")
+		expect(t, w, 200, "MISS", "body")
+		if got := w.Result().Trailer.Get("X-Sum"); got != "7" {
+			t.Fatalf("trailer lost: %q", got)
+		}
+	})
+}
+
+func TestMiddlewareCacheableStatus(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		var c counted
+		c.fn = func(n int32, w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprintf(w, "missing #%d", n)
+		}
+		h := Middleware(s, WithCacheableStatus(200, 404))(c.handler(routers[0]))
+		expect(t, get(h, "GET", "/gone"), 404, "MISS", "missing #1")
+		expect(t, get(h, "GET", "/gone"), 404, "HIT", "missing #1")
+		// If-None-Match only applies to 2xx responses.
+		w := get(h, "GET", "/gone", "If-None-Match", "*")
+		expect(t, w, 404, "HIT", "missing #1")
+	})
+}
+
+func TestMiddlewarePanicAndAbortAreNotStored(t *testing.T) {
+	forEachRouter(t, func(t *testing.T, b *testBackend, rt router) {
+		s := newTestStore(t, b)
+		var c counted
+		c.fn = func(n int32, w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "half a resp")
+			if n == 1 {
+				panic("kaboom")
+			}
+			if n == 2 {
+				panic(http.ErrAbortHandler)
+			}
+			io.WriteString(w, "onse")
+		}
+		h := rt.mount(Middleware(s), c.handler(rt))
+		for _, want := range []any{"kaboom", http.ErrAbortHandler} {
+			func() {
+				defer func() {
+					if r := recover(); r != want {
+						t.Fatalf("recovered %v, want the handler's own panic value %v", r, want)
+					}
+				}()
+				w := get(h, "GET", "/items/1")
+				t.Fatalf("the panic did not propagate: %d %q", w.Code, w.Body)
+			}()
+		}
+		expect(t, get(h, "GET", "/items/1"), 200, "MISS", "half a response")
+		expect(t, get(h, "GET", "/items/1"), 200, "HIT", "half a response")
+		if st := s.Stats(); st.LoadErrors != 2 {
+			t.Fatalf("load errors = %d, want 2", st.LoadErrors)
+		}
+	})
+}
+
+func TestMiddlewarePanicBeforeWritingLeavesTheResponseToARecoverer(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		inner := Middleware(s)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Partial", "1")
+			io.WriteString(w, "partial")
+			panic("kaboom")
+		}))
+		recoverer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				if recover() != nil {
+					http.Error(w, "internal error", 500)
+				}
+			}()
+			inner.ServeHTTP(w, r)
+		})
+		w := get(recoverer, "GET", "/x")
+		if w.Code != 500 || w.Body.String() != "internal error\n" || w.Header().Get("X-Partial") != "" {
+			t.Fatalf("recoverer's answer polluted by the buffered response: %d %q %v", w.Code, w.Body, w.Header())
+		}
+	})
+}
+
+func TestMiddlewareCredentials(t *testing.T) {
+	forEachRouter(t, func(t *testing.T, b *testBackend, rt router) {
+		echo := func(n int32, w http.ResponseWriter, r *http.Request) {
+			who := r.Header.Get("Authorization")
+			if ck, err := r.Cookie("session"); err == nil {
+				who = "cookie " + ck.Value
+			}
+			fmt.Fprintf(w, "hello %s", who)
+		}
+
+		t.Run("default bypasses", func(t *testing.T) {
+			s := newTestStore(t, b)
+			c := counted{fn: echo}
+			h := rt.mount(Middleware(s), c.handler(rt))
+			for i := 0; i < 3; i++ {
+				for _, user := range []string{"Bearer alice", "Bearer bob"} {
+					w := get(h, "GET", "/items/1", "Authorization", user)
+					expect(t, w, 200, "BYPASS", "hello "+user)
+					if cs := w.Header().Get("Cache-Status"); cs != "cachefront; fwd=bypass; detail=credentials" {
+						t.Fatalf("Cache-Status = %q", cs)
+					}
+				}
+				expect(t, get(h, "GET", "/items/1", "Cookie", "session=carol"), 200, "BYPASS", "hello cookie carol")
+			}
+			// An anonymous request is cached, and never served to a user.
+			expect(t, get(h, "GET", "/items/1"), 200, "MISS", "hello ")
+			expect(t, get(h, "GET", "/items/1", "Authorization", "Bearer alice"), 200, "BYPASS", "hello Bearer alice")
+			if n := c.calls.Load(); n != 11 {
+				t.Fatalf("handler called %d times, want 11", n)
+			}
+		})
+
+		t.Run("per-user key", func(t *testing.T) {
+			s := newTestStore(t, b)
+			c := counted{fn: func(n int32, w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", "private, max-age=60")
+				echo(n, w, r)
+			}}
+			user := func(r *http.Request) string {
+				if v, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && v != "mallory" {
+					return v
+				}
+				return ""
+			}
+			h := rt.mount(Middleware(s, WithUserKey(user)), c.handler(rt))
+			expect(t, get(h, "GET", "/items/1", "Authorization", "Bearer alice"), 200, "MISS", "hello Bearer alice")
+			expect(t, get(h, "GET", "/items/1", "Authorization", "Bearer bob"), 200, "MISS", "hello Bearer bob")
+			expect(t, get(h, "GET", "/items/1", "Authorization", "Bearer alice"), 200, "HIT", "hello Bearer alice")
+			expect(t, get(h, "GET", "/items/1", "Authorization", "Bearer bob"), 200, "HIT", "hello Bearer bob")
+			// Credentials the key function does not recognise bypass.
+			expect(t, get(h, "GET", "/items/1", "Authorization", "Bearer mallory"), 200, "BYPASS", "hello Bearer mallory")
+			// The anonymous entry is apart from every user's (and its private
+			// response is not stored: it would be shared).
+			expect(t, get(h, "GET", "/items/1"), 200, "MISS", "hello ")
+			expect(t, get(h, "GET", "/items/1"), 200, "MISS", "hello ")
+		})
+
+		t.Run("public", func(t *testing.T) {
+			s := newTestStore(t, b)
+			c := counted{fn: func(n int32, w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "catalogue #%d", n) }}
+			h := rt.mount(Middleware(s, WithPublic()), c.handler(rt))
+			expect(t, get(h, "GET", "/items/1", "Cookie", "session=carol"), 200, "MISS", "catalogue #1")
+			expect(t, get(h, "GET", "/items/1", "Authorization", "Bearer alice"), 200, "HIT", "catalogue #1")
+			expect(t, get(h, "GET", "/items/1"), 200, "HIT", "catalogue #1")
+		})
+
+		t.Run("vary on the credential", func(t *testing.T) {
+			s := newTestStore(t, b)
+			c := counted{fn: echo}
+			h := rt.mount(Middleware(s, WithVary("Authorization")), c.handler(rt))
+			expect(t, get(h, "GET", "/items/1", "Authorization", "Bearer alice"), 200, "MISS", "hello Bearer alice")
+			expect(t, get(h, "GET", "/items/1", "Authorization", "Bearer bob"), 200, "MISS", "hello Bearer bob")
+			expect(t, get(h, "GET", "/items/1", "Authorization", "Bearer alice"), 200, "HIT", "hello Bearer alice")
+			expect(t, get(h, "GET", "/items/1", "Cookie", "session=x"), 200, "BYPASS", "hello cookie x")
+			keys, _ := b.rdb.Keys(ctxBG, s.Namespace()+":*").Result()
+			for _, k := range keys {
+				if strings.Contains(k, "alice") {
+					t.Fatalf("a credential is written out in a Redis key: %q", k)
+				}
+			}
+		})
+	})
+}
+
+func TestMiddlewareETagAndNotModifiedAcrossStores(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s1 := newTestStore(t, b)
+		s2 := NewStore(b.rdb, WithNamespace(s1.Namespace()))
+		t.Cleanup(func() { _ = s2.Close() })
+		var c counted
+		c.fn = func(n int32, w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "max-age=60")
+			io.WriteString(w, `{"asin":"B1"}`)
+		}
+		opts := []Option{WithName("products"), WithTags("products")}
+		one := Middleware(s1, opts...)(c.handler(routers[0]))
+		two := Middleware(s2, opts...)(c.handler(routers[0]))
+
+		w := get(one, "GET", "/products/B1")
+		expect(t, w, 200, "MISS", `{"asin":"B1"}`)
+		etag := w.Header().Get("Etag")
+
+		w = get(two, "GET", "/products/B1")
+		expect(t, w, 200, "HIT", `{"asin":"B1"}`)
+		if w.Header().Get("Etag") != etag {
+			t.Fatalf("second instance serves ETag %q, first %q", w.Header().Get("Etag"), etag)
+		}
+		for _, inm := range []string{etag, `"other", ` + etag, "W/" + etag, "*"} {
+			w = get(two, "GET", "/products/B1", "If-None-Match", inm)
+			expect(t, w, 304, "HIT", "")
+			if w.Header().Get("Etag") != etag || w.Header().Get("Cache-Control") != "max-age=60" || w.Header().Get("Content-Type") != "" {
+				t.Fatalf("304 headers: %v", w.Header())
+			}
+		}
+		expect(t, get(two, "GET", "/products/B1", "If-None-Match", `"other"`), 200, "HIT", `{"asin":"B1"}`)
+
+		// On a miss too: the same content gets the same ETag.
+		if err := s1.InvalidateTags(ctxBG, "products"); err != nil {
+			t.Fatal(err)
+		}
+		w = get(two, "GET", "/products/B1", "If-None-Match", etag)
+		expect(t, w, 304, "MISS", "")
+		if w.Header().Get("Etag") != etag {
+			t.Fatalf("ETag after reload = %q, want %q", w.Header().Get("Etag"), etag)
+		}
+		expect(t, get(one, "HEAD", "/products/B1", "If-None-Match", etag), 304, "HIT", "")
+		if n := c.calls.Load(); n != 2 {
+			t.Fatalf("handler called %d times, want 2", n)
+		}
+	})
+}
+
+func TestMiddlewareHandlerETagIsKept(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		var c counted
+		c.fn = func(n int32, w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("If-None-Match") != "" {
+				t.Error("the handler saw If-None-Match")
+			}
+			w.Header().Set("Etag", `W/"v7"`)
+			io.WriteString(w, "seven")
+		}
+		h := Middleware(s)(c.handler(routers[0]))
+		expect(t, get(h, "GET", "/x", "If-None-Match", `"v7"`), 304, "MISS", "")
+		w := get(h, "GET", "/x", "If-None-Match", `"v6"`)
+		expect(t, w, 200, "HIT", "seven")
+		if w.Header().Get("Etag") != `W/"v7"` {
+			t.Fatalf("ETag = %q", w.Header().Get("Etag"))
+		}
+	})
+}
+
+func TestMiddlewareBypassParam(t *testing.T) {
+	forEachRouter(t, func(t *testing.T, b *testBackend, rt router) {
+		t.Run("default", func(t *testing.T) {
+			s := newTestStore(t, b)
+			var c counted
+			h := rt.mount(Middleware(s), c.handler(rt))
+			expect(t, get(h, "GET", "/items/1"), 200, "MISS", "item 1 #1 GET")
+			for i, q := range []string{"nocache=true", "nocache", "nocache=1"} {
+				w := get(h, "GET", "/items/1?"+q)
+				expect(t, w, 200, "BYPASS", fmt.Sprintf("item 1 #%d GET", i+2))
+				if cs := w.Header().Get("Cache-Status"); cs != "cachefront; fwd=bypass; detail=bypass-param" {
+					t.Fatalf("Cache-Status = %q", cs)
+				}
+			}
+			// A bypass neither reads nor writes the cache.
+			expect(t, get(h, "GET", "/items/1"), 200, "HIT", "item 1 #1 GET")
+			expect(t, get(h, "GET", "/items/2?nocache=true"), 200, "BYPASS", "item 2 #5 GET")
+			expect(t, get(h, "GET", "/items/2"), 200, "MISS", "item 2 #6 GET")
+		})
+		t.Run("renamed and off", func(t *testing.T) {
+			s := newTestStore(t, b)
+			var c counted
+			h := rt.mount(Middleware(s, WithBypassParam("fresh")), c.handler(rt))
+			expect(t, get(h, "GET", "/items/1?fresh=true"), 200, "BYPASS", "item 1 #1 GET")
+			expect(t, get(h, "GET", "/items/1?nocache=true"), 200, "MISS", "item 1 #2 GET")
+			expect(t, get(h, "GET", "/items/1?nocache=true"), 200, "HIT", "item 1 #2 GET")
+
+			off := rt.mount(Middleware(s, WithName("off"), WithBypassParam("")), c.handler(rt))
+			expect(t, get(off, "GET", "/items/1?nocache=true"), 200, "MISS", "item 1 #3 GET")
+			expect(t, get(off, "GET", "/items/1?nocache=true"), 200, "HIT", "item 1 #3 GET")
+		})
+		t.Run("admins only", func(t *testing.T) {
+			s := newTestStore(t, b)
+			var c counted
+			admin := func(r *http.Request) bool { return r.Header.Get("X-Role") == "admin" }
+			h := rt.mount(Middleware(s, WithBypassAllowed(admin)), c.handler(rt))
+			expect(t, get(h, "GET", "/items/1"), 200, "MISS", "item 1 #1 GET")
+			expect(t, get(h, "GET", "/items/1?nocache=true"), 200, "HIT", "item 1 #1 GET")
+			expect(t, get(h, "GET", "/items/1?nocache=true", "X-Role", "admin"), 200, "BYPASS", "item 1 #2 GET")
+		})
+	})
+}
+
+func TestMiddlewareRangeAndUpgradeBypass(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		var c counted
+		h := Middleware(s)(c.handler(routers[0]))
+		expect(t, get(h, "GET", "/x", "Range", "bytes=0-3"), 200, "BYPASS", "item  #1 GET")
+		expect(t, get(h, "GET", "/x", "Upgrade", "websocket", "Connection", "Upgrade"), 200, "BYPASS", "item  #2 GET")
+	})
+}
+
+func TestMiddlewareThousandConcurrentRequestsCallTheHandlerOnce(t *testing.T) {
+	forEachRouter(t, func(t *testing.T, b *testBackend, rt router) {
+		// A generous operation timeout: 1000 requests share the client's
+		// small connection pool, and this test is about deduplication.
+		s := newTestStore(t, b, WithOperationTimeout(10*time.Second))
+		const n = 1000
+		var arrived atomic.Int32
+		var c counted
+		c.fn = func(_ int32, w http.ResponseWriter, r *http.Request) {
+			// Hold the response until every request has arrived (or a
+			// while has passed): the others wait for this one.
+			deadline := time.Now().Add(2 * time.Second)
+			for arrived.Load() < n && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			io.WriteString(w, strings.Repeat("product ", 100))
+		}
+		h := rt.mount(Middleware(s), c.handler(rt))
+		counting := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			arrived.Add(1)
+			h.ServeHTTP(w, r)
+		})
+		gate := make(chan struct{})
+		var wg sync.WaitGroup
+		var bad atomic.Int32
+		xcache := make([]string, n)
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-gate
+				w := get(counting, "GET", "/items/cold")
+				xcache[i] = w.Header().Get("X-Cache")
+				if w.Code != 200 || w.Body.Len() != 800 {
+					bad.Add(1)
+				}
+			}()
+		}
+		close(gate)
+		wg.Wait()
+		if bad.Load() != 0 {
+			t.Fatalf("%d requests got a wrong response", bad.Load())
+		}
+		if calls := c.calls.Load(); calls != 1 {
+			t.Fatalf("1000 concurrent requests for one cold URL called the handler %d times, want 1", calls)
+		}
+		st := s.Stats()
+		if st.Hits+st.Misses != n || st.DedupWaits == 0 {
+			t.Fatalf("stats = %+v: want 1000 reads and deduplicated waits", st)
+		}
+	})
+}
+
+// A handler that started before an invalidation of one of its tags must not
+// have its response served after the invalidation returned.
+func TestMiddlewareStaleWriteRace(t *testing.T) {
+	forEachRouter(t, func(t *testing.T, b *testBackend, rt router) {
+		s := newTestStore(t, b)
+		var version atomic.Int32
+		version.Store(1)
+		started := make(chan struct{})
+		release := make(chan struct{})
+		var first atomic.Bool
+		var c counted
+		c.fn = func(_ int32, w http.ResponseWriter, r *http.Request) {
+			v := version.Load() // the source read happens before the invalidation
+			if first.CompareAndSwap(false, true) {
+				close(started)
+				<-release
+			}
+			fmt.Fprintf(w, "v%d", v)
+		}
+		h := rt.mount(Middleware(s, WithTags("items")), c.handler(rt))
+
+		old := make(chan *httptest.ResponseRecorder, 1)
+		go func() { old <- get(h, "GET", "/items/1") }()
+		<-started
+		version.Store(2)
+		if err := s.InvalidateTags(ctxBG, "items"); err != nil {
+			t.Fatal(err)
+		}
+		fresh := make(chan *httptest.ResponseRecorder, 1)
+		go func() { fresh <- get(h, "GET", "/items/1") }()
+		select {
+		case w := <-fresh:
+			expect(t, w, 200, "MISS", "v2")
+		case <-time.After(5 * time.Second):
+			t.Fatal("a request after the invalidation waits for the handler that began before it")
+		}
+		close(release)
+		expect(t, <-old, 200, "MISS", "v1")
+		for i := 0; i < 3; i++ {
+			if w := get(h, "GET", "/items/1"); w.Body.String() != "v2" {
+				t.Fatalf("after the invalidation: %q (X-Cache %s)", w.Body, w.Header().Get("X-Cache"))
+			}
+		}
+	})
+}
+
+func TestMiddlewareLateTagsFromAddTags(t *testing.T) {
+	forEachRouter(t, func(t *testing.T, b *testBackend, rt router) {
+		s := newTestStore(t, b)
+		block := make(chan struct{})
+		started := make(chan struct{}, 1)
+		var c counted
+		c.fn = func(n int32, w http.ResponseWriter, r *http.Request) {
+			if rt.param(r, "id") == "slow" && n == 2 {
+				started <- struct{}{}
+				<-block
+			}
+			AddTags(r.Context(), "category:"+rt.param(r, "id"))
+			fmt.Fprintf(w, "#%d", n)
+		}
+		h := rt.mount(Middleware(s, WithTagsFunc(func(r *http.Request) []string { return []string{"all"} })), c.handler(rt))
+		expect(t, get(h, "GET", "/items/7"), 200, "MISS", "#1")
+		expect(t, get(h, "GET", "/items/7"), 200, "HIT", "#1")
+		if err := s.InvalidateTags(ctxBG, "category:7"); err != nil {
+			t.Fatal(err)
+		}
+		expect(t, get(h, "GET", "/items/7"), 200, "MISS", "#2")
+
+		// A late tag invalidated while the handler runs: not stored.
+		c.calls.Store(1)
+		done := make(chan *httptest.ResponseRecorder, 1)
+		go func() { done <- get(h, "GET", "/items/slow") }()
+		<-started
+		if err := s.InvalidateTags(ctxBG, "category:slow"); err != nil {
+			t.Fatal(err)
+		}
+		close(block)
+		expect(t, <-done, 200, "MISS", "#2")
+		expect(t, get(h, "GET", "/items/slow"), 200, "MISS", "#3")
+		expect(t, get(h, "GET", "/items/slow"), 200, "HIT", "#3")
+	})
+}
+
+func TestMiddlewareTTL(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		var c counted
+		ttl := 300 * time.Millisecond
+		h := Middleware(s, WithTTL(ttl), WithTTLJitter(0))(c.handler(routers[0]))
+		expect(t, get(h, "GET", "/x"), 200, "MISS", "item  #1 GET")
+		expect(t, get(h, "GET", "/x"), 200, "HIT", "item  #1 GET")
+		if b.fastForward(ttl + time.Millisecond) {
+			expect(t, get(h, "GET", "/x"), 200, "MISS", "item  #2 GET")
+			return
+		}
+		waitFor(t, 5*time.Second, "the entry to expire", func() bool {
+			return get(h, "GET", "/x").Header().Get("X-Cache") == "MISS"
+		})
+	})
+}
+
+func TestMiddlewareFailsOpenWithRedisDown(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close() // nothing listens there any more
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	s := NewStore(rdb)
+	t.Cleanup(func() { _ = s.Close() })
+	for _, rt := range routers {
+		t.Run(rt.name, func(t *testing.T) {
+			var c counted
+			h := rt.mount(Middleware(s, WithTags("items")), c.handler(rt))
+			for i := 1; i <= 3; i++ {
+				w := get(h, "GET", "/items/1")
+				expect(t, w, 200, "MISS", fmt.Sprintf("item 1 #%d GET", i))
+				if cs := w.Header().Get("Cache-Status"); cs != "cachefront; fwd=miss; detail=unavailable" {
+					t.Fatalf("Cache-Status = %q", cs)
+				}
+			}
+		})
+	}
+	if st := s.Stats(); st.Errors == 0 {
+		t.Fatalf("Redis failures not counted: %+v", st)
+	}
+}
+
+func TestMiddlewareRedisStoppedMidway(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		if b.mr == nil {
+			t.Skip("stops the server: miniredis only")
+		}
+		s := newTestStore(t, b)
+		var c counted
+		h := Middleware(s)(c.handler(routers[0]))
+		expect(t, get(h, "GET", "/x"), 200, "MISS", "item  #1 GET")
+		expect(t, get(h, "GET", "/x"), 200, "HIT", "item  #1 GET")
+		b.mr.Close()
+		expect(t, get(h, "GET", "/x"), 200, "MISS", "item  #2 GET")
+		expect(t, get(h, "GET", "/x"), 200, "MISS", "item  #3 GET")
+	})
+}
+
+func TestMiddlewareStreamsThroughFlusher(t *testing.T) {
+	forEachRouter(t, func(t *testing.T, b *testBackend, rt router) {
+		s := newTestStore(t, b)
+		step := make(chan struct{})
+		var c counted
+		c.fn = func(n int32, w http.ResponseWriter, r *http.Request) {
+			if _, ok := w.(http.Flusher); !ok {
+				t.Error("the ResponseWriter hides http.Flusher")
+			}
+			if _, ok := w.(http.Hijacker); !ok {
+				t.Error("the ResponseWriter hides http.Hijacker on an HTTP/1 server")
+			}
+			rc := http.NewResponseController(w)
+			if err := rc.SetWriteDeadline(time.Now().Add(time.Minute)); err != nil {
+				t.Errorf("SetWriteDeadline through the wrapper: %v", err)
+			}
+			io.WriteString(w, "first\n")
+			if err := rc.Flush(); err != nil {
+				t.Errorf("Flush: %v", err)
+			}
+			<-step
+			io.WriteString(w, "second\n")
+			w.(http.Flusher).Flush()
+			io.WriteString(w, "third\n")
+		}
+		srv := httptest.NewServer(rt.mount(Middleware(s), c.handler(rt)))
+		defer srv.Close()
+
+		resp, err := http.Get(srv.URL + "/items/1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(resp.Body)
+		line, err := br.ReadString('\n')
+		if err != nil || line != "first\n" {
+			t.Fatalf("first line %q, %v", line, err)
+		}
+		// The first line arrived while the handler still waits: it streamed.
+		close(step)
+		rest, _ := io.ReadAll(br)
+		resp.Body.Close()
+		if string(rest) != "second\nthird\n" || resp.Header.Get("X-Cache") != "MISS" {
+			t.Fatalf("rest %q, X-Cache %q", rest, resp.Header.Get("X-Cache"))
+		}
+		// Complete and within the cap: stored, though it streamed.
+		resp, err = http.Get(srv.URL + "/items/1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != "first\nsecond\nthird\n" || resp.Header.Get("X-Cache") != "HIT" {
+			t.Fatalf("second request: %q, X-Cache %q", body, resp.Header.Get("X-Cache"))
+		}
+	})
+}
+
+func TestMiddlewareOverCapStreamsInFull(t *testing.T) {
+	forEachRouter(t, func(t *testing.T, b *testBackend, rt router) {
+		s := newTestStore(t, b)
+		const limit, total = 4 << 10, 256 << 10
+		read := make(chan struct{})
+		var c counted
+		c.fn = func(n int32, w http.ResponseWriter, r *http.Request) {
+			chunk := []byte(strings.Repeat("z", 1024))
+			for i := 0; i < total/1024; i++ {
+				if i == total/1024/2 && n == 1 {
+					// Half the body is out, and the client reads it
+					// before the handler writes the rest.
+					select {
+					case <-read:
+					case <-time.After(10 * time.Second):
+						t.Error("the client did not receive the first half before the handler finished")
+					}
+				}
+				if _, err := w.Write(chunk); err != nil {
+					t.Errorf("write: %v", err)
+					return
+				}
+			}
+		}
+		srv := httptest.NewServer(rt.mount(Middleware(s, WithMaxBodySize(limit)), c.handler(rt)))
+		defer srv.Close()
+		for i := 0; i < 2; i++ {
+			resp, err := http.Get(srv.URL + "/items/big")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				if _, err := io.ReadFull(resp.Body, make([]byte, 64<<10)); err != nil {
+					t.Fatal(err)
+				}
+				close(read)
+			}
+			rest, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if i == 0 && len(rest) != total-64<<10 || i == 1 && len(rest) != total {
+				t.Fatalf("request %d: body cut short (%d bytes after the first read)", i, len(rest))
+			}
+			if resp.Header.Get("X-Cache") != "MISS" {
+				t.Fatalf("request %d: X-Cache %q: an over-cap response was stored", i, resp.Header.Get("X-Cache"))
+			}
+		}
+	})
+}
+
+func TestMiddlewareHandlerContext(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		t.Run("kept while the response is useful", func(t *testing.T) {
+			s := newTestStore(t, b)
+			started := make(chan struct{})
+			release := make(chan struct{})
+			var ctxErr atomic.Value
+			var c counted
+			c.fn = func(n int32, w http.ResponseWriter, r *http.Request) {
+				if n == 1 {
+					close(started)
+					<-release
+				}
+				if err := r.Context().Err(); err != nil {
+					ctxErr.Store(err)
+				}
+				io.WriteString(w, "done")
+			}
+			h := Middleware(s)(c.handler(routers[0]))
+			ctx, cancel := context.WithCancel(ctxBG)
+			leader := make(chan struct{})
+			go func() {
+				defer close(leader)
+				send(h, httptest.NewRequest("GET", "/x", nil).WithContext(ctx))
+			}()
+			<-started
+			cancel()
+			close(release)
+			<-leader
+			if err := ctxErr.Load(); err != nil {
+				t.Fatalf("the handler's context ended with its client: %v", err)
+			}
+			expect(t, get(h, "GET", "/x"), 200, "HIT", "done")
+		})
+		t.Run("cancelled once the response is useless and the client gone", func(t *testing.T) {
+			s := newTestStore(t, b)
+			wrote := make(chan struct{})
+			cancelled := make(chan bool, 1)
+			h := Middleware(s)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.SetCookie(w, &http.Cookie{Name: "a", Value: "b"})
+				io.WriteString(w, "x")
+				close(wrote)
+				select {
+				case <-r.Context().Done():
+					cancelled <- true
+				case <-time.After(10 * time.Second):
+					cancelled <- false
+				}
+			}))
+			ctx, cancel := context.WithCancel(ctxBG)
+			go send(h, httptest.NewRequest("GET", "/x", nil).WithContext(ctx))
+			<-wrote
+			cancel()
+			if !<-cancelled {
+				t.Fatal("the handler's context outlived both its client and any use of its response")
+			}
+		})
+		t.Run("a waiter leaves with its client", func(t *testing.T) {
+			s := newTestStore(t, b)
+			started := make(chan struct{})
+			release := make(chan struct{})
+			var c counted
+			c.fn = func(n int32, w http.ResponseWriter, r *http.Request) {
+				if n == 1 {
+					close(started)
+					<-release
+				}
+				io.WriteString(w, "slow")
+			}
+			h := Middleware(s)(c.handler(routers[0]))
+			leader := make(chan *httptest.ResponseRecorder, 1)
+			go func() { leader <- get(h, "GET", "/x") }()
+			<-started
+			ctx, cancel := context.WithTimeout(ctxBG, 50*time.Millisecond)
+			defer cancel()
+			waiter := make(chan struct{})
+			go func() {
+				defer close(waiter)
+				send(h, httptest.NewRequest("GET", "/x", nil).WithContext(ctx))
+			}()
+			select {
+			case <-waiter:
+			case <-time.After(5 * time.Second):
+				t.Fatal("a waiter whose client left is still waiting")
+			}
+			close(release)
+			expect(t, <-leader, 200, "MISS", "slow")
+			expect(t, get(h, "GET", "/x"), 200, "HIT", "slow")
+		})
+	})
+}
+
+func TestMiddlewareWaitersOfAnUnshareableResponseRunTheirOwn(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		const n = 20
+		var arrived atomic.Int32
+		var c counted
+		c.fn = func(call int32, w http.ResponseWriter, r *http.Request) {
+			deadline := time.Now().Add(time.Second)
+			for call == 1 && arrived.Load() < n && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			http.SetCookie(w, &http.Cookie{Name: "session", Value: strconv.Itoa(int(call))})
+			fmt.Fprintf(w, "session %d", call)
+		}
+		mw := Middleware(s)(c.handler(routers[0]))
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { arrived.Add(1); mw.ServeHTTP(w, r) })
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		seen := map[string]bool{}
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w := get(h, "GET", "/login")
+				ck := w.Header().Get("Set-Cookie")
+				if ck != "session="+strings.TrimPrefix(w.Body.String(), "session ") {
+					t.Errorf("cookie %q with body %q", ck, w.Body)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if seen[ck] {
+					t.Errorf("two requests got the same Set-Cookie %q", ck)
+				}
+				seen[ck] = true
+			}()
+		}
+		wg.Wait()
+		if got := c.calls.Load(); got != n {
+			t.Fatalf("handler called %d times for %d requests, want one each", got, n)
+		}
+	})
+}
+
+func TestMiddlewareLeavesOuterHeadersOutOfTheEntry(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		var c counted
+		var ids atomic.Int32
+		inner := Middleware(s)(c.handler(routers[0]))
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Request-Id", strconv.Itoa(int(ids.Add(1))))
+			inner.ServeHTTP(w, r)
+		})
+		for i := 1; i <= 3; i++ {
+			if w := get(h, "GET", "/x"); w.Header().Get("X-Request-Id") != strconv.Itoa(i) {
+				t.Fatalf("request %d got X-Request-Id %q", i, w.Header().Get("X-Request-Id"))
+			}
+		}
+	})
+}
+
+func TestMiddlewareInvalidOptionsPanic(t *testing.T) {
+	s := NewStore(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}))
+	defer s.Close()
+	cases := map[string]func(){
+		"nil store":           func() { Middleware(nil) },
+		"nil handler":         func() { Middleware(s)(nil) },
+		"bad name":            func() { Middleware(s, WithName("a b")) },
+		"zero TTL":            func() { Middleware(s, WithTTL(0)) },
+		"store option":        func() { Middleware(s, WithNamespace("x")) },
+		"call-only option":    func() { Middleware(s, WithNegativeTTL(time.Second)) },
+		"zero body size":      func() { Middleware(s, WithMaxBodySize(0)) },
+		"status 304":          func() { Middleware(s, WithCacheableStatus(304)) },
+		"status 206":          func() { Middleware(s, WithCacheableStatus(200, 206)) },
+		"no status":           func() { Middleware(s, WithCacheableStatus()) },
+		"bad vary":            func() { Middleware(s, WithVary("Accept Language")) },
+		"empty tag":           func() { Middleware(s, WithTags("")) },
+		"nil tags func":       func() { Middleware(s, WithTagsFunc(nil)) },
+		"nil key func":        func() { Middleware(s, WithKeyFunc(nil)) },
+		"nil user key":        func() { Middleware(s, WithUserKey(nil)) },
+		"nil bypass allowed":  func() { Middleware(s, WithBypassAllowed(nil)) },
+		"public and per-user": func() { Middleware(s, WithPublic(), WithUserKey(func(*http.Request) string { return "" })) },
+	}
+	for name, fn := range cases {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				err, _ := recover().(error)
+				if !errors.Is(err, ErrInvalidOption) {
+					t.Fatalf("recovered %v, want an error wrapping ErrInvalidOption", err)
+				}
+			}()
+			fn()
+		})
+	}
+	// Middleware options are not Store or Cache options.
+	if _, err := newStore(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}), []Option{WithVary("A")}); !errors.Is(err, ErrInvalidOption) {
+		t.Fatalf("NewStore(WithVary) = %v", err)
+	}
+}
+
+func TestMiddlewareInvalidTagFromTagsFuncBypasses(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		var c counted
+		h := Middleware(s, WithName("tags"), WithTagsFunc(func(*http.Request) []string { return []string{""} }))(c.handler(routers[0]))
+		w := get(h, "GET", "/x")
+		expect(t, w, 200, "BYPASS", "item  #1 GET")
+		if st := s.Stats().Caches["tags"]; st.Errors != 1 {
+			t.Fatalf("invalid tag not counted: %+v", st)
+		}
+	})
+}
+
+func TestMiddlewareClosedStoreBypasses(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		var c counted
+		h := Middleware(s)(c.handler(routers[0]))
+		_ = s.Close()
+		expect(t, get(h, "GET", "/x"), 200, "BYPASS", "item  #1 GET")
+	})
+}

@@ -1,0 +1,352 @@
+package cachefront
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// responseTee is the ResponseWriter the handler of a cached route writes to
+// when its request leads a load. It passes 1xx responses through at once and
+// holds the rest — status, header and body — until the handler returns, so
+// that a complete response can get its ETag, answer If-None-Match with 304,
+// and be stored. It lets go early, streaming from then on, when the handler
+// flushes, when the body passes the size cap, or when the status or header
+// rule storing out. After letting go it still keeps the body for the entry,
+// up to the cap, and nothing once past it.
+//
+// Like any ResponseWriter it is used by one handler goroutine at a time; only
+// spoil may be called from another goroutine.
+type responseTee struct {
+	w       http.ResponseWriter // the client's
+	req     *http.Request       // the client's (If-None-Match, HEAD)
+	header  http.Header         // what the handler sees
+	initial http.Header         // the client's header when the handler started
+	limit   int64
+	// unstorable says why a status and header rule storing out ("" if not).
+	unstorable  func(status int, h http.Header) string
+	onSpoil     func()
+	xcache      string // X-Cache on the response sent
+	cacheStatus string // Cache-Status on the response sent
+
+	code        int
+	wroteHeader bool // the handler set its final status
+	committed   bool // the header went to the client
+	hijacked    bool
+	buf         []byte
+	n           int64 // body bytes written by the handler
+	clientErr   error // the first failed write to the client
+
+	spoiled atomic.Bool // the response will not be stored or shared
+	mu      sync.Mutex  // guards reason
+	reason  string
+}
+
+func newResponseTee(w http.ResponseWriter, r *http.Request, limit int64) *responseTee {
+	h := w.Header().Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	return &responseTee{w: w, req: r, header: h, initial: w.Header().Clone(), limit: limit, xcache: "MISS"}
+}
+
+// spoil marks the response as one that will not be stored or shared, for
+// reason why; the first call runs onSpoil. Safe from any goroutine.
+func (t *responseTee) spoil(why string) {
+	t.mu.Lock()
+	if t.reason == "" {
+		t.reason = why
+	}
+	t.mu.Unlock()
+	if t.spoiled.CompareAndSwap(false, true) && t.onSpoil != nil {
+		t.onSpoil()
+	}
+}
+
+// spoiledBy returns why the response was spoiled ("" if it was not).
+func (t *responseTee) spoiledBy() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.reason
+}
+
+// Header returns the header map the handler sets; like net/http's, changes
+// after WriteHeader do not reach the client, except trailers.
+func (t *responseTee) Header() http.Header { return t.header }
+
+// WriteHeader records the final status. Informational (1xx) responses go out
+// at once. A status or header that rules storing out ends buffering.
+func (t *responseTee) WriteHeader(code int) {
+	if t.hijacked || t.wroteHeader {
+		return
+	}
+	if code < 100 || code > 999 {
+		panic("invalid WriteHeader code " + strconv.Itoa(code))
+	}
+	if code < 200 && code != http.StatusSwitchingProtocols {
+		h := t.w.Header()
+		clear(h)
+		copyHeader(h, t.header)
+		t.w.WriteHeader(code)
+		return
+	}
+	t.code, t.wroteHeader = code, true
+	if why := t.unstorable(code, t.header); why != "" {
+		t.spoil(why)
+		t.commit()
+	}
+}
+
+// Write buffers p, or sends it on once the response is streaming. Failures to
+// write to a client who went away are hidden from the handler while its
+// response may still be stored or shared, so that it completes.
+func (t *responseTee) Write(p []byte) (int, error) {
+	if t.hijacked {
+		return 0, http.ErrHijacked
+	}
+	if !t.wroteHeader {
+		t.WriteHeader(http.StatusOK)
+	}
+	if !bodyAllowedForStatus(t.code) {
+		return 0, http.ErrBodyNotAllowed
+	}
+	t.n += int64(len(p))
+	if t.spoiled.Load() {
+		t.commit()
+		t.buf = nil
+		return t.toClient(p)
+	}
+	if int64(len(t.buf))+int64(len(p)) > t.limit {
+		t.spoil("size")
+		t.commit() // sends what was kept so far, before p
+		t.buf = nil
+		return t.toClient(p)
+	}
+	t.buf = append(t.buf, p...)
+	if t.committed {
+		return t.toClient(p)
+	}
+	return len(p), nil
+}
+
+func (t *responseTee) toClient(p []byte) (int, error) {
+	if t.req.Method == http.MethodHead {
+		return len(p), nil
+	}
+	if t.clientErr == nil {
+		if _, err := t.w.Write(p); err != nil {
+			t.clientErr = err
+		}
+	}
+	if t.clientErr != nil && t.spoiled.Load() {
+		return 0, t.clientErr
+	}
+	return len(p), nil
+}
+
+// commit sends the header and what the body has so far: the response
+// streams from now on.
+func (t *responseTee) commit() {
+	if t.committed {
+		return
+	}
+	t.committed = true
+	h := t.w.Header()
+	clear(h)
+	copyHeader(h, t.header)
+	h.Set("X-Cache", t.xcache)
+	h.Set("Cache-Status", t.cacheStatus)
+	t.w.WriteHeader(t.code)
+	if len(t.buf) > 0 {
+		_, _ = t.toClient(t.buf)
+	}
+}
+
+// Flush sends the response so far to the client; see FlushError.
+func (t *responseTee) Flush() { _ = t.FlushError() }
+
+// FlushError sends the response so far to the client and flushes it, for
+// http.ResponseController. The response streams from then on; it may still be
+// stored if it completes within the size cap.
+func (t *responseTee) FlushError() error {
+	if t.hijacked {
+		return http.ErrHijacked
+	}
+	if !t.wroteHeader {
+		t.WriteHeader(http.StatusOK)
+	}
+	t.commit()
+	if t.clientErr == nil {
+		err := http.NewResponseController(t.w).Flush()
+		if errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		t.clientErr = err
+	}
+	if t.clientErr != nil && t.spoiled.Load() {
+		return t.clientErr
+	}
+	return nil
+}
+
+// Unwrap returns the client's ResponseWriter, for http.ResponseController.
+func (t *responseTee) Unwrap() http.ResponseWriter { return t.w }
+
+func (t *responseTee) hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(t.w).Hijack()
+	if err == nil {
+		t.hijacked = true
+		t.spoil("hijacked")
+	}
+	return c, rw, err
+}
+
+// finish completes the response once the handler has returned: it sends
+// whatever is still held (a 304 when If-None-Match matches) and returns the
+// response to store and share, or nil when it may not be.
+func (t *responseTee) finish() *cachedResponse {
+	if t.hijacked {
+		return nil
+	}
+	if !t.wroteHeader {
+		t.WriteHeader(http.StatusOK)
+	}
+	if cl := t.header.Get("Content-Length"); cl != "" && bodyAllowedForStatus(t.code) {
+		if n, err := strconv.ParseInt(cl, 10, 64); err != nil || n != t.n {
+			t.spoil("incomplete")
+		}
+	}
+	for k := range t.header {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			t.spoil("trailer")
+		}
+	}
+	if t.spoiled.Load() {
+		t.commit()
+		t.sendTrailers()
+		return nil
+	}
+	resp := &cachedResponse{Status: t.code, Header: storedHeader(t.header, t.initial), Body: t.buf}
+	if _, haveType := t.header["Content-Type"]; !haveType && len(t.buf) > 0 && bodyAllowedForStatus(t.code) {
+		// Stored explicitly, so that a HEAD answered from the entry has the
+		// type the GET had.
+		ct := http.DetectContentType(t.buf)
+		resp.Header.Set("Content-Type", ct)
+		t.header.Set("Content-Type", ct)
+	}
+	if _, haveETag := t.header["Etag"]; !haveETag {
+		etag := strongETag(t.code, t.header, t.buf)
+		resp.Header.Set("Etag", etag)
+		t.header.Set("Etag", etag)
+	}
+	if !t.committed {
+		t.committed = true
+		h := t.w.Header()
+		clear(h)
+		copyHeader(h, t.header)
+		h.Set("X-Cache", t.xcache)
+		h.Set("Cache-Status", t.cacheStatus)
+		writeComplete(t.w, t.req, t.code, t.buf)
+	}
+	return resp
+}
+
+// sendTrailers hands the trailer values the handler set after the header
+// went out to the client's writer, where net/http looks for them.
+func (t *responseTee) sendTrailers() {
+	declared := t.header.Values("Trailer")
+	h := t.w.Header()
+	for k, v := range t.header {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			h[k] = v
+			continue
+		}
+		for _, d := range declared {
+			for name := range strings.SplitSeq(d, ",") {
+				if http.CanonicalHeaderKey(strings.TrimSpace(name)) == k {
+					h[k] = v
+				}
+			}
+		}
+	}
+}
+
+func copyHeader(dst, src http.Header) {
+	for k, v := range src {
+		dst[k] = append([]string(nil), v...)
+	}
+}
+
+// Optional interfaces. A handler that tests its ResponseWriter for
+// http.Hijacker or http.Pusher finds them exactly when the client's writer
+// (or one it unwraps to) has them; http.Flusher is always there (flushing
+// ends the middleware's buffering), and Unwrap leads http.ResponseController
+// to the client's writer for deadlines and full duplex.
+
+// writerCore is what the middleware's ResponseWriters implement.
+type writerCore interface {
+	http.ResponseWriter
+	http.Flusher
+	FlushError() error
+	Unwrap() http.ResponseWriter
+	hijack() (net.Conn, *bufio.ReadWriter, error)
+}
+
+type (
+	plainWriter      struct{ writerCore }
+	hijackWriter     struct{ writerCore }
+	pushWriter       struct{ writerCore }
+	hijackPushWriter struct{ writerCore }
+)
+
+func (w hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error)     { return w.hijack() }
+func (w hijackPushWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.hijack() }
+func (w pushWriter) Push(target string, opts *http.PushOptions) error {
+	return push(w.Unwrap(), target, opts)
+}
+func (w hijackPushWriter) Push(target string, opts *http.PushOptions) error {
+	return push(w.Unwrap(), target, opts)
+}
+
+// expose returns core with the optional interfaces its client's writer has.
+func expose(core writerCore) http.ResponseWriter {
+	_, canHijack := findWriter[http.Hijacker](core.Unwrap())
+	_, canPush := findWriter[http.Pusher](core.Unwrap())
+	switch {
+	case canHijack && canPush:
+		return hijackPushWriter{core}
+	case canHijack:
+		return hijackWriter{core}
+	case canPush:
+		return pushWriter{core}
+	}
+	return plainWriter{core}
+}
+
+// findWriter looks for an implementation of T along w's Unwrap chain.
+func findWriter[T any](w http.ResponseWriter) (T, bool) {
+	for {
+		if t, ok := w.(T); ok {
+			return t, true
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			var zero T
+			return zero, false
+		}
+		w = u.Unwrap()
+	}
+}
+
+func push(w http.ResponseWriter, target string, opts *http.PushOptions) error {
+	p, ok := findWriter[http.Pusher](w)
+	if !ok {
+		return http.ErrNotSupported
+	}
+	return p.Push(target, opts)
+}
