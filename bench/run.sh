@@ -30,12 +30,15 @@ fi
 	echo "# $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 	echo "# $(go version)"
 	echo "# $(redis-server --version 2>/dev/null || echo 'redis-server: not on PATH')"
+	echo "# cachefront $(git -C .. describe --always --dirty 2>/dev/null || echo '(not a git checkout)')"
+	echo "# $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
 	echo "# go test -run '^\$' -bench '$BENCH' -benchtime=$BENCHTIME -count=$COUNT ."
 } >"$OUT"
 
 # The test binary is built once and run with the library as checked out
 # beside this directory (the replace directive in go.mod).
 go test -run '^$' -bench "$BENCH" -benchtime="$BENCHTIME" -count="$COUNT" . | tee -a "$OUT"
+echo "# load average $(cut -d' ' -f1-3 /proc/loadavg) at the end, $(date -u '+%H:%M:%S UTC')" >>"$OUT"
 
 echo
 echo "## benchstat"
