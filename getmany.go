@@ -63,7 +63,7 @@ func (c *Cache[T]) GetManyOrLoad(ctx context.Context, keys []string, loader func
 	}
 	var snaps []snapshot
 	if !readFailed {
-		if snaps, err = c.store.snapshotMany(lctx, c.cc, rkeys, batch.call.tags, c.typeHash); err != nil {
+		if snaps, err = c.store.snapshotMany(lctx, rkeys, batch.call.tags); err != nil {
 			c.cc.fail(opRead)
 			readFailed = true
 		}
@@ -182,40 +182,17 @@ func (s *Store) completeTags(ctx context.Context, raws []string, present []bool,
 }
 
 // snapshotMany is snapshot for several keys in one round trip.
-func (s *Store) snapshotMany(ctx context.Context, cc *counters, rkeys []string, tags tagSet, typeHash uint32) ([]snapshot, error) {
-	at := time.Now()
-	entryCmds := make([]*redis.StringCmd, len(rkeys))
-	tagCmds := make([]*redis.StringCmd, len(tags.keys))
-	var seqCmd *redis.StringCmd
-	fresh := "0:" + entry.NewGen()
-	err := s.be.run(ctx, func(ctx context.Context) error {
-		return s.be.pipelined(ctx, func(p redis.Pipeliner) {
-			for i, k := range rkeys {
-				entryCmds[i] = p.Get(ctx, k)
-			}
-			seqCmd = p.Get(ctx, s.keys.seq())
-			for i, k := range tags.keys {
-				p.SetNX(ctx, k, fresh, s.cfg.tagTTL)
-				tagCmds[i] = p.Get(ctx, k)
-			}
-		})
-	})
+func (s *Store) snapshotMany(ctx context.Context, rkeys []string, tags tagSet) ([]snapshot, error) {
+	look, err := s.lookBeforeLoading(ctx, rkeys, tags)
 	if err != nil {
 		return nil, err
 	}
-	seq := seqOf(seqCmd.Val())
-	versions := make([]string, len(tags.keys))
-	for i, c := range tagCmds {
-		versions[i] = c.Val()
-	}
 	snaps := make([]snapshot, len(rkeys))
-	for i, c := range entryCmds {
-		raw, rerr := c.Result()
-		snaps[i] = snapshot{at: at, seq: seq}
+	for i := range rkeys {
 		// Only the generation matters here: any entry present is replaced.
-		snaps[i].readResult = readResult{versions: versions}
-		if rerr == nil {
-			if v, derr := entry.DecodeString(raw); derr == nil {
+		snaps[i] = snapshot{readResult: readResult{versions: look.versions}, seq: look.seq, at: look.at}
+		if look.present[i] {
+			if v, derr := entry.DecodeString(look.raws[i]); derr == nil {
 				snaps[i].gen = v.Gen
 			}
 		}

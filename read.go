@@ -156,16 +156,37 @@ type snapshot struct {
 }
 
 func (s *Store) snapshot(ctx context.Context, cc *counters, rkey string, tags tagSet, typeHash uint32) (snapshot, error) {
-	snap := snapshot{at: time.Now()}
-	var (
-		entryCmd *redis.StringCmd
-		seqCmd   *redis.StringCmd
-		tagCmds  = make([]*redis.StringCmd, len(tags.keys))
-	)
+	look, err := s.lookBeforeLoading(ctx, []string{rkey}, tags)
+	if err != nil {
+		return snapshot{at: look.at}, err
+	}
+	snap := snapshot{seq: look.seq, at: look.at}
+	snap.readResult, err = s.evaluate(ctx, cc, rkey, look.raws[0], look.present[0], tags.names, look.versions, typeHash)
+	return snap, err
+}
+
+// look is what lookBeforeLoading read.
+type look struct {
+	raws     []string
+	present  []bool
+	versions []string // of the tags, never ""
+	seq      int64
+	at       time.Time
+}
+
+// lookBeforeLoading reads entries, the invalidation sequence and a version
+// for each tag (creating missing ones) in one round trip.
+func (s *Store) lookBeforeLoading(ctx context.Context, rkeys []string, tags tagSet) (look, error) {
+	lk := look{at: time.Now()}
+	entryCmds := make([]*redis.StringCmd, len(rkeys))
+	tagCmds := make([]*redis.StringCmd, len(tags.keys))
+	var seqCmd *redis.StringCmd
 	fresh := "0:" + entry.NewGen()
 	err := s.be.run(ctx, func(ctx context.Context) error {
 		return s.be.pipelined(ctx, func(p redis.Pipeliner) {
-			entryCmd = p.Get(ctx, rkey)
+			for i, k := range rkeys {
+				entryCmds[i] = p.Get(ctx, k)
+			}
 			seqCmd = p.Get(ctx, s.keys.seq())
 			for i, k := range tags.keys {
 				p.SetNX(ctx, k, fresh, s.cfg.tagTTL)
@@ -174,18 +195,20 @@ func (s *Store) snapshot(ctx context.Context, cc *counters, rkey string, tags ta
 		})
 	})
 	if err != nil {
-		return snap, err
+		return lk, err
 	}
-	if seqCmd.Err() == nil {
-		snap.seq, _ = strconv.ParseInt(seqCmd.Val(), 10, 64)
-	}
-	versions := make([]string, len(tags.keys))
+	lk.seq = seqOf(seqCmd.Val())
+	lk.versions = make([]string, len(tags.keys))
 	for i, c := range tagCmds {
-		versions[i] = c.Val()
+		lk.versions[i] = c.Val()
 	}
-	raw, rerr := entryCmd.Result()
-	snap.readResult, err = s.evaluate(ctx, cc, rkey, raw, rerr == nil, tags.names, versions, typeHash)
-	return snap, err
+	lk.raws = make([]string, len(rkeys))
+	lk.present = make([]bool, len(rkeys))
+	for i, c := range entryCmds {
+		raw, rerr := c.Result()
+		lk.raws[i], lk.present[i] = raw, rerr == nil
+	}
+	return lk, nil
 }
 
 // seqOf returns the invalidation sequence number in a tag version
