@@ -1,10 +1,9 @@
 package cachefront
 
-// Stats are a Store's counters since it was created, as plain numbers for a
-// JSON endpoint. They count the same events as the Prometheus metrics: a read
-// served from the cache counts one hit, a read that had to load or found
-// nothing counts one miss, whatever layers it looked in.
-type Stats struct {
+// CacheStats are read counters: a read served from the cache counts one hit,
+// a read that had to load or found nothing counts one miss, whatever layers
+// it looked in. They count the same events as the Prometheus metrics.
+type CacheStats struct {
 	Hits          uint64 `json:"hits"`
 	Misses        uint64 `json:"misses"`
 	LocalHits     uint64 `json:"local_hits"` // the part of Hits served by the in-process tier
@@ -14,33 +13,24 @@ type Stats struct {
 	DedupWaits    uint64 `json:"dedup_waits"`
 	StaleEntries  uint64 `json:"stale_entries"`
 	WritesSkipped uint64 `json:"writes_skipped"`
-	Refreshes     uint64 `json:"refreshes"`     // background refreshes (stale-while-revalidate, early refresh)
-	LeaseWaits    uint64 `json:"lease_waits"`   // loads that waited for another instance
+	Refreshes     uint64 `json:"refreshes"`   // background refreshes (stale-while-revalidate, early refresh)
+	LeaseWaits    uint64 `json:"lease_waits"` // loads that waited for another instance
+}
+
+// Stats are a Store's counters since it was created, as plain numbers for a
+// JSON endpoint: the totals of all its caches, the store-wide operations, and
+// the breakdown by cache name.
+type Stats struct {
+	CacheStats
 	Invalidations uint64 `json:"invalidations"` // tags invalidated
 	Deletes       uint64 `json:"deletes"`       // keys deleted
 	CircuitOpen   bool   `json:"circuit_open"`
 
-	// Caches breaks the read counters down by cache name.
 	Caches map[string]CacheStats `json:"caches"`
 }
 
-// CacheStats are one cache's counters.
-type CacheStats struct {
-	Hits          uint64 `json:"hits"`
-	Misses        uint64 `json:"misses"`
-	LocalHits     uint64 `json:"local_hits"`
-	Errors        uint64 `json:"errors"`
-	Loads         uint64 `json:"loads"`
-	LoadErrors    uint64 `json:"load_errors"`
-	DedupWaits    uint64 `json:"dedup_waits"`
-	StaleEntries  uint64 `json:"stale_entries"`
-	WritesSkipped uint64 `json:"writes_skipped"`
-	Refreshes     uint64 `json:"refreshes"`
-	LeaseWaits    uint64 `json:"lease_waits"`
-}
-
 // HitRatio is Hits / (Hits + Misses), or 0 before any read.
-func (s Stats) HitRatio() float64 {
+func (s CacheStats) HitRatio() float64 {
 	if s.Hits+s.Misses == 0 {
 		return 0
 	}
@@ -63,7 +53,7 @@ func (c *counters) snapshot() CacheStats {
 	}
 }
 
-func (s *Stats) add(c CacheStats) {
+func (s *CacheStats) add(c CacheStats) {
 	s.Hits += c.Hits
 	s.Misses += c.Misses
 	s.LocalHits += c.LocalHits
