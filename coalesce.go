@@ -134,7 +134,9 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 	var clientGone atomic.Bool
 	tee := newResponseTee(w, r, m.cfg.maxBody)
 	tee.cacheStatus = "cachefront; fwd=" + p.fwd
-	tee.unstorable = func(status int, h http.Header) string { return m.unstorable(status, h, p.userKeyed) }
+	tee.unstorable = func(status int, h, initial http.Header) string {
+		return m.unstorable(status, h, initial, p.userKeyed)
+	}
 	tee.onSpoil = func() {
 		// Nobody can use the response any more: release the waiters now,
 		// and stop the handler if its own client has gone too.

@@ -24,13 +24,15 @@ type cachedResponse struct {
 const httpResponseTypeName = "cachefront.HTTPResponse/1"
 
 // unstorable returns why a response with this status and header may not be
-// stored, or "" when it may. userKeyed routes are private caches, where
-// Cache-Control: private is allowed.
-func (m *httpCache) unstorable(status int, h http.Header, userKeyed bool) string {
+// stored, or "" when it may. initial holds what middleware outside the cache
+// had set before the handler ran: it sets that again on every response, so
+// its cookies and Vary values are not the handler's. userKeyed routes are
+// private caches, where Cache-Control: private is allowed.
+func (m *httpCache) unstorable(status int, h, initial http.Header, userKeyed bool) string {
 	if !slices.Contains(m.cfg.statuses, status) {
 		return "status"
 	}
-	if _, ok := h["Set-Cookie"]; ok {
+	if v, ok := h["Set-Cookie"]; ok && !slices.Equal(v, initial["Set-Cookie"]) {
 		return "set-cookie"
 	}
 	for _, v := range h.Values("Cache-Control") {
@@ -44,7 +46,10 @@ func (m *httpCache) unstorable(status int, h http.Header, userKeyed bool) string
 			}
 		}
 	}
-	for _, v := range h.Values("Vary") {
+	for _, v := range h["Vary"] {
+		if slices.Contains(initial["Vary"], v) {
+			continue
+		}
 		for name := range strings.SplitSeq(v, ",") {
 			name = strings.TrimSpace(name)
 			if name == "" {

@@ -1083,13 +1083,23 @@ func TestMiddlewareLeavesOuterHeadersOutOfTheEntry(t *testing.T) {
 		var c counted
 		var ids atomic.Int32
 		inner := Middleware(s)(c.handler(routers[0]))
+		// Middleware outside the cache runs on every request: a request ID,
+		// a visitor cookie, CORS's Vary. None of it is the handler's.
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("X-Request-Id", strconv.Itoa(int(ids.Add(1))))
+			id := strconv.Itoa(int(ids.Add(1)))
+			w.Header().Set("X-Request-Id", id)
+			w.Header().Add("Set-Cookie", "visitor="+id)
+			w.Header().Set("Vary", "Origin")
 			inner.ServeHTTP(w, r)
 		})
 		for i := 1; i <= 3; i++ {
-			if w := get(h, "GET", "/x"); w.Header().Get("X-Request-Id") != strconv.Itoa(i) {
-				t.Fatalf("request %d got X-Request-Id %q", i, w.Header().Get("X-Request-Id"))
+			w := get(h, "GET", "/x")
+			id := strconv.Itoa(i)
+			if w.Header().Get("X-Request-Id") != id || w.Header().Get("Set-Cookie") != "visitor="+id || w.Header().Get("Vary") != "Origin" {
+				t.Fatalf("request %d got %v", i, w.Header())
+			}
+			if want := map[bool]string{true: "MISS", false: "HIT"}[i == 1]; w.Header().Get("X-Cache") != want {
+				t.Fatalf("request %d: X-Cache %s, want %s", i, w.Header().Get("X-Cache"), want)
 			}
 		}
 	})

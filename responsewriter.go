@@ -28,8 +28,9 @@ type responseTee struct {
 	header  http.Header         // what the handler sees
 	initial http.Header         // the client's header when the handler started
 	limit   int64
-	// unstorable says why a status and header rule storing out ("" if not).
-	unstorable  func(status int, h http.Header) string
+	// unstorable says why a status and header rule storing out ("" if
+	// not), given what was set before the handler ran.
+	unstorable  func(status int, h, initial http.Header) string
 	onSpoil     func()
 	xcache      string // X-Cache on the response sent
 	cacheStatus string // Cache-Status on the response sent
@@ -96,7 +97,7 @@ func (t *responseTee) WriteHeader(code int) {
 		return
 	}
 	t.code, t.wroteHeader = code, true
-	if why := t.unstorable(code, t.header); why != "" {
+	if why := t.unstorable(code, t.header, t.initial); why != "" {
 		t.spoil(why)
 		t.commit()
 	}
