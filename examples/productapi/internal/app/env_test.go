@@ -135,6 +135,13 @@ func (e *env) seed() {
 	}
 }
 
+// with returns a copy of e that reports to t, for subtests.
+func (e *env) with(t *testing.T) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
 // response is a finished HTTP exchange.
 type response struct {
 	*http.Response

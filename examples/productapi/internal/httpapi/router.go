@@ -27,11 +27,11 @@ type Importer interface {
 	ImportProducts(ctx context.Context, r io.Reader) (any, error)
 }
 
-// CacheFunc returns the response-caching middleware for a GET route whose
-// entries carry the tags that tags returns. public says the route's
+// CacheFunc returns the response-caching middleware for the GET route name,
+// whose entries carry the tags that tags returns. public says the route's
 // responses may be shared although the request carries credentials (the
 // route's guard has already decided who may see them).
-type CacheFunc func(tags func(*http.Request) []string, public bool) func(http.Handler) http.Handler
+type CacheFunc func(name string, tags func(*http.Request) []string, public bool) func(http.Handler) http.Handler
 
 // Deps is what the router needs. Fields marked optional may be nil.
 type Deps struct {
@@ -82,14 +82,14 @@ func New(d Deps) http.Handler {
 	tags := func(t ...string) func(*http.Request) []string { return func(*http.Request) []string { return t } }
 
 	// Auth.
-	handle("POST /auth/register", http.HandlerFunc(a.register))
+	handle("POST /auth/register", http.HandlerFunc(a.register), cachefront.InvalidateOnSuccess(a.Store, tags(users.TagUsers)))
 	handle("POST /auth/login", http.HandlerFunc(a.login))
 	handle("GET /auth/me", http.HandlerFunc(a.me), anyone)
 
 	// Catalogue.
-	handle("GET /categories", http.HandlerFunc(a.categories), a.cached(tags(catalog.TagCategories), false))
-	handle("GET /products", http.HandlerFunc(a.listProducts), a.cached(productListTags, false))
-	handle("GET /products/{asin}", http.HandlerFunc(a.getProduct), a.cached(productTags, false))
+	handle("GET /categories", http.HandlerFunc(a.categories), a.cached("categories", tags(catalog.TagCategories), false))
+	handle("GET /products", http.HandlerFunc(a.listProducts), a.cached("product-lists", productListTags, false))
+	handle("GET /products/{asin}", http.HandlerFunc(a.getProduct), a.cached("product-pages", productTags, false))
 	handle("POST /products", http.HandlerFunc(a.createProduct), admin)
 	handle("PUT /products/{asin}", http.HandlerFunc(a.updateProduct), admin)
 	handle("DELETE /products/{asin}", http.HandlerFunc(a.deleteProduct), admin)
@@ -98,7 +98,7 @@ func New(d Deps) http.Handler {
 	// page is only ever served to an admin.
 	handle("POST /admin/import/categories", http.HandlerFunc(a.importCategories), admin)
 	handle("POST /admin/import/products", http.HandlerFunc(a.importProducts), admin)
-	handle("GET /admin/users", http.HandlerFunc(a.listUsers), admin, a.cached(tags(users.TagUsers), true))
+	handle("GET /admin/users", http.HandlerFunc(a.listUsers), admin, a.cached("admin-users", tags(users.TagUsers), true))
 	handle("DELETE /admin/cache/keys/{key...}", http.HandlerFunc(a.deleteCacheKey), admin)
 	handle("DELETE /admin/cache/tags/{tag...}", http.HandlerFunc(a.invalidateCacheTag), admin)
 	handle("GET /admin/cache/stats", http.HandlerFunc(a.cacheStats), admin)
@@ -152,17 +152,19 @@ func (h *headerOnly) WriteHeader(code int)        { h.status = code }
 
 // cached returns the caching middleware of a GET route, counting each
 // request for the stats route's top keys.
-func (a *api) cached(tags func(*http.Request) []string, public bool) func(http.Handler) http.Handler {
+func (a *api) cached(name string, tags func(*http.Request) []string, public bool) func(http.Handler) http.Handler {
 	var cache func(http.Handler) http.Handler
 	if a.Cache != nil {
-		cache = a.Cache(tags, public)
+		cache = a.Cache(name, tags, public)
 	}
 	return func(next http.Handler) http.Handler {
 		if cache != nil {
 			next = cache(next)
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			a.Top.Add(requestKey(r))
+			if key, ok := requestKey(name, r); ok {
+				a.Top.Add(key)
+			}
 			next.ServeHTTP(w, r)
 		})
 	}

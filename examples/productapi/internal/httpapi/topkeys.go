@@ -2,21 +2,25 @@ package httpapi
 
 import (
 	"net/http"
-	"net/url"
 	"sort"
-	"strings"
+	"strconv"
 	"sync"
 )
 
 // TopKeys counts how often each cacheable request is made, for the stats
-// route. At most maxKeys distinct requests are tracked: when full, every
-// count is halved and the ones that reach zero are dropped, so memory is
-// bounded and the frequent keys survive. It is safe for concurrent use.
+// route. At most maxKeys distinct requests are tracked: when a new key
+// arrives and the table is full, the least requested of a few tracked keys
+// (Go's map order picks them at random) makes room, as Redis's approximated
+// LFU eviction does. Memory is bounded and frequent keys survive. It is safe
+// for concurrent use.
 type TopKeys struct {
 	mu     sync.Mutex // guards counts
 	counts map[string]uint64
 	max    int
 }
+
+// evictionSample is how many keys are compared to pick one to forget.
+const evictionSample = 16
 
 // KeyCount is one entry of TopKeys.Top.
 type KeyCount struct {
@@ -34,13 +38,16 @@ func (t *TopKeys) Add(key string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, ok := t.counts[key]; !ok && len(t.counts) >= t.max {
+		victim, least, seen := "", uint64(0), 0
 		for k, c := range t.counts {
-			if c /= 2; c == 0 {
-				delete(t.counts, k)
-			} else {
-				t.counts[k] = c
+			if seen == 0 || c < least {
+				victim, least = k, c
+			}
+			if seen++; seen == evictionSample {
+				break
 			}
 		}
+		delete(t.counts, victim)
 	}
 	t.counts[key]++
 }
@@ -65,30 +72,21 @@ func (t *TopKeys) Top(n int) []KeyCount {
 	return out
 }
 
-// requestKey names a cacheable request as the cache keys it: the path and
-// the sorted query without the bypass parameter.
-func requestKey(r *http.Request) string {
+// requestKey returns the cache's key of a request to route cache name, in
+// the "<cache>:<key>" form that DELETE /admin/cache/keys takes: "GET ", the
+// escaped path and the query sorted by name without the bypass parameter,
+// as the middleware keys it. ok is false for requests that bypass the
+// cache.
+func requestKey(name string, r *http.Request) (key string, ok bool) {
 	q := r.URL.Query()
-	q.Del("nocache")
-	if len(q) == 0 {
-		return r.URL.Path
-	}
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteString(r.URL.Path)
-	for i, k := range keys {
-		if i == 0 {
-			b.WriteByte('?')
-		} else {
-			b.WriteByte('&')
+	if v, has := q["nocache"]; has {
+		if b, err := strconv.ParseBool(v[0]); v[0] == "" || err == nil && b {
+			return "", false
 		}
-		b.WriteString(url.QueryEscape(k))
-		b.WriteByte('=')
-		b.WriteString(url.QueryEscape(strings.Join(q[k], ",")))
 	}
-	return b.String()
+	key = name + ":GET " + r.URL.EscapedPath()
+	if len(q) > 0 {
+		key += "?" + q.Encode()
+	}
+	return key, true
 }

@@ -1,0 +1,43 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http/httptest"
+	"testing"
+)
+
+func TestRequestKey(t *testing.T) {
+	tests := []struct {
+		url  string
+		want string
+		ok   bool
+	}{
+		{"/products", "product-lists:GET /products", true},
+		{"/products?page=2&category_id=3", "product-lists:GET /products?category_id=3&page=2", true},
+		{"/products?q=a+b&nocache=false", "product-lists:GET /products?nocache=false&q=a+b", true},
+		{"/products?nocache=true&page=2", "", false},
+		{"/products?nocache", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := requestKey("product-lists", httptest.NewRequest("GET", tt.url, nil))
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("requestKey(%q) = %q, %v; want %q, %v", tt.url, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestTopKeysStaysBounded(t *testing.T) {
+	top := NewTopKeys(10)
+	for i := 0; i < 50; i++ {
+		top.Add("hot")
+	}
+	for i := 0; i < 1000; i++ {
+		top.Add(fmt.Sprintf("cold-%d", i))
+	}
+	if n := len(top.counts); n > 10 {
+		t.Fatalf("%d keys tracked, want at most 10", n)
+	}
+	if got := top.Top(1); len(got) != 1 || got[0].Key != "hot" {
+		t.Fatalf("Top(1) = %v, want hot first", got)
+	}
+}
