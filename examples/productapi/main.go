@@ -11,6 +11,7 @@
 //	                                             ADMIN_PASSWORD, the file, or stdin)
 //	productapi import --products FILE [--categories FILE]
 //	productapi gen --rows N --out DIR [--seed S]
+//	productapi healthcheck                       exit 0 if the server on ADDR answers /healthz
 //
 // Configuration comes from the environment and an optional .env file; see
 // the README for every variable.
@@ -54,6 +55,8 @@ func run(args []string) error {
 		return importCmd(ctx, args)
 	case "gen":
 		return genCmd(args)
+	case "healthcheck":
+		return healthcheck(ctx)
 	case "help", "-h", "--help":
 		fmt.Fprint(os.Stdout, usage)
 		return nil
@@ -68,6 +71,7 @@ const usage = `usage:
   productapi create-admin --email E [--password-file F]  create or promote an admin
   productapi import --products FILE [--categories FILE]  import Kaggle CSV files
   productapi gen --rows N --out DIR [--seed S]           write a generated catalogue
+  productapi healthcheck                                 exit 0 if the local server answers /healthz
 `
 
 func newLogger(level string) *slog.Logger {
