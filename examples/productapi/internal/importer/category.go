@@ -49,14 +49,12 @@ func parseCategory(rec []string, c *category, bad func(column, reason string)) b
 // has a few hundred rows, so a bulk path would buy nothing.
 type categoryWriter struct {
 	dialect string
-	conn    *sql.Conn
 	now     any
 	lookup  *sql.Stmt
 	upsert  *sql.Stmt
 }
 
-func (w *categoryWriter) open(ctx context.Context, conn *sql.Conn, _ *format[category]) error {
-	w.conn = conn
+func (w *categoryWriter) open(ctx context.Context, conn *sql.Conn) error {
 	w.now = timeArg(w.dialect, time.Now())
 	var err error
 	w.lookup, err = conn.PrepareContext(ctx, rebind(w.dialect, `SELECT name FROM categories WHERE id = ?`))
@@ -72,66 +70,38 @@ func (w *categoryWriter) open(ctx context.Context, conn *sql.Conn, _ *format[cat
 	return nil
 }
 
-func (w *categoryWriter) write(ctx context.Context, rows []category, touched map[int64]struct{}) (c counts, err error) {
-	err = inTx(ctx, w.conn, w.dialect, func() error {
-		for i := range rows {
-			r := &rows[i]
-			var name string
-			switch err := w.lookup.QueryRowContext(ctx, r.id).Scan(&name); {
-			case errors.Is(err, sql.ErrNoRows):
-				c.inserted++
-			case err != nil:
-				return fmt.Errorf("importer: looking up category %d: %w", r.id, err)
-			case name == r.name:
-				c.unchanged++
-				continue
-			default:
-				c.updated++
-			}
-			if _, err := w.upsert.ExecContext(ctx, r.id, r.name, w.now, w.now); err != nil {
-				return fmt.Errorf("importer: writing category %d: %w", r.id, err)
-			}
-			touched[r.id] = struct{}{}
+func (w *categoryWriter) begin(context.Context) error { return nil }
+
+func (w *categoryWriter) write(ctx context.Context, rows []category, tx *txState) error {
+	for i := range rows {
+		r := &rows[i]
+		var name string
+		switch err := w.lookup.QueryRowContext(ctx, r.id).Scan(&name); {
+		case errors.Is(err, sql.ErrNoRows):
+			tx.inserted++
+		case err != nil:
+			return fmt.Errorf("importer: looking up category %d: %w", r.id, err)
+		case name == r.name:
+			tx.unchanged++
+			continue
+		default:
+			tx.updated++
 		}
-		return nil
-	})
-	if err != nil {
-		return counts{}, err
+		if _, err := w.upsert.ExecContext(ctx, r.id, r.name, w.now, w.now); err != nil {
+			return fmt.Errorf("importer: writing category %d: %w", r.id, err)
+		}
+		tx.touched[r.id] = struct{}{}
 	}
-	return c, nil
+	return nil
 }
+
+func (w *categoryWriter) finish(context.Context, *txState) error { return nil }
 
 func (w *categoryWriter) close(context.Context) error {
 	for _, s := range []*sql.Stmt{w.lookup, w.upsert} {
 		if s != nil {
 			s.Close()
 		}
-	}
-	return nil
-}
-
-// inTx runs fn inside a transaction on conn: BEGIN IMMEDIATE on SQLite, so
-// that the reads that classify rows and the writes that follow see the same
-// database state.
-func inTx(ctx context.Context, conn *sql.Conn, dialect string, fn func() error) error {
-	begin := "BEGIN"
-	if dialect == "sqlite" {
-		begin = "BEGIN IMMEDIATE"
-	}
-	if _, err := conn.ExecContext(ctx, begin); err != nil {
-		return fmt.Errorf("importer: beginning a transaction: %w", err)
-	}
-	if err := fn(); err != nil {
-		// The connection may be mid-statement after a cancellation; the
-		// rollback must still run.
-		conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-		return err
-	}
-	// Past this point the batch is done: a cancellation must not leave it
-	// unknown whether it was committed.
-	if _, err := conn.ExecContext(context.WithoutCancel(ctx), "COMMIT"); err != nil {
-		conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-		return fmt.Errorf("importer: committing: %w", err)
 	}
 	return nil
 }

@@ -25,6 +25,9 @@ var (
 	// ErrHeader reports a missing or unexpected header line: the file is not
 	// in the expected format and nothing was imported.
 	ErrHeader = errors.New("importer: unexpected CSV header")
+	// ErrCategoryGone reports that a category was deleted while products
+	// referring to it were being imported; the transaction was rolled back.
+	ErrCategoryGone = errors.New("importer: a category of the imported rows was deleted during the import")
 	// ErrDialect reports a dialect other than "sqlite" or "postgres".
 	ErrDialect = errors.New("importer: unsupported dialect")
 )
@@ -101,7 +104,7 @@ func (im *Importer) ImportCategories(ctx context.Context, r io.Reader, opts Opti
 	default:
 		return Summary{}, fmt.Errorf("%w: %q", ErrDialect, im.dialect)
 	}
-	return run(ctx, im.db, r, opts, categoryFormat, w, "categories")
+	return run(ctx, im.db, im.dialect, r, opts, categoryFormat, w, "categories")
 }
 
 // ImportProducts reads amazon_products.csv from r and upserts every valid
@@ -119,26 +122,36 @@ func (im *Importer) ImportProducts(ctx context.Context, r io.Reader, opts Option
 	default:
 		return Summary{}, fmt.Errorf("%w: %q", ErrDialect, im.dialect)
 	}
-	return run(ctx, im.db, r, opts, productFormat(known), w, "products")
+	return run(ctx, im.db, im.dialect, r, opts, productFormat(known), w, "products")
 }
 
-// counts is what writing one batch did.
+// counts is what one transaction did.
 type counts struct {
 	inserted, updated, unchanged int64
 }
 
-// writer writes batches of one row type on a connection held for the whole
-// import. open runs first, then write for each batch in order, then close
-// (also after an error).
+// txState is what the current transaction did so far; it is added to the
+// Summary once the transaction has committed.
+type txState struct {
+	counts
+	touched map[int64]struct{}
+}
+
+// writer writes rows of one type on a connection held for the whole import.
+// open runs first; then, for each transaction, run executes BEGIN, calls
+// begin, write for each chunk, finish, and executes COMMIT; close runs last,
+// also after an error.
 type writer[T any] interface {
-	open(ctx context.Context, conn *sql.Conn, f *format[T]) error
-	write(ctx context.Context, rows []T, touched map[int64]struct{}) (counts, error)
+	open(ctx context.Context, conn *sql.Conn) error
+	begin(ctx context.Context) error
+	write(ctx context.Context, rows []T, tx *txState) error
+	finish(ctx context.Context, tx *txState) error
 	close(ctx context.Context) error
 }
 
 // run drives one import: a parsing goroutine feeds batches to the writer on
 // the calling goroutine.
-func run[T any](ctx context.Context, db *sql.DB, r io.Reader, opts Options, f *format[T], w writer[T], tableTag string) (sum Summary, err error) {
+func run[T any](ctx context.Context, db *sql.DB, dialect string, r io.Reader, opts Options, f *format[T], w writer[T], tableTag string) (sum Summary, err error) {
 	opts = opts.withDefaults()
 	start := time.Now()
 	touched := make(map[int64]struct{})
@@ -168,8 +181,14 @@ func run[T any](ctx context.Context, db *sql.DB, r io.Reader, opts Options, f *f
 	}
 	defer conn.Close()
 
-	if err := w.open(ctx, conn, f); err != nil {
+	if err := w.open(ctx, conn); err != nil {
 		return sum, err
+	}
+	begin := "BEGIN"
+	if dialect == "sqlite" {
+		// Take the write lock up front: the reads that classify rows and
+		// the writes that follow must see the same database.
+		begin = "BEGIN IMMEDIATE"
 	}
 
 	wctx, cancel := context.WithCancel(ctx)
@@ -181,20 +200,52 @@ func run[T any](ctx context.Context, db *sql.DB, r io.Reader, opts Options, f *f
 		p.run(wctx)
 	}()
 
+	tx := txState{touched: make(map[int64]struct{})}
+	inTx := false
 	loop := func() error {
 		for b := range p.batches {
-			c, err := w.write(wctx, b.rows, touched)
+			if !inTx {
+				if _, err := conn.ExecContext(wctx, begin); err != nil {
+					return fmt.Errorf("importer: beginning a transaction: %w", err)
+				}
+				inTx = true
+				if err := w.begin(wctx); err != nil {
+					return err
+				}
+			}
+			err := w.write(wctx, b.rows, &tx)
+			endTx := b.endTx
 			p.recycle(b)
 			if err != nil {
 				return err
 			}
-			sum.Inserted += c.inserted
-			sum.Updated += c.updated
-			sum.Unchanged += c.unchanged
+			if !endTx {
+				continue
+			}
+			if err := w.finish(wctx, &tx); err != nil {
+				return err
+			}
+			// Not cancellable: the summary must know whether the
+			// transaction landed.
+			if _, err := conn.ExecContext(context.WithoutCancel(ctx), "COMMIT"); err != nil {
+				return fmt.Errorf("importer: committing: %w", err)
+			}
+			inTx = false
+			sum.Inserted += tx.inserted
+			sum.Updated += tx.updated
+			sum.Unchanged += tx.unchanged
+			for id := range tx.touched {
+				touched[id] = struct{}{}
+			}
+			tx.counts = counts{}
+			clear(tx.touched)
 		}
 		return nil
 	}
 	werr := loop()
+	if inTx {
+		conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+	}
 	cerr := w.close(context.WithoutCancel(ctx))
 	cancel()
 	for range p.batches { // unblock the parser if the writer stopped early
@@ -206,8 +257,13 @@ func run[T any](ctx context.Context, db *sql.DB, r io.Reader, opts Options, f *f
 	if werr == nil {
 		werr = cerr
 	}
-	if werr == nil {
-		werr = ctx.Err()
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(werr, cerr) {
+		// Drivers may report a cancellation as a broken connection.
+		if werr == nil {
+			werr = cerr
+		} else {
+			werr = fmt.Errorf("%w (%v)", cerr, werr)
+		}
 	}
 	if werr == nil && p.err != nil {
 		werr = p.err

@@ -65,7 +65,7 @@ func TestImportGenerated(t *testing.T) {
 
 	forEachDialect(t, func(t *testing.T, db testDB) {
 		var iv invalidations
-		opts := Options{BatchSize: 700, Invalidate: iv.fn}
+		opts := Options{BatchSize: 1300, Invalidate: iv.fn}
 
 		s := db.importCategories(t, catsCSV, opts)
 		if want := [4]int64{nCats, 0, 0, 0}; counts4(s) != want {
@@ -556,5 +556,55 @@ func TestProgress(t *testing.T) {
 		if p.Done {
 			t.Errorf("call %d has Done before the end", i)
 		}
+	}
+}
+
+// TestSQLiteConnectionRestored: the import changes the connection's
+// foreign_keys and cache_size while it runs and puts them back.
+func TestSQLiteConnectionRestored(t *testing.T) {
+	db := newSQLite(t)
+	db.SetMaxOpenConns(1) // every query below uses the import's connection
+	var fk, cache int64
+	db.QueryRow(`PRAGMA foreign_keys`).Scan(&fk)
+	db.QueryRow(`PRAGMA cache_size`).Scan(&cache)
+	db.importCategories(t, smallCategories, Options{})
+	db.importProducts(t, prodHeader+"B000000001,One,i,u,4.5,10,9.99,0.0,1,False,0\n", Options{})
+	var fk2, cache2 int64
+	db.QueryRow(`PRAGMA foreign_keys`).Scan(&fk2)
+	db.QueryRow(`PRAGMA cache_size`).Scan(&cache2)
+	if fk != 1 || fk2 != fk || cache2 != cache {
+		t.Errorf("foreign_keys %d → %d, cache_size %d → %d", fk, fk2, cache, cache2)
+	}
+}
+
+// TestSQLiteCategoryGone: with SQLite's foreign keys off during the import,
+// the writer's own check catches a category that disappeared.
+func TestSQLiteCategoryGone(t *testing.T) {
+	db := newSQLite(t)
+	db.importCategories(t, smallCategories, Options{})
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	w := &sqliteProducts{known: knownSet{}}
+	if err := w.open(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	defer w.close(ctx)
+	tx := &txState{touched: map[int64]struct{}{}}
+	w.begin(ctx)
+	if err := w.write(ctx, []product{{asin: "B000000001", categoryID: 1}}, tx); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.finish(ctx, tx); err != nil {
+		t.Fatalf("finish with existing category: %v", err)
+	}
+	if _, err := conn.ExecContext(ctx, `DELETE FROM categories WHERE id = 1`); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.finish(ctx, tx); !errors.Is(err, ErrCategoryGone) {
+		t.Errorf("finish after the category was deleted: %v, want ErrCategoryGone", err)
 	}
 }

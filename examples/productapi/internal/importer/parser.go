@@ -25,13 +25,23 @@ type format[T any] struct {
 	key func(*T) string
 }
 
-// batch is a slice of parsed rows travelling from the parser to the writer.
+// maxChunk caps the rows of one batch value travelling from the parser to
+// the writer, so that memory does not grow with Options.BatchSize: a
+// transaction of BatchSize rows is written as several chunks.
+const maxChunk = 1000
+
+// batch is a chunk of parsed rows travelling from the parser to the writer.
+// endTx marks the last chunk of a transaction.
 type batch[T any] struct {
-	rows []T
+	rows  []T
+	endTx bool
 }
 
 // parser reads and validates CSV records on its own goroutine and sends
-// full batches on batches. failed, errs and err are written by the parser
+// chunks on batches, marking where each transaction ends: after
+// Options.BatchSize rows, and before a row whose key is already in the
+// transaction (so that repeated keys apply in file order, one per
+// transaction). failed, errs and err are written by the parser
 // goroutine only and read after batches is closed.
 type parser[T any] struct {
 	in      *countingReader
@@ -65,6 +75,7 @@ func newParser[T any](r io.Reader, f *format[T], opts Options, start time.Time) 
 func (p *parser[T]) recycle(b *batch[T]) {
 	clear(b.rows) // drop string references
 	b.rows = b.rows[:0]
+	b.endTx = false
 	select {
 	case p.free <- b:
 	default:
@@ -79,6 +90,8 @@ func (p *parser[T]) newBatch() *batch[T] {
 		return &batch[T]{rows: make([]T, 0, p.opts.BatchSize)}
 	}
 }
+
+func (p *parser[T]) chunk() int { return min(p.opts.BatchSize, maxChunk) }
 
 func (p *parser[T]) snapshot(done bool) Progress {
 	el := time.Since(p.start)
@@ -128,7 +141,8 @@ func (p *parser[T]) parse(ctx context.Context) error {
 
 	var (
 		b        = p.newBatch()
-		keys     = make(map[string]struct{}, p.opts.BatchSize)
+		keys     = make(map[string]struct{}) // keys in the current transaction
+		txRows   int
 		next     = time.Now().Add(progressInterval)
 		line     int
 		rowOK    bool
@@ -137,17 +151,21 @@ func (p *parser[T]) parse(ctx context.Context) error {
 			rowOK = false
 		}
 	)
-	send := func() bool {
-		if len(b.rows) == 0 {
+	send := func(endTx bool) bool {
+		if len(b.rows) == 0 && !(endTx && txRows > 0) {
 			return true
 		}
+		b.endTx = endTx
 		select {
 		case p.batches <- b:
 		case <-ctx.Done():
 			return false
 		}
 		b = p.newBatch()
-		clear(keys)
+		if endTx {
+			clear(keys)
+			txRows = 0
+		}
 		return true
 	}
 	for n := 0; ; n++ {
@@ -191,23 +209,29 @@ func (p *parser[T]) parse(ctx context.Context) error {
 		}
 		k := p.f.key(row)
 		if _, dup := keys[k]; dup {
-			// Keep file order: the earlier row must land before this one.
+			// The earlier row must land, in its own transaction, first.
 			last := *row
 			b.rows = b.rows[:len(b.rows)-1]
-			if !send() {
+			if !send(true) {
 				return ctx.Err()
 			}
 			b.rows = append(b.rows, last)
-			k = p.f.key(&b.rows[0])
 		}
-		keys[k] = struct{}{}
-		if len(b.rows) >= p.opts.BatchSize {
-			if !send() {
+		// A clone: the key must not pin the whole record's memory.
+		keys[strings.Clone(k)] = struct{}{}
+		txRows++
+		switch {
+		case txRows >= p.opts.BatchSize:
+			if !send(true) {
+				return ctx.Err()
+			}
+		case len(b.rows) >= p.chunk():
+			if !send(false) {
 				return ctx.Err()
 			}
 		}
 	}
-	if !send() {
+	if !send(true) {
 		return ctx.Err()
 	}
 	return nil

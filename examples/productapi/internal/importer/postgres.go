@@ -54,19 +54,22 @@ SELECT
 		SELECT old_category_id FROM up WHERE old_category_id IS NOT NULL) AS t(c)), '{}')
 FROM up`
 
-// pgProducts writes product batches to PostgreSQL: COPY into a temporary
-// staging table, then one merge statement, in one transaction per batch.
+// pgProducts writes products to PostgreSQL: each chunk is sent with COPY
+// into a temporary staging table, and at the end of the transaction one
+// merge statement moves the staging rows into products.
 type pgProducts struct {
 	known knownSet
 	conn  *sql.Conn
+	src   productSource
 }
 
-func (w *pgProducts) open(ctx context.Context, conn *sql.Conn, _ *format[product]) error {
+func (w *pgProducts) open(ctx context.Context, conn *sql.Conn) error {
 	w.conn = conn
 	if err := loadKnown(ctx, conn, w.known); err != nil {
 		return err
 	}
-	// ON COMMIT DELETE ROWS empties the table after each batch for free.
+	// ON COMMIT DELETE ROWS empties the table after each transaction for
+	// free.
 	_, err := conn.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS productapi_import_products (
 		asin text NOT NULL, title text NOT NULL, img_url text NOT NULL, product_url text NOT NULL,
 		stars float8 NOT NULL, reviews int8 NOT NULL, price float8 NOT NULL, list_price float8 NOT NULL,
@@ -78,40 +81,45 @@ func (w *pgProducts) open(ctx context.Context, conn *sql.Conn, _ *format[product
 	return nil
 }
 
-func (w *pgProducts) write(ctx context.Context, rows []product, touched map[int64]struct{}) (counts, error) {
-	var c counts
-	err := w.conn.Raw(func(dc any) error {
+// withPgx runs fn on the pgx connection under w.conn.
+func (w *pgProducts) withPgx(fn func(*pgx.Conn) error) error {
+	return w.conn.Raw(func(dc any) error {
 		sc, ok := dc.(*stdlib.Conn)
 		if !ok {
 			return fmt.Errorf("importer: dialect postgres needs the pgx driver, got %T", dc)
 		}
-		pc := sc.Conn()
-		tx, err := pc.Begin(ctx)
-		if err != nil {
-			return fmt.Errorf("importer: beginning a transaction: %w", err)
-		}
-		defer tx.Rollback(context.WithoutCancel(ctx))
-		if _, err := tx.CopyFrom(ctx, pgStaging, pgStagingColumns, &productSource{rows: rows, i: -1}); err != nil {
+		return fn(sc.Conn())
+	})
+}
+
+func (w *pgProducts) begin(context.Context) error { return nil }
+
+func (w *pgProducts) write(ctx context.Context, rows []product, tx *txState) error {
+	return w.withPgx(func(c *pgx.Conn) error {
+		w.src = productSource{rows: rows, i: -1}
+		if _, err := c.CopyFrom(ctx, pgStaging, pgStagingColumns, &w.src); err != nil {
 			return fmt.Errorf("importer: copying products: %w", err)
 		}
+		tx.unchanged += int64(len(rows)) // corrected by finish
+		return nil
+	})
+}
+
+func (w *pgProducts) finish(ctx context.Context, tx *txState) error {
+	return w.withPgx(func(c *pgx.Conn) error {
+		var ins, upd int64
 		var cats []int64
-		if err := tx.QueryRow(ctx, pgMerge).Scan(&c.inserted, &c.updated, &cats); err != nil {
+		if err := c.QueryRow(ctx, pgMerge).Scan(&ins, &upd, &cats); err != nil {
 			return fmt.Errorf("importer: merging products: %w", err)
 		}
-		// Not cancellable: the summary must know whether the batch landed.
-		if err := tx.Commit(context.WithoutCancel(ctx)); err != nil {
-			return fmt.Errorf("importer: committing: %w", err)
-		}
+		tx.inserted += ins
+		tx.updated += upd
+		tx.unchanged -= ins + upd
 		for _, id := range cats {
-			touched[id] = struct{}{}
+			tx.touched[id] = struct{}{}
 		}
 		return nil
 	})
-	if err != nil {
-		return counts{}, err
-	}
-	c.unchanged = int64(len(rows)) - c.inserted - c.updated
-	return c, nil
 }
 
 func (w *pgProducts) close(ctx context.Context) error {

@@ -11,16 +11,28 @@ import (
 // sqliteChunk is the number of rows per multi-row statement: large enough
 // to amortise the per-statement cost of database/sql, small enough to stay
 // far below SQLite's limit of 32766 bound parameters (11 per row).
-const sqliteChunk = 500
+const sqliteChunk = 250
+
+// sqliteCacheKiB is the page cache the import connection uses while it
+// writes (the default is 2 MiB): products has eight indexes that take
+// inserts in random order, and every page that falls out of the cache is
+// read and written again. It is restored after the import.
+const sqliteCacheKiB = 24 << 10
 
 const productColumns = `asin, title, img_url, product_url, stars, reviews, price, list_price, category_id, is_best_seller, bought_in_last_month`
 
-// sqliteProducts writes product batches to SQLite. Each chunk of a batch is
-// first looked up in one query so that rows can be classified as new,
-// changed or unchanged; only new and changed rows are written, with
-// multi-row INSERT … ON CONFLICT statements prepared once per import. The
-// whole batch runs in one BEGIN IMMEDIATE transaction, so the lookup and the
-// writes see the same state.
+// sqliteProducts writes products to SQLite. Each chunk of rows is first
+// looked up in one query to classify rows as new, changed or unchanged.
+// New rows go in with multi-row INSERT statements, changed rows with one
+// UPDATE each, unchanged rows not at all.
+//
+// Foreign keys are switched off on the import connection, and the writer
+// enforces them itself: every row's category is checked against the known
+// ids as it is parsed, and before each COMMIT, under the write lock, that
+// all the categories the transaction refers to still exist. With SQLite's
+// own checks on, a multi-row statement that could abort half-way makes it
+// keep a statement journal of every page the statement touches, which
+// doubled the cost of a bulk load.
 type sqliteProducts struct {
 	known knownSet
 	conn  *sql.Conn
@@ -28,18 +40,44 @@ type sqliteProducts struct {
 	lookup    *sql.Stmt // sqliteChunk ASINs
 	insertN   *sql.Stmt // sqliteChunk rows
 	insertOne *sql.Stmt // one row
+	update    *sql.Stmt // one row
+
+	cacheSize    int64 // the connection's cache_size before the import
+	restoreCache bool
+	foreignKeys  int64 // the connection's foreign_keys before the import
+	restoreFK    bool
+
+	refs map[int64]struct{} // categories referred to by this transaction
 
 	// Reused between chunks.
 	args     []any
 	existing map[string]product
-	pending  []*product
+	fresh    []*product
 }
 
-func (w *sqliteProducts) open(ctx context.Context, conn *sql.Conn, _ *format[product]) error {
+func (w *sqliteProducts) open(ctx context.Context, conn *sql.Conn) error {
 	w.conn = conn
 	if err := loadKnown(ctx, conn, w.known); err != nil {
 		return err
 	}
+	if err := conn.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&w.cacheSize); err != nil {
+		return fmt.Errorf("importer: reading cache_size: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size = -%d`, sqliteCacheKiB)); err != nil {
+		return fmt.Errorf("importer: setting cache_size: %w", err)
+	}
+	w.restoreCache = true
+
+	// Statements are compiled with the connection's foreign_keys setting,
+	// so switch it off before preparing them.
+	if err := conn.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&w.foreignKeys); err != nil {
+		return fmt.Errorf("importer: reading foreign_keys: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+		return fmt.Errorf("importer: setting foreign_keys: %w", err)
+	}
+	w.restoreFK = true
+	w.refs = make(map[int64]struct{})
 	now := time.Now().UTC().Format(sqliteTimeFormat)
 	var err error
 	w.lookup, err = conn.PrepareContext(ctx, `SELECT `+productColumns+` FROM products WHERE asin IN (`+
@@ -53,16 +91,22 @@ func (w *sqliteProducts) open(ctx context.Context, conn *sql.Conn, _ *format[pro
 	if w.insertOne, err = conn.PrepareContext(ctx, sqliteInsert(1, now)); err != nil {
 		return fmt.Errorf("importer: preparing product insert: %w", err)
 	}
+	// now is a timestamp formatted here, safe to inline.
+	if w.update, err = conn.PrepareContext(ctx, `UPDATE products SET title = ?2, img_url = ?3,
+		product_url = ?4, stars = ?5, reviews = ?6, price = ?7, list_price = ?8, category_id = ?9,
+		is_best_seller = ?10, bought_in_last_month = ?11, updated_at = '`+now+`' WHERE asin = ?1`); err != nil {
+		return fmt.Errorf("importer: preparing product update: %w", err)
+	}
 	w.args = make([]any, 0, sqliteChunk*11)
 	w.existing = make(map[string]product, sqliteChunk)
 	return nil
 }
 
-// sqliteInsert builds an upsert of n rows. now is a timestamp we formatted
-// ourselves, so it is safe to inline.
+// sqliteInsert builds an insert of n rows. now is a timestamp formatted
+// here, so it is safe to inline.
 func sqliteInsert(n int, now string) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO products (` + productColumns + `, created_at, updated_at) VALUES `)
+	b.WriteString(`INSERT OR FAIL INTO products (` + productColumns + `, created_at, updated_at) VALUES `)
 	row := `(?,?,?,?,?,?,?,?,?,?,?,'` + now + `','` + now + `')`
 	for i := range n {
 		if i > 0 {
@@ -70,32 +114,26 @@ func sqliteInsert(n int, now string) string {
 		}
 		b.WriteString(row)
 	}
-	b.WriteString(` ON CONFLICT (asin) DO UPDATE SET title = excluded.title, img_url = excluded.img_url,
-		product_url = excluded.product_url, stars = excluded.stars, reviews = excluded.reviews,
-		price = excluded.price, list_price = excluded.list_price, category_id = excluded.category_id,
-		is_best_seller = excluded.is_best_seller, bought_in_last_month = excluded.bought_in_last_month,
-		updated_at = excluded.updated_at`)
 	return b.String()
 }
 
-func (w *sqliteProducts) write(ctx context.Context, rows []product, touched map[int64]struct{}) (c counts, err error) {
-	err = inTx(ctx, w.conn, "sqlite", func() error {
-		for len(rows) > 0 {
-			n := min(len(rows), sqliteChunk)
-			if err := w.writeChunk(ctx, rows[:n], &c, touched); err != nil {
-				return err
-			}
-			rows = rows[n:]
-		}
-		return nil
-	})
-	if err != nil {
-		return counts{}, err
-	}
-	return c, nil
+func (w *sqliteProducts) begin(context.Context) error {
+	clear(w.refs)
+	return nil
 }
 
-func (w *sqliteProducts) writeChunk(ctx context.Context, rows []product, c *counts, touched map[int64]struct{}) error {
+func (w *sqliteProducts) write(ctx context.Context, rows []product, tx *txState) error {
+	for len(rows) > 0 {
+		n := min(len(rows), sqliteChunk)
+		if err := w.writeChunk(ctx, rows[:n], tx); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+func (w *sqliteProducts) writeChunk(ctx context.Context, rows []product, tx *txState) error {
 	// Classify against what is stored. A short chunk repeats its first
 	// ASIN to fill the prepared statement's parameters.
 	w.args = w.args[:0]
@@ -123,57 +161,92 @@ func (w *sqliteProducts) writeChunk(ctx context.Context, rows []product, c *coun
 	}
 	rs.Close()
 
-	w.pending = w.pending[:0]
+	w.fresh = w.fresh[:0]
 	for i := range rows {
 		r := &rows[i]
 		old, found := w.existing[r.asin]
 		switch {
 		case !found:
-			c.inserted++
+			tx.inserted++
+			w.fresh = append(w.fresh, r)
 		case old == *r:
-			c.unchanged++
+			tx.unchanged++
 			continue
 		default:
-			c.updated++
-			touched[old.categoryID] = struct{}{}
+			tx.updated++
+			tx.touched[old.categoryID] = struct{}{}
+			if _, err := w.update.ExecContext(ctx, w.rowArgs(r)...); err != nil {
+				return fmt.Errorf("importer: updating product %s: %w", r.asin, err)
+			}
 		}
-		touched[r.categoryID] = struct{}{}
-		w.pending = append(w.pending, r)
+		tx.touched[r.categoryID] = struct{}{}
+		w.refs[r.categoryID] = struct{}{}
 	}
 
-	pending := w.pending
-	for len(pending) >= sqliteChunk {
-		if err := w.exec(ctx, w.insertN, pending[:sqliteChunk]); err != nil {
-			return err
+	fresh := w.fresh
+	if len(fresh) == sqliteChunk {
+		w.args = w.args[:0]
+		for _, r := range fresh {
+			w.args = append(w.args, w.rowArgs(r)...)
 		}
-		pending = pending[sqliteChunk:]
+		if _, err := w.insertN.ExecContext(ctx, w.args...); err != nil {
+			return fmt.Errorf("importer: inserting products: %w", err)
+		}
+		return nil
 	}
-	for _, r := range pending {
-		if err := w.exec(ctx, w.insertOne, []*product{r}); err != nil {
-			return err
+	for _, r := range fresh {
+		if _, err := w.insertOne.ExecContext(ctx, w.rowArgs(r)...); err != nil {
+			return fmt.Errorf("importer: inserting product %s: %w", r.asin, err)
 		}
 	}
 	return nil
 }
 
-func (w *sqliteProducts) exec(ctx context.Context, st *sql.Stmt, rows []*product) error {
-	w.args = w.args[:0]
-	for _, r := range rows {
-		best := int64(0)
-		if r.bestSeller {
-			best = 1
-		}
-		w.args = append(w.args, r.asin, r.title, r.imgURL, r.productURL, r.stars, r.reviews,
-			r.price, r.listPrice, r.categoryID, best, r.bought)
+// rowArgs returns r's 11 column values in statement order.
+func (w *sqliteProducts) rowArgs(r *product) []any {
+	best := int64(0)
+	if r.bestSeller {
+		best = 1
 	}
-	if _, err := st.ExecContext(ctx, w.args...); err != nil {
-		return fmt.Errorf("importer: writing products: %w", err)
+	return []any{r.asin, r.title, r.imgURL, r.productURL, r.stars, r.reviews,
+		r.price, r.listPrice, r.categoryID, best, r.bought}
+}
+
+// finish checks, in place of SQLite's foreign keys, that every category
+// the transaction's rows refer to exists.
+func (w *sqliteProducts) finish(ctx context.Context, _ *txState) error {
+	if len(w.refs) == 0 {
+		return nil
+	}
+	var q strings.Builder
+	args := make([]any, 0, len(w.refs))
+	q.WriteString(`SELECT count(*) FROM categories WHERE id IN (`)
+	for id := range w.refs {
+		if len(args) > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteByte('?')
+		args = append(args, id)
+	}
+	q.WriteByte(')')
+	var n int
+	if err := w.conn.QueryRowContext(ctx, q.String(), args...).Scan(&n); err != nil {
+		return fmt.Errorf("importer: checking categories: %w", err)
+	}
+	if n != len(w.refs) {
+		return ErrCategoryGone
 	}
 	return nil
 }
 
-func (w *sqliteProducts) close(context.Context) error {
-	for _, s := range []*sql.Stmt{w.lookup, w.insertN, w.insertOne} {
+func (w *sqliteProducts) close(ctx context.Context) error {
+	if w.restoreCache {
+		w.conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size = %d`, w.cacheSize))
+	}
+	if w.restoreFK {
+		w.conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA foreign_keys = %d`, w.foreignKeys))
+	}
+	for _, s := range []*sql.Stmt{w.lookup, w.insertN, w.insertOne, w.update} {
 		if s != nil {
 			s.Close()
 		}
