@@ -105,12 +105,35 @@ import (
 // still stored if it completes within the cap. http.Hijacker and
 // http.Pusher are there when the server's ResponseWriter has them.
 //
+// # Where it goes
+//
+// The key and the entry are built from the request and the response as the
+// middleware sees them. Middleware placed outside it runs on every request,
+// hits included: put per-request work there (request IDs, logging, CORS,
+// compression, session cookies); what it sets before calling the cache is
+// left out of the entry and never keeps a response from being stored.
+// Middleware placed inside it runs only on misses, and its headers are
+// stored with the response. Outer rewriting such as http.StripPrefix changes
+// the path the key holds: give routes mounted under different prefixes
+// different names. A middleware's name must not be a Cache's name on the
+// same Store. Request directives (Cache-Control: no-cache from a reload) are
+// not obeyed: this is the origin's own cache, and ?nocache is its bypass.
+//
+// The Store's in-process tier, stale-while-revalidate, early refresh and
+// cross-instance lease apply to Cache values only: HTTP entries are read from
+// Redis, an entry is a miss once its TTL has passed, and misses are coalesced
+// within each instance.
+//
 // # Metrics
 //
 // Requests are counted in the Store's metrics and Stats under the
-// middleware's name (WithName, default "http"), never per URL: a hit, or a
-// miss with a load (the handler call) and its duration; waiters count as
-// deduplicated; bypassed requests are not counted.
+// middleware's name (WithName, default "http"), never per URL:
+// cachefront_hits_total and cachefront_misses_total per request,
+// cachefront_loads_total and cachefront_load_duration_seconds per handler
+// call (result "error" for a panic or a 5xx, "not_found" for 404 and 410),
+// cachefront_dedup_waits_total for requests served by another's handler
+// call, and cachefront_errors_total for Redis failures. Bypassed requests
+// are not counted.
 //
 // Options: WithName, WithTTL, WithTTLJitter, WithTags, WithTagsFunc,
 // WithVary, WithKeyFunc, WithUserKey, WithPublic, WithCacheableStatus,

@@ -157,6 +157,7 @@ func (t *responseTee) commit() {
 		return
 	}
 	t.committed = true
+	t.sniff()
 	h := t.w.Header()
 	clear(h)
 	copyHeader(h, t.header)
@@ -165,6 +166,15 @@ func (t *responseTee) commit() {
 	t.w.WriteHeader(t.code)
 	if len(t.buf) > 0 {
 		_, _ = t.toClient(t.buf)
+	}
+}
+
+// sniff sets the Content-Type net/http would detect from the body so far, if
+// the handler set none, so that the response sent and the one stored agree
+// (and a HEAD answered from the entry has the type the GET had).
+func (t *responseTee) sniff() {
+	if _, haveType := t.header["Content-Type"]; !haveType && len(t.buf) > 0 && bodyAllowedForStatus(t.code) {
+		t.header.Set("Content-Type", http.DetectContentType(t.buf))
 	}
 }
 
@@ -232,19 +242,13 @@ func (t *responseTee) finish() *cachedResponse {
 		t.sendTrailers()
 		return nil
 	}
-	resp := &cachedResponse{Status: t.code, Header: storedHeader(t.header, t.initial), Body: t.buf}
-	if _, haveType := t.header["Content-Type"]; !haveType && len(t.buf) > 0 && bodyAllowedForStatus(t.code) {
-		// Stored explicitly, so that a HEAD answered from the entry has the
-		// type the GET had.
-		ct := http.DetectContentType(t.buf)
-		resp.Header.Set("Content-Type", ct)
-		t.header.Set("Content-Type", ct)
+	if !t.committed {
+		t.sniff()
 	}
 	if _, haveETag := t.header["Etag"]; !haveETag {
-		etag := strongETag(t.code, t.header, t.buf)
-		resp.Header.Set("Etag", etag)
-		t.header.Set("Etag", etag)
+		t.header.Set("Etag", strongETag(t.code, t.header, t.buf))
 	}
+	resp := &cachedResponse{Status: t.code, Header: storedHeader(t.header, t.initial), Body: t.buf}
 	if !t.committed {
 		t.committed = true
 		h := t.w.Header()
