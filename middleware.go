@@ -174,11 +174,16 @@ func newHTTPCache(store *Store, opts []Option) (*httpCache, error) {
 	if err := cfg.http.validate(); err != nil {
 		return nil, fmt.Errorf("Middleware: %w", err)
 	}
-	c := &Cache[cachedResponse]{
-		store: store, name: cfg.http.name, cfg: cfg,
-		typeHash: hashTypeName(cfg.typeName), cc: store.countersFor(cfg.http.name),
+	c, err := newCache[cachedResponse](store, cfg.http.name, nil)
+	if err != nil {
+		return nil, fmt.Errorf("Middleware: %w", err)
 	}
+	// The HTTP settings replace the ones New would have applied. Entries
+	// are never served past their TTL (see Middleware), so they are not
+	// kept past it either.
+	c.cfg, c.typeHash = cfg, hashTypeName(cfg.typeName)
 	c.call = c.resolve(&cfg)
+	c.call.swr, c.call.earlyBeta = 0, 0
 	m := &httpCache{c: c, cfg: cfg.http}
 	for _, h := range m.cfg.vary {
 		m.varyAuth = m.varyAuth || h == "Authorization"

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/go-chi/chi/v5"
 	"github.com/redis/go-redis/v9"
 )
@@ -798,12 +799,18 @@ func TestMiddlewareLateTagsFromAddTags(t *testing.T) {
 
 func TestMiddlewareTTL(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *testBackend) {
-		s := newTestStore(t, b)
+		// The Store's stale-while-revalidate does not keep HTTP entries.
+		s := newTestStore(t, b, WithStaleWhileRevalidate(time.Hour))
 		var c counted
 		ttl := 300 * time.Millisecond
 		h := Middleware(s, WithTTL(ttl), WithTTLJitter(0))(c.handler(routers[0]))
 		expect(t, get(h, "GET", "/x"), 200, "MISS", "item  #1 GET")
 		expect(t, get(h, "GET", "/x"), 200, "HIT", "item  #1 GET")
+		for _, k := range allKeys(t, b, s.Namespace()+":http:*") {
+			if pttl := b.rdb.PTTL(ctxBG, k).Val(); pttl > ttl {
+				t.Fatalf("entry kept for %v, TTL %v", pttl, ttl)
+			}
+		}
 		if b.fastForward(ttl + time.Millisecond) {
 			expect(t, get(h, "GET", "/x"), 200, "MISS", "item  #2 GET")
 			return
@@ -1193,5 +1200,32 @@ func TestMiddlewareClosedStoreBypasses(t *testing.T) {
 		h := Middleware(s)(c.handler(routers[0]))
 		_ = s.Close()
 		expect(t, get(h, "GET", "/x"), 200, "BYPASS", "item  #1 GET")
+	})
+}
+
+// BenchmarkMiddlewareHit measures a cached GET: one Redis round trip, the
+// entry decoded and written out.
+func BenchmarkMiddlewareHit(b *testing.B) {
+	mr := miniredis.RunT(b)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	s := NewStore(rdb)
+	defer s.Close()
+	body := strings.Repeat("product ", 128)
+	h := Middleware(s)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, body)
+	}))
+	if w := get(h, "GET", "/products?page=1"); w.Header().Get("X-Cache") != "MISS" {
+		b.Fatal(w.Header())
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if w := get(h, "GET", "/products?page=1"); w.Code != 200 {
+				b.Fatal(w.Code)
+			}
+		}
 	})
 }
