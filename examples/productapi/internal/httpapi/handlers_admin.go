@@ -123,9 +123,18 @@ func (a *api) importProducts(w http.ResponseWriter, r *http.Request) {
 // importCSV streams a CSV upload (the raw body, or the multipart field
 // "file") into run and answers with its summary. Imports may take minutes:
 // the route lifts the server's read and write deadlines for itself.
+//
+// An upload whose Content-Length passes the limit is refused before it is
+// read. One without a length (chunked) that passes it mid-way is cut there:
+// the batches the importer committed before stay, and are invalidated.
 func (a *api) importCSV(w http.ResponseWriter, r *http.Request, run func(context.Context, io.Reader) (any, error)) {
 	if a.Importer == nil {
 		writeError(w, r, http.StatusServiceUnavailable, "import_unavailable", "imports are not available on this server")
+		return
+	}
+	if r.ContentLength > a.MaxImportBytes {
+		// Refused before a byte is read: nothing is imported.
+		writeError(w, r, http.StatusRequestEntityTooLarge, "body_too_large", "the file is larger than the import limit")
 		return
 	}
 	rc := http.NewResponseController(w)

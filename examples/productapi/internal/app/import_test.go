@@ -1,0 +1,91 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"mime/multipart"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestLoadSample(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		// The seeded database is not empty: nothing is loaded.
+		if err := e.app.LoadSample(ctx, os.DirFS("../../data/sample")); err != nil {
+			t.Fatal(err)
+		}
+		if n := e.count("categories"); n != 3 {
+			t.Fatalf("%d categories after LoadSample on a non-empty database, want 3", n)
+		}
+		if _, err := e.app.DB.ExecContext(ctx, "DELETE FROM products"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.app.DB.ExecContext(ctx, "DELETE FROM categories"); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.app.LoadSample(ctx, os.DirFS("../../data/sample")); err != nil {
+			t.Fatal(err)
+		}
+		if c, p := e.count("categories"), e.count("products"); c != 30 || p != 66 {
+			t.Fatalf("sample: %d categories, %d products; want 30 and 66", c, p)
+		}
+	})
+}
+
+func TestImportBadInput(t *testing.T) {
+	e := newEnv(t, "sqlite", map[string]string{"MAX_IMPORT_BYTES": "4096"})
+	products := e.count("products")
+	header := "asin,title,imgUrl,productURL,stars,reviews,price,listPrice,category_id,isBestSeller,boughtInLastMonth\n"
+	row := "B0IMPORT01,Beads,https://m.media-amazon.com/images/I/b.jpg,https://www.amazon.com/dp/B0IMPORT01,4.0,3,2.0,0.0,1,False,0\n"
+
+	var noFile bytes.Buffer
+	mw := multipart.NewWriter(&noFile)
+	mw.WriteField("note", "no file here")
+	mw.Close()
+
+	tests := []struct {
+		name, body, contentType string
+		status                  int
+		code                    string
+	}{
+		{"wrong header", "id,name\n1,x\n", "text/csv", 400, "invalid_csv"},
+		{"empty body", "", "text/csv", 400, "invalid_csv"},
+		{"oversized", header + strings.Repeat(row, 100), "text/csv", 413, "body_too_large"},
+		{"JSON instead of CSV", `{"asin":"x"}`, "application/json", 415, "unsupported_media_type"},
+		{"multipart without file", noFile.String(), mw.FormDataContentType(), 400, "missing_file"},
+		{"broken multipart", "--nope\r\n", "multipart/form-data; boundary=other", 400, "invalid_multipart"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := e.with(t)
+			r := e.do("POST", "/admin/import/products", e.admin, tt.body, "Content-Type", tt.contentType)
+			if r.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d: %s", r.StatusCode, tt.status, r.body)
+			}
+			var eb struct{ Error, Message string }
+			r.json(t, &eb)
+			if eb.Error != tt.code || eb.Message == "" {
+				t.Fatalf("error body %s, want code %s", r.body, tt.code)
+			}
+		})
+	}
+	if got := e.count("products"); got != products {
+		t.Fatalf("%d products after refused imports, want %d", got, products)
+	}
+	// Bad rows are reported with their line and the rest is imported.
+	var sum struct {
+		Inserted, Failed int64
+		Errors           []struct {
+			Line   int
+			Column string
+			Reason string
+		}
+	}
+	e.must(e.do("POST", "/admin/import/products", e.admin, header+row+"B0BADROW01,x,,,9,1,1,1,1,False,0\n", "Content-Type", "text/csv"), 200).json(t, &sum)
+	if sum.Inserted != 1 || sum.Failed != 1 || len(sum.Errors) != 1 || sum.Errors[0].Line != 3 {
+		t.Fatalf("summary %+v", sum)
+	}
+	e.must(e.do("POST", "/admin/import/products", e.userToken(), header+row, "Content-Type", "text/csv"), 403)
+}
