@@ -57,7 +57,7 @@ echo "== one uncached request:"
 curl -fsS -o /dev/null -w '   %{time_total}s, %{size_download} bytes\n' "$url${sep}nocache=true"
 
 run() {
-	wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$1" | tee "$work/wrk.out" >&2
+	wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout 30s --latency "$1" | tee "$work/wrk.out" >&2
 	awk '/^Requests\/sec:/ {print $2}' "$work/wrk.out"
 }
 echo "== cached: wrk -t$THREADS -c$CONNS -d$DURATION $url"

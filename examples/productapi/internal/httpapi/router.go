@@ -86,10 +86,11 @@ func New(d Deps) http.Handler {
 	handle("POST /auth/login", http.HandlerFunc(a.login))
 	handle("GET /auth/me", http.HandlerFunc(a.me), anyone)
 
-	// Catalogue.
-	handle("GET /categories", http.HandlerFunc(a.categories), a.cached("categories", tags(catalog.TagCategories), false))
-	handle("GET /products", http.HandlerFunc(a.listProducts), a.cached("product-lists", productListTags, false))
-	handle("GET /products/{asin}", http.HandlerFunc(a.getProduct), a.cached("product-pages", productTags, false))
+	// Catalogue. Its read handlers never look at credentials, so their
+	// responses are public: a signed-in client shares the anonymous entries.
+	handle("GET /categories", http.HandlerFunc(a.categories), a.cached("categories", tags(catalog.TagCategories), true))
+	handle("GET /products", http.HandlerFunc(a.listProducts), a.cached("product-lists", productListTags, true))
+	handle("GET /products/{asin}", http.HandlerFunc(a.getProduct), a.cached("product-pages", productTags, true))
 	handle("POST /products", http.HandlerFunc(a.createProduct), admin)
 	handle("PUT /products/{asin}", http.HandlerFunc(a.updateProduct), admin)
 	handle("DELETE /products/{asin}", http.HandlerFunc(a.deleteProduct), admin)
