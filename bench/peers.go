@@ -17,10 +17,15 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-// TTL is the lifetime of every entry (and of every tag index or version key)
-// the benchmarks write, so that nothing they leave in Redis outlives them
-// for long.
+// TTL is the lifetime of every entry and eko tag index the benchmarks write,
+// so that nothing they leave in Redis outlives them for long.
 const TTL = 10 * time.Minute
+
+// TagTTL is the lifetime of cachefront's tag version keys. It must outlast a
+// whole run: a version key lives TagTTL from its creation or its last
+// invalidation, however often entries are written under it, and when it
+// expires every entry carrying the tag becomes a miss at once.
+const TagTTL = time.Hour
 
 // ErrUnsupported is returned by a Peer for an operation its library does not
 // have (go-redis/cache has no tags).
@@ -122,7 +127,7 @@ const OperationTimeout = 2 * time.Second
 
 // NewCachefront returns a cachefront peer on a Store of namespace ns.
 func NewCachefront(rdb redis.UniversalClient, ns string) *Cachefront {
-	store := cachefront.NewStore(rdb, cachefront.WithNamespace(ns), cachefront.WithTagTTL(TTL),
+	store := cachefront.NewStore(rdb, cachefront.WithNamespace(ns), cachefront.WithTagTTL(TagTTL),
 		cachefront.WithOperationTimeout(OperationTimeout))
 	return &Cachefront{store: store, cache: cachefront.New[Product](store, "products", cachefront.WithTTL(TTL))}
 }

@@ -274,10 +274,8 @@ func main() {
 	}
 
 	// The watchdog: what a client without ContextTimeoutEnabled costs a hit.
-	d, okD := res.med("Get/client=default/lib=cachefront", "ns/op")
-	c, okC := res.med("Get/client=ctxtimeout/lib=cachefront", "ns/op")
-	db, _ := res.med("Get/client=default/lib=cachefront", "B/op")
-	cb, _ := res.med("Get/client=ctxtimeout/lib=cachefront", "B/op")
+	db, okD := res.med("Get/client=default/lib=cachefront", "B/op")
+	cb, okC := res.med("Get/client=ctxtimeout/lib=cachefront", "B/op")
 	da, _ := res.med("Get/client=default/lib=cachefront", "allocs/op")
 	ca, _ := res.med("Get/client=ctxtimeout/lib=cachefront", "allocs/op")
 	if x, ok := res.med("Paired/op=watchdog/lib=cachefront", "x-ref"); ok {
@@ -289,7 +287,7 @@ func main() {
 	}
 	if okD && okC {
 		fmt.Println()
-		fmt.Printf("Watchdog (go-redis defaults vs ContextTimeoutEnabled), cachefront Get hit: %+.1f µs/op (%.2f×), %+.0f B/op, %+.0f allocs/op\n",
-			(d-c)/1e3, d/c, db-cb, da-ca)
+		fmt.Printf("Watchdog, allocations: a cachefront Get hit allocates %+.0f B/op and %+.0f allocs/op more on a default client.\n",
+			db-cb, da-ca)
 	}
 }
