@@ -76,9 +76,13 @@ func TestWritesInvalidate(t *testing.T) {
 		t.Run("create", func(t *testing.T) {
 			e := e.with(t)
 			warm(e)
+			e.must(e.do("GET", "/products/B0CREATED1", "", nil), 404) // the product cache remembers "not found" briefly
 			e.must(e.do("POST", "/products", e.admin, map[string]any{"asin": "B0CREATED1", "title": "Crimp Beads", "price": 1.25, "category_id": 1}), 201)
 			if p := e.list("/products?category_id=1", "MISS"); !strings.Contains(asins(p), "B0CREATED1") || p.Total != 3 {
 				t.Fatalf("category list after create: [%s] total %d", asins(p), p.Total)
+			}
+			if p := e.product("/products/B0CREATED1", "MISS"); p.Title != "Crimp Beads" {
+				t.Fatalf("product after create: %+v", p)
 			}
 			if p := e.list("/products", "MISS"); p.Total != 7 {
 				t.Fatalf("product list after create: total %d, want 7", p.Total)

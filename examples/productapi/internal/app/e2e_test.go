@@ -212,11 +212,13 @@ func TestOperations(t *testing.T) {
 }
 
 func TestLoginRateLimit(t *testing.T) {
-	e := newEnv(t, "sqlite", map[string]string{"LOGIN_RATE_PER_MINUTE": "3"})
-	// The admin's login in newEnv used one attempt of this client's three.
+	e := newEnv(t, "sqlite", map[string]string{"LOGIN_RATE_PER_MINUTE": "4"})
+	// The admin's login in newEnv used one attempt of this client's four.
 	bad := map[string]string{"email": "victim@example.com", "password": "guess-guess"}
 	e.must(e.do("POST", "/auth/login", "", bad), 401)
 	e.must(e.do("POST", "/auth/login", "", bad), 401)
+	e.must(e.do("POST", "/auth/register", "", map[string]string{"email": "late@example.com", "password": "correct-horse"}), 201)
+	e.must(e.do("POST", "/auth/register", "", map[string]string{"email": "later@example.com", "password": "correct-horse"}), 429)
 	r := e.must(e.do("POST", "/auth/login", "", bad), 429)
 	if r.Header.Get("Retry-After") == "" {
 		t.Error("429 without Retry-After")

@@ -24,6 +24,12 @@ type tokenResponse struct {
 }
 
 func (a *api) register(w http.ResponseWriter, r *http.Request) {
+	// Registration costs a bcrypt hash: it shares the per-client budget of
+	// login attempts, so that neither can be used to burn CPU.
+	if ok, wait := a.LoginPerClient.Allow(clientAddr(r)); !ok {
+		tooManyAttempts(w, r, wait)
+		return
+	}
 	var in credentials
 	if e := decodeJSON(w, r, a.MaxBodyBytes, &in); e != nil {
 		writeAPIError(w, r, e)
@@ -86,7 +92,7 @@ func (a *api) login(w http.ResponseWriter, r *http.Request) {
 
 func tooManyAttempts(w http.ResponseWriter, r *http.Request, wait time.Duration) {
 	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-	writeError(w, r, http.StatusTooManyRequests, "too_many_attempts", "too many login attempts; retry later")
+	writeError(w, r, http.StatusTooManyRequests, "too_many_attempts", "too many attempts; retry later")
 }
 
 func (a *api) me(w http.ResponseWriter, r *http.Request) {
