@@ -158,7 +158,7 @@ func BenchmarkSet(b *testing.B) {
 		b.Run("client="+kind, func(b *testing.B) {
 			libs := []string{"floor", "cachefront", "cachefront-untagged"}
 			if kind == "default" {
-				libs = append(libs, "goredis-cache", "eko")
+				libs = append(libs, "cachefront-local", "goredis-cache", "eko")
 			}
 			for _, name := range libs {
 				b.Run("lib="+name, func(b *testing.B) {

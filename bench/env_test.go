@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachefront/cachefront"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -92,8 +93,9 @@ var peers struct {
 	m  map[string]Peer
 }
 
-// peerNames are the libraries compared, floor first.
-var peerNames = []string{"floor", "cachefront", "goredis-cache", "eko"}
+// peerNames are the libraries compared, floor first. cachefront-local is
+// cachefront with its in-process tier (WithLocalCache) in front of Redis.
+var peerNames = []string{"floor", "cachefront", "cachefront-local", "goredis-cache", "eko"}
 
 // peer returns the shared Peer of library name on a client of kind.
 func peer(tb testing.TB, name, kind string) Peer {
@@ -110,7 +112,9 @@ func peer(tb testing.TB, name, kind string) Peer {
 	case "floor":
 		p = NewFloor(rdb, "floorbench:")
 	case "cachefront":
-		p = NewCachefront(rdb, "cfbench")
+		p = NewCachefront(rdb, name, "cfbench")
+	case "cachefront-local":
+		p = NewCachefront(rdb, name, "cfbenchlocal", cachefront.WithLocalCache(10_000, time.Minute))
 	case "goredis-cache":
 		p = NewGoRedisCache(rdb, "grcbench:")
 	case "eko":

@@ -113,6 +113,7 @@ func (f *Floor) GetOrLoad(ctx context.Context, id, tag string, load func(context
 // (WithTags per call), which lets cachefront check the tag's version in the
 // same round trip as the entry.
 type Cachefront struct {
+	name  string
 	store *cachefront.Store
 	cache *cachefront.Cache[Product]
 }
@@ -125,11 +126,13 @@ type Cachefront struct {
 // hits. How long the bound is does not change what enforcing it costs.
 const OperationTimeout = 2 * time.Second
 
-// NewCachefront returns a cachefront peer on a Store of namespace ns.
-func NewCachefront(rdb redis.UniversalClient, ns string) *Cachefront {
-	store := cachefront.NewStore(rdb, cachefront.WithNamespace(ns), cachefront.WithTagTTL(TagTTL),
-		cachefront.WithOperationTimeout(OperationTimeout))
-	return &Cachefront{store: store, cache: cachefront.New[Product](store, "products", cachefront.WithTTL(TTL))}
+// NewCachefront returns a cachefront peer called name on a Store of
+// namespace ns, with the Store options opts added to the benchmarks' own.
+func NewCachefront(rdb redis.UniversalClient, name, ns string, opts ...cachefront.Option) *Cachefront {
+	opts = append([]cachefront.Option{cachefront.WithNamespace(ns), cachefront.WithTagTTL(TagTTL),
+		cachefront.WithOperationTimeout(OperationTimeout)}, opts...)
+	store := cachefront.NewStore(rdb, opts...)
+	return &Cachefront{name: name, store: store, cache: cachefront.New[Product](store, "products", cachefront.WithTTL(TTL))}
 }
 
 // Store returns the peer's Store.
@@ -138,7 +141,7 @@ func (c *Cachefront) Store() *cachefront.Store { return c.store }
 // Cache returns the peer's typed cache.
 func (c *Cachefront) Cache() *cachefront.Cache[Product] { return c.cache }
 
-func (c *Cachefront) Name() string         { return "cachefront" }
+func (c *Cachefront) Name() string         { return c.name }
 func (c *Cachefront) Key(id string) string { return c.store.Namespace() + ":" + c.cache.StoreKey(id) }
 func (c *Cachefront) Close() error         { return c.store.Close() }
 

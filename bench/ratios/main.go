@@ -107,6 +107,10 @@ var targets = []target{
 	{"InvalidateTags, 10,000 keys (ContextTimeoutEnabled)", "Paired/op=invalidate/keys=10000/client=ctxtimeout/lib=cachefront", "InvalidateTag/keys=10000/client=ctxtimeout/lib=cachefront", "RoundTrip/value=small", "ratio", 1.2, "≤ 1.2× one GET round trip"},
 	{"parallel hot-key hits (default client)", "Paired/op=parallel/client=default/lib=cachefront", "ParallelHotKey/client=default/lib=cachefront", "ParallelHotKey/client=default/lib=floor", "speedup", 3, "≥ 3× floor throughput"},
 	{"parallel hot-key hits (ContextTimeoutEnabled)", "Paired/op=parallel/client=ctxtimeout/lib=cachefront", "ParallelHotKey/client=ctxtimeout/lib=cachefront", "ParallelHotKey/client=ctxtimeout/lib=floor", "speedup", 3, "≥ 3× floor throughput"},
+	{"two tiers (WithLocalCache): Get hit (default client)", "Paired/op=get/client=default/lib=cachefront-local", "Get/client=default/lib=cachefront-local", "Get/client=default/lib=floor", "ratio", 1.05, "≤ 1.05× floor"},
+	{"two tiers (WithLocalCache): Get hit allocation (default client)", "", "Get/client=default/lib=cachefront-local", "Get/client=default/lib=floor", "bytes", 256, "≤ floor + 256 B/op"},
+	{"two tiers (WithLocalCache): parallel hot-key hits (default client)", "Paired/op=parallel/client=default/lib=cachefront-local", "ParallelHotKey/client=default/lib=cachefront-local", "ParallelHotKey/client=default/lib=floor", "speedup", 3, "≥ 3× floor throughput"},
+	{"two tiers (WithLocalCache): parallel hot-key hits (ContextTimeoutEnabled)", "Paired/op=parallel/client=ctxtimeout/lib=cachefront-local", "ParallelHotKey/client=ctxtimeout/lib=cachefront-local", "ParallelHotKey/client=ctxtimeout/lib=floor", "speedup", 3, "≥ 3× floor throughput"},
 }
 
 // floorOf names the reference each benchmark's ratio column is taken
