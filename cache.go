@@ -223,12 +223,25 @@ func (c *Cache[T]) remember(rkey string, h *entry.View, v T, err error, epoch ui
 	if c.store.local == nil {
 		return
 	}
-	c.rememberTagged(rkey, h.TagNames(), h.FreshUntil, v, err, epoch)
+	c.rememberTagged(rkey, h.TagNames(), h.Created, h.FreshUntil, v, err, epoch)
 }
 
-func (c *Cache[T]) rememberTagged(rkey string, tags []string, freshUntil int64, v T, err error, epoch uint64) {
+func (c *Cache[T]) rememberTagged(rkey string, tags []string, created, freshUntil int64, v T, err error, epoch uint64) {
 	if c.store.local == nil {
 		return
 	}
-	c.store.local.put(rkey, &localEntry{value: v, notFound: err != nil, typeHash: c.typeHash, tags: tags}, epoch, freshUntil)
+	e := &localEntry{value: v, notFound: err != nil, typeHash: c.typeHash, tags: tags, created: created}
+	c.store.local.put(rkey, e, epoch, freshUntil)
+}
+
+// rememberStored puts a value this process just stored in the local tier.
+func (c *Cache[T]) rememberStored(rkey string, h *entry.Header, v T, err error, epoch uint64) {
+	if c.store.local == nil || h == nil {
+		return
+	}
+	names := make([]string, len(h.Tags))
+	for i, t := range h.Tags {
+		names[i] = t.Name
+	}
+	c.rememberTagged(rkey, names, h.Created, h.FreshUntil, v, err, epoch)
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/cachefront/cachefront/internal/entry"
 )
 
 // Request coalescing for the HTTP middleware.
@@ -113,6 +115,7 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 	c := m.c
 	// Redis calls outlive the client: the store and the waiters need them.
 	ctx := context.WithoutCancel(r.Context())
+	epoch := c.store.local.epochNow()
 
 	snap, serr := c.store.snapshot(ctx, c.cc, p.rkey, p.call.tags, c.typeHash)
 	if serr == nil && snap.found == foundEntry {
@@ -185,7 +188,9 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 	} else {
 		// The client has its response before the write to Redis.
 		_ = http.NewResponseController(w).Flush()
-		o.conflict, _ = c.storeLoaded(ctx, p.rkey, &snap, *resp, false, took, tc.list(), p.call)
+		var stored *entry.Header
+		o.conflict, stored = c.storeLoaded(ctx, p.rkey, &snap, *resp, false, took, tc.list(), p.call)
+		c.rememberStored(p.rkey, stored, *resp, nil, epoch)
 	}
 	publish(o)
 }

@@ -190,13 +190,7 @@ func (c *Cache[T]) flight(parent context.Context, rkey string, loader func(conte
 	}
 	var stored *entry.Header
 	res.conflict, stored = c.storeLoaded(ctx, rkey, &snap, res.value, negative, took, tc.list(), call)
-	if stored != nil {
-		names := make([]string, len(stored.Tags))
-		for i, t := range stored.Tags {
-			names[i] = t.Name
-		}
-		c.rememberTagged(rkey, names, stored.FreshUntil, res.value, res.err, epoch)
-	}
+	c.rememberStored(rkey, stored, res.value, res.err, epoch)
 	return res
 }
 

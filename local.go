@@ -21,11 +21,13 @@ import (
 
 // localEntry is a decoded value held in process.
 type localEntry struct {
-	value    any // the Cache's T
-	notFound bool
-	typeHash uint32
-	tags     []string
-	ttl      time.Duration
+	value      any // the Cache's T
+	notFound   bool
+	typeHash   uint32
+	tags       []string
+	created    int64 // Unix ms, as in the Redis entry
+	freshUntil int64 // Unix ms
+	ttl        time.Duration
 }
 
 // event is what instances tell each other; it is msgpack-encoded.
@@ -92,6 +94,7 @@ func (l *localTier) put(rkey string, e *localEntry, seenEpoch uint64, freshUntil
 	if l == nil {
 		return
 	}
+	e.freshUntil = freshUntilMs
 	e.ttl = min(l.maxTTL, time.Until(time.UnixMilli(freshUntilMs)))
 	if e.ttl <= 0 {
 		return

@@ -215,10 +215,19 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 	}
 	ctx := r.Context()
 	c := m.c
+	if e, ok := c.store.local.get(p.rkey, c.typeHash); ok && !e.notFound && e.freshUntil > time.Now().UnixMilli() {
+		if resp, ok := e.value.(cachedResponse); ok {
+			c.cc.hit(true)
+			serveStored(w, r, &resp, hitInfo{xcache: "HIT", cacheStatus: hitStatus(e.freshUntil), created: e.created})
+			return
+		}
+	}
+	epoch := c.store.local.epochNow()
 	res, err := c.store.read(ctx, c.cc, p.rkey, p.call.tags, c.typeHash)
 	if err == nil && res.found == foundEntry {
 		if resp, ok := m.decode(ctx, p.rkey, &res); ok {
 			c.cc.hit(false)
+			c.remember(p.rkey, &res.view, *resp, nil, epoch)
 			serveStored(w, r, resp, hitInfo{xcache: "HIT", cacheStatus: hitStatus(res.view.FreshUntil), created: res.view.Created})
 			return
 		}
