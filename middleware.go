@@ -119,10 +119,11 @@ import (
 // same Store. Request directives (Cache-Control: no-cache from a reload) are
 // not obeyed: this is the origin's own cache, and ?nocache is its bypass.
 //
-// The Store's in-process tier, stale-while-revalidate, early refresh and
-// cross-instance lease apply to Cache values only: HTTP entries are read from
-// Redis, an entry is a miss once its TTL has passed, and misses are coalesced
-// within each instance.
+// With WithLocalCache on the Store, hits are served from the in-process tier
+// (no round trip, no decoding) and invalidations on any instance reach it as
+// they reach Cache values. Stale-while-revalidate, early refresh and the
+// cross-instance lease apply to Cache values only: an HTTP entry is a miss
+// once its TTL has passed, and misses are coalesced within each instance.
 //
 // # Metrics
 //
