@@ -47,9 +47,10 @@ type App struct {
 }
 
 // New opens the database (migrating it), connects Redis (or starts the
-// embedded development server), and builds the service. With full set it
-// also builds the HTTP handler and makes the first admin; the CLI commands
-// that only need the database pass false.
+// embedded development server), makes the first admin when ADMIN_EMAIL is
+// set, and builds the service and its HTTP handler. A Redis that does not
+// answer is logged and tolerated: the cache fails open and /readyz reports
+// it. Close releases everything New opened.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err error) {
 	a := &App{Config: cfg, Log: log, Registry: prometheus.NewRegistry()}
 	defer func() {
