@@ -27,6 +27,7 @@ import (
 	"github.com/cachefront/cachefront/examples/productapi/internal/config"
 	"github.com/cachefront/cachefront/examples/productapi/internal/db"
 	"github.com/cachefront/cachefront/examples/productapi/internal/httpapi"
+	"github.com/cachefront/cachefront/examples/productapi/internal/invalidation"
 	"github.com/cachefront/cachefront/examples/productapi/internal/users"
 )
 
@@ -41,6 +42,9 @@ type App struct {
 	Users    *users.Store
 	Tokens   *auth.Tokens
 	Log      *slog.Logger
+	// Invalidations applies tag invalidations after writes and retries the
+	// ones Redis could not take.
+	Invalidations *invalidation.Queue
 
 	handler  http.Handler
 	embedded *miniredis.Miniredis // the development Redis, when REDIS_URL is unset
@@ -89,8 +93,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	if a.Tokens, err = auth.NewTokens(secret, cfg.JWTIssuer, cfg.JWTTTL); err != nil {
 		return nil, err
 	}
+	a.Invalidations = invalidation.New(a.Store, log, time.Second)
 	a.Users = users.NewStore(a.DB, cfg.BcryptCost)
-	a.Catalog = catalog.NewService(catalog.NewRepository(a.DB), a.Store, cfg.CacheTTL, log)
+	a.Catalog = catalog.NewService(catalog.NewRepository(a.DB), a.Store, cfg.CacheTTL, a.Invalidations.Invalidate, log)
 
 	if cfg.AdminEmail != "" {
 		changed, err := a.Users.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword)
@@ -98,7 +103,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 			return nil, fmt.Errorf("making the admin %s: %w", cfg.AdminEmail, err)
 		}
 		if changed {
-			_ = a.Store.InvalidateTags(ctx, users.TagUsers)
+			_ = a.Invalidations.Invalidate(ctx, users.TagUsers)
 			log.Info("admin account ready", "email", cfg.AdminEmail)
 		}
 	}
@@ -119,6 +124,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		Cache:           a.cacheFunc(),
 		Importer:        a.importer(),
 		Ready:           a.ready,
+		Invalidate:      a.Invalidations.Invalidate,
 		KeyCount:        a.keyCount,
 		LoginPerClient:  auth.NewLimiter(perMinute, cfg.LoginPerMinute),
 		LoginPerAccount: auth.NewLimiter(perMinute, cfg.LoginPerMinute),
@@ -163,7 +169,9 @@ func (a *App) connectRedis(ctx context.Context) (redis.UniversalClient, error) {
 	return rdb, nil
 }
 
-// ready checks the database and Redis, for /readyz.
+// ready checks the database and Redis, for /readyz. An instance whose
+// cache still misses invalidations (writes made while Redis was down) is not
+// ready until it has applied them.
 func (a *App) ready(ctx context.Context) error {
 	var errs []error
 	if err := a.DB.PingContext(ctx); err != nil {
@@ -171,6 +179,8 @@ func (a *App) ready(ctx context.Context) error {
 	}
 	if err := a.Store.Ping(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("redis: %w", err))
+	} else if err := a.Invalidations.Flush(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("redis: %d cache invalidations pending: %w", a.Invalidations.Pending(), err))
 	}
 	return errors.Join(errs...)
 }
@@ -203,6 +213,9 @@ func (a *App) keyCount(ctx context.Context) (int64, error) {
 
 // Close stops the embedded Redis and closes the connections.
 func (a *App) Close() {
+	if a.Invalidations != nil {
+		a.Invalidations.Close()
+	}
 	if a.Store != nil {
 		a.Store.Close()
 	}

@@ -34,7 +34,8 @@ type env struct {
 	t     *testing.T
 	app   *app.App
 	srv   *httptest.Server
-	admin string // an admin's bearer token
+	admin string               // an admin's bearer token
+	mr    *miniredis.Miniredis // nil when CACHEFRONT_REDIS_ADDR names a real Redis
 }
 
 // forEachDialect runs f against a fresh API on every dialect under test.
@@ -57,10 +58,12 @@ func newEnv(t *testing.T, dialect string, extra map[string]string) *env {
 		"LOGIN_RATE_PER_MINUTE": "1000",
 		"CACHE_NAMESPACE":       "productapi-test-" + randomHex(6),
 	}
+	var mr *miniredis.Miniredis
 	if addr := os.Getenv("CACHEFRONT_REDIS_ADDR"); addr != "" {
 		vars["REDIS_ADDRS"] = addr
 	} else {
-		vars["REDIS_URL"] = "redis://" + miniredis.RunT(t).Addr()
+		mr = miniredis.RunT(t)
+		vars["REDIS_URL"] = "redis://" + mr.Addr()
 	}
 	for k, v := range extra {
 		vars[k] = v
@@ -80,7 +83,7 @@ func newEnv(t *testing.T, dialect string, extra map[string]string) *env {
 	t.Cleanup(a.Close)
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
-	e := &env{t: t, app: a, srv: srv}
+	e := &env{t: t, app: a, srv: srv, mr: mr}
 	e.seed()
 	e.admin = e.login(adminEmail, adminPassword)
 	return e

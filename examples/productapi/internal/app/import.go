@@ -28,14 +28,14 @@ func (ia importAdapter) ImportProducts(ctx context.Context, r io.Reader) (any, e
 	return ia.a.ImportProducts(ctx, r, nil)
 }
 
-// ImportOptions returns the importer options of the service: the cache
-// invalidation hook (the importer's tags plus every product list) and
-// progress, which may be nil.
+// importOptions returns the importer options of the service: the cache
+// invalidation hook (the importer's tags plus every product list, retried
+// if Redis does not take them) and progress, which may be nil.
 func (a *App) importOptions(progress func(importer.Progress)) importer.Options {
 	return importer.Options{
 		Progress: progress,
 		Invalidate: func(ctx context.Context, tags ...string) error {
-			return a.Store.InvalidateTags(ctx, append(tags, catalog.TagProducts)...)
+			return a.Invalidations.Invalidate(ctx, append(tags, catalog.TagProducts)...)
 		},
 	}
 }

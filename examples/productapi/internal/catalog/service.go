@@ -15,24 +15,27 @@ import (
 // exactly the cache tags of what it changed, after it committed. It is safe
 // for concurrent use.
 type Service struct {
-	repo     *Repository
-	store    *cachefront.Store
-	products *cachefront.Cache[Product]
-	log      *slog.Logger
+	repo       *Repository
+	products   *cachefront.Cache[Product]
+	invalidate func(ctx context.Context, tags ...string) error
+	log        *slog.Logger
 }
 
 // ProductCacheName is the name of the product cache: product entries appear
 // as "product:<asin>" in cache statistics and key deletion.
 const ProductCacheName = "product"
 
-// NewService returns a Service over repo caching products in store for ttl.
-// Product lookups that find nothing are cached for a few seconds, so that
-// probing missing ASINs does not reach the database each time; creating the
-// product invalidates that answer.
-func NewService(repo *Repository, store *cachefront.Store, ttl time.Duration, log *slog.Logger) *Service {
+// NewService returns a Service over repo caching products in store for ttl
+// and invalidating tags after writes with invalidate (Store.InvalidateTags,
+// or a queue that retries what Redis could not take). Product lookups that
+// find nothing are cached for a few seconds, so that probing missing ASINs
+// does not reach the database each time; creating the product invalidates
+// that answer.
+func NewService(repo *Repository, store *cachefront.Store, ttl time.Duration,
+	invalidate func(ctx context.Context, tags ...string) error, log *slog.Logger) *Service {
 	return &Service{
-		repo:  repo,
-		store: store,
+		repo:       repo,
+		invalidate: invalidate,
 		products: cachefront.New[Product](store, ProductCacheName,
 			cachefront.WithTTL(ttl), cachefront.WithNegativeTTL(min(ttl, 5*time.Second))),
 		log: log,
@@ -85,7 +88,7 @@ func (s *Service) CreateProduct(ctx context.Context, p Product) (Product, error)
 	if err != nil {
 		return Product{}, err
 	}
-	s.invalidate(ctx, TagProducts, TagCategory(created.CategoryID), TagProduct(created.ASIN))
+	s.after(ctx, TagProducts, TagCategory(created.CategoryID), TagProduct(created.ASIN))
 	return created, nil
 }
 
@@ -98,7 +101,7 @@ func (s *Service) UpdateProduct(ctx context.Context, p Product) (Product, error)
 	if err != nil {
 		return Product{}, err
 	}
-	s.invalidate(ctx, TagProducts, TagProduct(updated.ASIN), TagCategory(oldCategory), TagCategory(updated.CategoryID))
+	s.after(ctx, TagProducts, TagProduct(updated.ASIN), TagCategory(oldCategory), TagCategory(updated.CategoryID))
 	return updated, nil
 }
 
@@ -108,20 +111,14 @@ func (s *Service) DeleteProduct(ctx context.Context, asin string) error {
 	if err != nil {
 		return err
 	}
-	s.invalidate(ctx, TagProducts, TagProduct(asin), TagCategory(category))
+	s.after(ctx, TagProducts, TagProduct(asin), TagCategory(category))
 	return nil
 }
 
-// invalidate invalidates tags after a committed write. The write stands
-// whatever happens here; a failure is retried once and then logged, and the
-// stale entries expire with their TTL.
-func (s *Service) invalidate(ctx context.Context, tags ...string) {
-	ctx = context.WithoutCancel(ctx)
-	err := s.store.InvalidateTags(ctx, tags...)
-	if err != nil {
-		err = s.store.InvalidateTags(ctx, tags...)
-	}
-	if err != nil {
+// after invalidates tags after a committed write. The write stands whatever
+// happens here: a failure is logged, and the entries expire with their TTL.
+func (s *Service) after(ctx context.Context, tags ...string) {
+	if err := s.invalidate(context.WithoutCancel(ctx), tags...); err != nil {
 		s.log.ErrorContext(ctx, "cache invalidation failed; entries stay stale until their TTL", "tags", tags, "error", err)
 	}
 }

@@ -50,6 +50,7 @@ func (a *api) register(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, r, err)
 		return
 	}
+	a.invalidate(r, users.TagUsers)
 	w.Header().Set("Location", "/auth/me")
 	writeJSON(w, http.StatusCreated, u)
 }

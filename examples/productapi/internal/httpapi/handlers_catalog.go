@@ -178,13 +178,12 @@ func (a *api) internal(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, r, http.StatusInternalServerError, "internal", "internal server error")
 }
 
-// invalidate invalidates tags after a committed write; a failure is logged
-// and the entries expire with their TTL.
+// invalidate invalidates tags after a committed write, before the response
+// goes out, so that the client's next read sees its write; a failure is
+// logged, and the entries expire with their TTL.
 func (a *api) invalidate(r *http.Request, tags ...string) {
 	ctx := context.WithoutCancel(r.Context())
-	if err := a.Store.InvalidateTags(ctx, tags...); err != nil {
-		if err = a.Store.InvalidateTags(ctx, tags...); err != nil {
-			a.Log.ErrorContext(ctx, "cache invalidation failed; entries stay stale until their TTL", "tags", tags, "error", err)
-		}
+	if err := a.Invalidate(ctx, tags...); err != nil {
+		a.Log.ErrorContext(ctx, "cache invalidation failed; entries stay stale until their TTL", "tags", tags, "error", err)
 	}
 }

@@ -43,10 +43,11 @@ type Deps struct {
 	Metrics  *Metrics
 	Log      *slog.Logger
 
-	Cache    CacheFunc                                // optional: GET routes are then not cached
-	Importer Importer                                 // optional: the import routes then answer 503
-	Ready    func(ctx context.Context) error          // readiness check (database and Redis)
-	KeyCount func(ctx context.Context) (int64, error) // number of cache entries
+	Cache      CacheFunc                                       // optional: GET routes are then not cached
+	Importer   Importer                                        // optional: the import routes then answer 503
+	Ready      func(ctx context.Context) error                 // readiness check (database and Redis)
+	Invalidate func(ctx context.Context, tags ...string) error // invalidation after writes
+	KeyCount   func(ctx context.Context) (int64, error)        // number of cache entries
 
 	LoginPerClient  *auth.Limiter // login attempts per client address
 	LoginPerAccount *auth.Limiter // login attempts per email
@@ -82,7 +83,7 @@ func New(d Deps) http.Handler {
 	tags := func(t ...string) func(*http.Request) []string { return func(*http.Request) []string { return t } }
 
 	// Auth.
-	handle("POST /auth/register", http.HandlerFunc(a.register), cachefront.InvalidateOnSuccess(a.Store, tags(users.TagUsers)))
+	handle("POST /auth/register", http.HandlerFunc(a.register))
 	handle("POST /auth/login", http.HandlerFunc(a.login))
 	handle("GET /auth/me", http.HandlerFunc(a.me), anyone)
 
