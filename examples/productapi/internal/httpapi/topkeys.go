@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"hash/fnv"
 	"net/http"
 	"sort"
 	"strconv"
@@ -9,18 +10,26 @@ import (
 
 // TopKeys counts how often each cacheable request is made, for the stats
 // route. At most maxKeys distinct requests are tracked: when a new key
-// arrives and the table is full, the least requested of a few tracked keys
+// arrives and its shard is full, the least requested of a few tracked keys
 // (Go's map order picks them at random) makes room, as Redis's approximated
-// LFU eviction does. Memory is bounded and frequent keys survive. It is safe
-// for concurrent use.
+// LFU eviction does. Memory is bounded and frequent keys survive. Keys are
+// spread over shards, each with its own lock, so that concurrent requests
+// rarely wait on each other. It is safe for concurrent use.
 type TopKeys struct {
+	shards [topShards]topShard
+}
+
+type topShard struct {
 	mu     sync.Mutex // guards counts
 	counts map[string]uint64
 	max    int
 }
 
-// evictionSample is how many keys are compared to pick one to forget.
-const evictionSample = 16
+const (
+	topShards = 16
+	// evictionSample is how many keys are compared to pick one to forget.
+	evictionSample = 16
+)
 
 // KeyCount is one entry of TopKeys.Top.
 type KeyCount struct {
@@ -28,18 +37,25 @@ type KeyCount struct {
 	Count uint64 `json:"count"`
 }
 
-// NewTopKeys tracks up to maxKeys distinct keys.
+// NewTopKeys tracks up to maxKeys distinct keys (at least one per shard).
 func NewTopKeys(maxKeys int) *TopKeys {
-	return &TopKeys{counts: map[string]uint64{}, max: maxKeys}
+	t := &TopKeys{}
+	for i := range t.shards {
+		t.shards[i] = topShard{counts: map[string]uint64{}, max: max(1, maxKeys/topShards)}
+	}
+	return t
 }
 
 // Add counts one request of key.
 func (t *TopKeys) Add(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if _, ok := t.counts[key]; !ok && len(t.counts) >= t.max {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	sh := &t.shards[h.Sum32()%topShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if _, ok := sh.counts[key]; !ok && len(sh.counts) >= sh.max {
 		victim, least, seen := "", uint64(0), 0
-		for k, c := range t.counts {
+		for k, c := range sh.counts {
 			if seen == 0 || c < least {
 				victim, least = k, c
 			}
@@ -47,19 +63,22 @@ func (t *TopKeys) Add(key string) {
 				break
 			}
 		}
-		delete(t.counts, victim)
+		delete(sh.counts, victim)
 	}
-	t.counts[key]++
+	sh.counts[key]++
 }
 
 // Top returns the n most requested keys, most requested first.
 func (t *TopKeys) Top(n int) []KeyCount {
-	t.mu.Lock()
-	out := make([]KeyCount, 0, len(t.counts))
-	for k, c := range t.counts {
-		out = append(out, KeyCount{k, c})
+	var out []KeyCount
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		for k, c := range sh.counts {
+			out = append(out, KeyCount{k, c})
+		}
+		sh.mu.Unlock()
 	}
-	t.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Count != out[j].Count {
 			return out[i].Count > out[j].Count

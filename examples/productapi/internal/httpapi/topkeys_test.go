@@ -27,17 +27,36 @@ func TestRequestKey(t *testing.T) {
 }
 
 func TestTopKeysStaysBounded(t *testing.T) {
-	top := NewTopKeys(10)
+	top := NewTopKeys(160)
 	for i := 0; i < 50; i++ {
 		top.Add("hot")
 	}
-	for i := 0; i < 1000; i++ {
+	for i := 0; i < 10000; i++ {
 		top.Add(fmt.Sprintf("cold-%d", i))
 	}
-	if n := len(top.counts); n > 10 {
-		t.Fatalf("%d keys tracked, want at most 10", n)
+	n := 0
+	for i := range top.shards {
+		n += len(top.shards[i].counts)
+	}
+	if n > 160 {
+		t.Fatalf("%d keys tracked, want at most 160", n)
 	}
 	if got := top.Top(1); len(got) != 1 || got[0].Key != "hot" {
 		t.Fatalf("Top(1) = %v, want hot first", got)
 	}
+}
+
+func BenchmarkTopKeysAdd(b *testing.B) {
+	top := NewTopKeys(10_000)
+	keys := make([]string, 1000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("product-lists:GET /products?page=%d", i)
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			top.Add(keys[i%len(keys)])
+			i++
+		}
+	})
 }
