@@ -15,8 +15,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+	"modernc.org/sqlite"               // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Dialect names the SQL dialect of a database: "sqlite" or "postgres".
@@ -201,19 +203,35 @@ func (b *Bool) Scan(src any) error {
 // IsUniqueViolation reports whether err is a unique-constraint violation in
 // either dialect.
 func IsUniqueViolation(err error) bool {
-	if err == nil {
-		return false
-	}
-	s := err.Error()
-	return strings.Contains(s, "UNIQUE constraint failed") || strings.Contains(s, "SQLSTATE 23505")
+	return hasCode(err, pgUniqueViolation, sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
 }
 
 // IsForeignKeyViolation reports whether err is a foreign-key violation in
 // either dialect.
 func IsForeignKeyViolation(err error) bool {
-	if err == nil {
-		return false
+	return hasCode(err, pgForeignKeyViolation, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY)
+}
+
+// PostgreSQL SQLSTATE codes.
+const (
+	pgUniqueViolation     = "23505"
+	pgForeignKeyViolation = "23503"
+)
+
+// hasCode reports whether err carries the PostgreSQL SQLSTATE pgCode or one
+// of the SQLite extended result codes.
+func hasCode(err error, pgCode string, sqliteCodes ...int) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == pgCode
 	}
-	s := err.Error()
-	return strings.Contains(s, "FOREIGN KEY constraint failed") || strings.Contains(s, "SQLSTATE 23503")
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		for _, c := range sqliteCodes {
+			if se.Code() == c {
+				return true
+			}
+		}
+	}
+	return false
 }
