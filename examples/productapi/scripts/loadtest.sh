@@ -33,6 +33,8 @@ trap cleanup EXIT
 export DATABASE_URL=${DATABASE_URL:-sqlite:$work/load.db}
 export LOAD_SAMPLE_DATA=false LOG_LEVEL=warn ADDR=127.0.0.1:$PORT CACHE_TTL=${CACHE_TTL:-5m}
 export CACHE_NAMESPACE=loadtest-$$
+# ?nocache=true is honoured for admins only: the runs carry an admin token.
+export ADMIN_EMAIL=loadtest@example.com ADMIN_PASSWORD=loadtest-password JWT_SECRET=loadtest-secret-0123456789abcdef0123456789
 
 echo "== building"
 (cd "$here" && go build -o "$work/productapi" .)
@@ -50,14 +52,17 @@ for _ in $(seq 1 100); do
 done
 curl -fsS "http://$ADDR/readyz" >/dev/null
 
+token=$(curl -fsS -XPOST "http://$ADDR/auth/login" -H "Content-Type: application/json" -d "{\"email\":\"$ADMIN_EMAIL\",\"password\":\"$ADMIN_PASSWORD\"}" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+auth="Authorization: Bearer $token"
+
 url="http://$ADDR$QUERY"
 sep='?'; case "$QUERY" in *\?*) sep='&';; esac
-curl -fsS -o /dev/null -D - "$url" | grep -i '^x-cache' || true
+curl -fsS -H "$auth" -o /dev/null -D - "$url" | grep -i '^x-cache' || true
 echo "== one uncached request:"
-curl -fsS -o /dev/null -w '   %{time_total}s, %{size_download} bytes\n' "$url${sep}nocache=true"
+curl -fsS -H "$auth" -o /dev/null -w '   %{time_total}s, %{size_download} bytes\n' "$url${sep}nocache=true"
 
 run() {
-	wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout 30s --latency "$1" | tee "$work/wrk.out" >&2
+	wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout 30s --latency -H "$auth" "$1" | tee "$work/wrk.out" >&2
 	awk '/^Requests\/sec:/ {print $2}' "$work/wrk.out"
 }
 echo "== cached: wrk -t$THREADS -c$CONNS -d$DURATION $url"

@@ -2,15 +2,19 @@ package app
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/cachefront/cachefront"
 
 	"github.com/cachefront/cachefront/examples/productapi/internal/httpapi"
+	"github.com/cachefront/cachefront/examples/productapi/internal/users"
 )
 
 // cacheFunc returns the response cache of the GET routes: cachefront's
 // middleware on the service's Store, with the configured TTL, one cache
-// name (and so one metrics label) per route.
+// name (and so one metrics label) per route. ?nocache=true is honoured for
+// admins only by default (CACHE_BYPASS), so that nobody else can send every
+// request past the cache to the database.
 func (a *App) cacheFunc() httpapi.CacheFunc {
 	return func(name string, tags func(*http.Request) []string, public bool) func(http.Handler) http.Handler {
 		opts := []cachefront.Option{
@@ -21,6 +25,22 @@ func (a *App) cacheFunc() httpapi.CacheFunc {
 		if public {
 			opts = append(opts, cachefront.WithPublic())
 		}
+		switch a.Config.CacheBypass {
+		case "off":
+			opts = append(opts, cachefront.WithBypassParam(""))
+		case "admin":
+			opts = append(opts, cachefront.WithBypassAllowed(a.isAdmin))
+		}
 		return cachefront.Middleware(a.Store, opts...)
 	}
+}
+
+// isAdmin reports whether r carries a valid admin token.
+func (a *App) isAdmin(r *http.Request) bool {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	c, err := a.Tokens.Verify(strings.TrimSpace(token))
+	return err == nil && c.Role == users.RoleAdmin
 }

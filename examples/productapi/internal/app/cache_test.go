@@ -24,8 +24,12 @@ func (e *env) get(path, token, wantCache string) *response {
 
 func (e *env) product(path, wantCache string) catalog.Product {
 	e.t.Helper()
+	token := ""
+	if wantCache == "BYPASS" {
+		token = e.admin
+	}
 	var p catalog.Product
-	e.get(path, "", wantCache).json(e.t, &p)
+	e.get(path, token, wantCache).json(e.t, &p)
 	return p
 }
 
@@ -47,7 +51,9 @@ func TestCacheHitAfterMiss(t *testing.T) {
 			if second.Header.Get("ETag") == "" || second.Header.Get("Age") == "" {
 				t.Errorf("GET %s: HIT without ETag or Age", path)
 			}
-			e.get(path+map[bool]string{true: "&", false: "?"}[strings.Contains(path, "?")]+"nocache=true", "", "BYPASS")
+			bypass := path + map[bool]string{true: "&", false: "?"}[strings.Contains(path, "?")] + "nocache=true"
+			e.get(bypass, e.admin, "BYPASS")
+			e.get(bypass, "", "HIT") // only admins may bypass (CACHE_BYPASS=admin)
 		}
 		e.get("/admin/users", e.admin, "MISS")
 		e.get("/admin/users", e.admin, "HIT")
@@ -249,4 +255,25 @@ func TestAdminCacheRoutes(t *testing.T) {
 		e.must(e.do("DELETE", "/admin/cache/tags/category:1", e.admin, nil), 200)
 		e.product("/products/B000000002", "MISS")
 	})
+}
+
+func TestCacheBypassSetting(t *testing.T) {
+	tests := []struct {
+		setting, token string
+		want           [2]string // X-Cache of two requests with ?nocache=true
+	}{
+		{"anyone", "", [2]string{"BYPASS", "BYPASS"}},
+		{"admin", "user", [2]string{"MISS", "HIT"}},
+		{"admin", "admin", [2]string{"BYPASS", "BYPASS"}},
+		{"off", "admin", [2]string{"MISS", "HIT"}}, // an ordinary parameter then
+	}
+	for _, tt := range tests {
+		t.Run(tt.setting+"/"+tt.token, func(t *testing.T) {
+			e := newEnv(t, "sqlite", map[string]string{"CACHE_BYPASS": tt.setting})
+			token := map[string]string{"": "", "user": e.userToken(), "admin": e.admin}[tt.token]
+			for _, want := range tt.want {
+				e.get("/products?nocache=true", token, want)
+			}
+		})
+	}
 }

@@ -43,6 +43,7 @@ type Config struct {
 
 	CacheTTL       time.Duration // CACHE_TTL, default 60s
 	CacheNamespace string        // CACHE_NAMESPACE, default "productapi"
+	CacheBypass    string        // CACHE_BYPASS: who may skip the cache with ?nocache=true: admin (default), anyone, off
 
 	SampleData      bool          // LOAD_SAMPLE_DATA: load the bundled sample into an empty database, default true
 	MaxBodyBytes    int64         // MAX_BODY_BYTES: JSON request bodies, default 1 MiB
@@ -90,6 +91,7 @@ func FromLookup(lookup func(string) (string, bool)) (*Config, error) {
 		AdminPassword:   r.secret("ADMIN_PASSWORD", ""),
 		CacheTTL:        r.duration("CACHE_TTL", 60*time.Second),
 		CacheNamespace:  r.str("CACHE_NAMESPACE", "productapi"),
+		CacheBypass:     r.str("CACHE_BYPASS", "admin"),
 		SampleData:      r.boolean("LOAD_SAMPLE_DATA", true),
 		MaxBodyBytes:    r.integer("MAX_BODY_BYTES", 1<<20),
 		MaxImportBytes:  r.integer("MAX_IMPORT_BYTES", 1<<30),
@@ -156,6 +158,11 @@ func (c *Config) validate() error {
 	}
 	if c.BcryptCost < 4 || c.BcryptCost > 31 {
 		errs = append(errs, fmt.Errorf("BCRYPT_COST must be from 4 to 31, got %d", c.BcryptCost))
+	}
+	switch c.CacheBypass {
+	case "admin", "anyone", "off":
+	default:
+		errs = append(errs, fmt.Errorf("CACHE_BYPASS must be admin, anyone or off, got %q", c.CacheBypass))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

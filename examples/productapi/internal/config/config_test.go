@@ -71,6 +71,7 @@ func TestInvalid(t *testing.T) {
 		{"secret twice", map[string]string{"JWT_SECRET": secret, "JWT_SECRET_FILE": "/x"}, "not both"},
 		{"missing secret file", map[string]string{"JWT_SECRET_FILE": "/nonexistent/secret"}, "JWT_SECRET_FILE"},
 		{"admin half set", map[string]string{"ADMIN_EMAIL": "a@b.c"}, "ADMIN_PASSWORD"},
+		{"bad bypass", map[string]string{"CACHE_BYPASS": "everyone"}, "CACHE_BYPASS"},
 		{"url and addrs", map[string]string{"REDIS_URL": "redis://x", "REDIS_ADDRS": "a:1"}, "not both"},
 	}
 	for _, tt := range tests {
