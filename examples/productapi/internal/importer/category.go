@@ -97,6 +97,9 @@ func (w *categoryWriter) write(ctx context.Context, rows []category, tx *txState
 
 func (w *categoryWriter) finish(context.Context, *txState) error { return nil }
 
+// dedupe: rows are looked up and written one at a time.
+func (w *categoryWriter) dedupe() dedupeScope { return dedupeNone }
+
 func (w *categoryWriter) close(context.Context) error {
 	for _, s := range []*sql.Stmt{w.lookup, w.upsert} {
 		if s != nil {

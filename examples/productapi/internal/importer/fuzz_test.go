@@ -15,7 +15,7 @@ import (
 // rows, the failed-row count and the reported errors.
 func parseAll(t *testing.T, in []byte, known knownSet, batchSize int) ([]product, *parser[product]) {
 	t.Helper()
-	p := newParser(bytes.NewReader(in), productFormat(known), Options{BatchSize: batchSize, MaxReportedErrors: 1 << 30}, time.Now())
+	p := newParser(bytes.NewReader(in), productFormat(known), Options{BatchSize: batchSize, MaxReportedErrors: 1 << 30}, dedupeTx, time.Now())
 	go p.run(context.Background())
 	var rows []product
 	for b := range p.batches {
@@ -111,7 +111,7 @@ func FuzzParseCategories(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		in := append([]byte(catHeader), body...)
-		p := newParser(bytes.NewReader(in), categoryFormat, Options{BatchSize: 2, MaxReportedErrors: 1 << 30}, time.Now())
+		p := newParser(bytes.NewReader(in), categoryFormat, Options{BatchSize: 2, MaxReportedErrors: 1 << 30}, dedupeNone, time.Now())
 		go p.run(context.Background())
 		var n int64
 		for b := range p.batches {

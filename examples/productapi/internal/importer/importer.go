@@ -13,7 +13,16 @@ import (
 
 // Defaults applied to zero [Options] fields.
 const (
-	DefaultBatchSize         = 10000
+	// DefaultBatchSize is the rows per transaction on PostgreSQL.
+	DefaultBatchSize = 10000
+	// DefaultSQLiteBatchSize is the rows per transaction on SQLite. Large
+	// transactions make a bulk load several times cheaper there: products
+	// has eight indexes that take rows in random order, so a transaction
+	// dirties index pages all over the file, and each commit writes every
+	// page it dirtied to the WAL and back to the database. The cost is that
+	// other writers wait on the write lock for the length of a
+	// transaction.
+	DefaultSQLiteBatchSize   = 100000
 	DefaultMaxReportedErrors = 100
 	// progressInterval is how often Options.Progress is called at most.
 	progressInterval = 250 * time.Millisecond
@@ -50,7 +59,9 @@ func New(db *sql.DB, dialect string) *Importer {
 // Options tune one import. The zero value is ready to use.
 type Options struct {
 	// BatchSize is the number of rows written per transaction. Default
-	// DefaultBatchSize (10000).
+	// DefaultBatchSize (10000) on PostgreSQL, DefaultSQLiteBatchSize
+	// (100000) on SQLite. Memory use does not depend on it: rows travel
+	// from the parser to the database in chunks of at most 1000.
 	BatchSize int
 	// MaxReportedErrors caps Summary.Errors; Summary.Failed still counts
 	// every bad row. Default DefaultMaxReportedErrors (100); negative means
@@ -65,9 +76,12 @@ type Options struct {
 	Invalidate func(ctx context.Context, tags ...string) error
 }
 
-func (o Options) withDefaults() Options {
+func (o Options) withDefaults(dialect string) Options {
 	if o.BatchSize <= 0 {
 		o.BatchSize = DefaultBatchSize
+		if dialect == "sqlite" {
+			o.BatchSize = DefaultSQLiteBatchSize
+		}
 	}
 	if o.MaxReportedErrors == 0 {
 		o.MaxReportedErrors = DefaultMaxReportedErrors
@@ -145,6 +159,7 @@ type writer[T any] interface {
 	open(ctx context.Context, conn *sql.Conn) error
 	begin(ctx context.Context) error
 	write(ctx context.Context, rows []T, tx *txState) error
+	dedupe() dedupeScope
 	finish(ctx context.Context, tx *txState) error
 	close(ctx context.Context) error
 }
@@ -152,7 +167,7 @@ type writer[T any] interface {
 // run drives one import: a parsing goroutine feeds batches to the writer on
 // the calling goroutine.
 func run[T any](ctx context.Context, db *sql.DB, dialect string, r io.Reader, opts Options, f *format[T], w writer[T], tableTag string) (sum Summary, err error) {
-	opts = opts.withDefaults()
+	opts = opts.withDefaults(dialect)
 	start := time.Now()
 	touched := make(map[int64]struct{})
 
@@ -182,6 +197,8 @@ func run[T any](ctx context.Context, db *sql.DB, dialect string, r io.Reader, op
 	defer conn.Close()
 
 	if err := w.open(ctx, conn); err != nil {
+		// close puts back what open changed on the connection.
+		w.close(context.WithoutCancel(ctx))
 		return sum, err
 	}
 	begin := "BEGIN"
@@ -193,7 +210,7 @@ func run[T any](ctx context.Context, db *sql.DB, dialect string, r io.Reader, op
 
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	p := newParser(r, f, opts, start)
+	p := newParser(r, f, opts, w.dedupe(), start)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

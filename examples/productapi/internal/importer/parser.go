@@ -37,16 +37,29 @@ type batch[T any] struct {
 	endTx bool
 }
 
+// dedupeScope says where a writer cannot take the same key twice.
+type dedupeScope int
+
+const (
+	// dedupeNone: the writer applies rows one by one.
+	dedupeNone dedupeScope = iota
+	// dedupeChunk: a key may appear once per chunk.
+	dedupeChunk
+	// dedupeTx: a key may appear once per transaction.
+	dedupeTx
+)
+
 // parser reads and validates CSV records on its own goroutine and sends
 // chunks on batches, marking where each transaction ends: after
-// Options.BatchSize rows, and before a row whose key is already in the
-// transaction (so that repeated keys apply in file order, one per
-// transaction). failed, errs and err are written by the parser
+// Options.BatchSize rows, and, when scope asks for it, before a row whose
+// key is already in the chunk or transaction, so that repeated keys still
+// apply in file order. failed, errs and err are written by the parser
 // goroutine only and read after batches is closed.
 type parser[T any] struct {
 	in      *countingReader
 	f       *format[T]
 	opts    Options
+	scope   dedupeScope
 	start   time.Time
 	batches chan *batch[T]
 	free    chan *batch[T]
@@ -58,11 +71,12 @@ type parser[T any] struct {
 	err    error
 }
 
-func newParser[T any](r io.Reader, f *format[T], opts Options, start time.Time) *parser[T] {
+func newParser[T any](r io.Reader, f *format[T], opts Options, scope dedupeScope, start time.Time) *parser[T] {
 	p := &parser[T]{
 		in:    &countingReader{r: r},
 		f:     f,
 		opts:  opts,
+		scope: scope,
 		start: start,
 		// One batch being written, one queued, one being filled.
 		batches: make(chan *batch[T], 1),
@@ -87,7 +101,7 @@ func (p *parser[T]) newBatch() *batch[T] {
 	case b := <-p.free:
 		return b
 	default:
-		return &batch[T]{rows: make([]T, 0, p.opts.BatchSize)}
+		return &batch[T]{rows: make([]T, 0, p.chunk())}
 	}
 }
 
@@ -141,7 +155,7 @@ func (p *parser[T]) parse(ctx context.Context) error {
 
 	var (
 		b        = p.newBatch()
-		keys     = make(map[string]struct{}) // keys in the current transaction
+		keys     = make(map[string]struct{}) // keys in the current scope
 		txRows   int
 		next     = time.Now().Add(progressInterval)
 		line     int
@@ -162,8 +176,10 @@ func (p *parser[T]) parse(ctx context.Context) error {
 			return false
 		}
 		b = p.newBatch()
-		if endTx {
+		if endTx || p.scope == dedupeChunk {
 			clear(keys)
+		}
+		if endTx {
 			txRows = 0
 		}
 		return true
@@ -207,18 +223,21 @@ func (p *parser[T]) parse(ctx context.Context) error {
 			p.failed++
 			continue
 		}
-		k := p.f.key(row)
-		if _, dup := keys[k]; dup {
-			// The earlier row must land, in its own transaction, first.
-			last := *row
-			b.rows = b.rows[:len(b.rows)-1]
-			if !send(true) {
-				return ctx.Err()
+		if p.scope != dedupeNone {
+			k := p.f.key(row)
+			if _, dup := keys[k]; dup {
+				// The earlier row must land first, in an earlier
+				// chunk or transaction.
+				last := *row
+				b.rows = b.rows[:len(b.rows)-1]
+				if !send(p.scope == dedupeTx) {
+					return ctx.Err()
+				}
+				b.rows = append(b.rows, last)
 			}
-			b.rows = append(b.rows, last)
+			// A clone: the key must not pin the whole record's memory.
+			keys[strings.Clone(k)] = struct{}{}
 		}
-		// A clone: the key must not pin the whole record's memory.
-		keys[strings.Clone(k)] = struct{}{}
 		txRows++
 		switch {
 		case txRows >= p.opts.BatchSize:

@@ -122,6 +122,9 @@ func (w *pgProducts) finish(ctx context.Context, tx *txState) error {
 	})
 }
 
+// dedupe: the merge statement may not touch a row twice.
+func (w *pgProducts) dedupe() dedupeScope { return dedupeTx }
+
 func (w *pgProducts) close(ctx context.Context) error {
 	// The connection goes back to the pool; leave no table behind on it.
 	w.conn.ExecContext(ctx, `DROP TABLE IF EXISTS pg_temp.productapi_import_products`)

@@ -239,6 +239,10 @@ func (w *sqliteProducts) finish(ctx context.Context, _ *txState) error {
 	return nil
 }
 
+// dedupe: a chunk is looked up before any of its rows is written, and
+// a later chunk sees the rows of an earlier one.
+func (w *sqliteProducts) dedupe() dedupeScope { return dedupeChunk }
+
 func (w *sqliteProducts) close(ctx context.Context) error {
 	if w.restoreCache {
 		w.conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size = %d`, w.cacheSize))

@@ -14,6 +14,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -35,6 +36,7 @@ func main() {
 		dbURL = flag.String("db", "", "sqlite:PATH or postgres://…")
 		batch = flag.Int("batch", 0, "rows per transaction (0: the importer's default)")
 		prof  = flag.String("cpuprofile", "", "write a CPU profile to this file")
+		mprof = flag.String("memprofile", "", "write a heap profile to this file at the end")
 	)
 	flag.Parse()
 	log.SetFlags(0)
@@ -93,5 +95,17 @@ func main() {
 	}
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	fmt.Printf("peak RSS: %.1f MB\n", float64(ru.Maxrss)/1024)
+	if *mprof != "" {
+		f, err := os.Create(*mprof)
+		if err != nil {
+			log.Fatal(err)
+		}
+		runtime.GC()
+		pprof.WriteHeapProfile(f)
+		f.Close()
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Printf("peak RSS: %.1f MB (Go heap: %.1f MB in use, %.1f MB obtained from the OS)\n",
+		float64(ru.Maxrss)/1024, float64(ms.HeapInuse)/(1<<20), float64(ms.HeapSys)/(1<<20))
 }
