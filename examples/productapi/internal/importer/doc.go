@@ -59,10 +59,10 @@
 //
 // # Cache invalidation
 //
-// After the last batch, [Options.Invalidate] is called once with the tag
+// After the last transaction, [Options.Invalidate] is called once with the tag
 // "category:<id>" of every category whose content changed (for a product
 // whose category changed, both the old and the new one) followed by
 // "products" or "categories". It is not called when no row changed. It is
-// called too when the import stops on an error after some batches were
+// called too when the import stops on an error after some transactions were
 // committed, so that the cache never serves what the database no longer holds.
 package importer

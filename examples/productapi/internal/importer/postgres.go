@@ -9,7 +9,8 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
-// pgStaging is the session-local table that COPY fills with one batch.
+// pgStaging is the session-local table that COPY fills with one
+// transaction's rows.
 var pgStaging = pgx.Identifier{"pg_temp", "productapi_import_products"}
 
 var pgStagingColumns = []string{
@@ -131,7 +132,7 @@ func (w *pgProducts) close(ctx context.Context) error {
 	return nil
 }
 
-// productSource feeds a batch to CopyFrom, reusing one value slice.
+// productSource feeds a chunk to CopyFrom, reusing one value slice.
 type productSource struct {
 	rows []product
 	i    int
