@@ -53,8 +53,12 @@ func (be *backend) run(ctx context.Context, fn func(context.Context) error) erro
 	if !be.breaker.Allow() {
 		return unavailable(errCircuitOpen)
 	}
-	opCtx, cancel := context.WithTimeout(ctx, be.timeout)
-	defer cancel()
+	opCtx := ctx
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > be.timeout {
+		var cancel context.CancelFunc
+		opCtx, cancel = context.WithTimeout(ctx, be.timeout)
+		defer cancel()
+	}
 	var err error
 	if be.ctxDeadlines {
 		err = fn(opCtx)

@@ -3,6 +3,7 @@ package cachefront
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/cachefront/cachefront/internal/entry"
@@ -75,13 +76,20 @@ func (c *Cache[T]) callConfig(opts []Option) (*callConfig, error) {
 	if len(opts) == 0 {
 		return &c.call, nil
 	}
-	cfg := c.cfg
+	// The config is large; reusing copies keeps calls with options from
+	// allocating one each time.
+	cfg := configPool.Get().(*config)
+	defer configPool.Put(cfg)
+	*cfg = c.cfg
 	if err := cfg.applyOptions(scopeCall, opts); err != nil {
 		return nil, err
 	}
-	cc := c.resolve(&cfg)
+	cc := c.resolve(cfg)
+	*cfg = config{} // drop references before pooling
 	return &cc, nil
 }
+
+var configPool = sync.Pool{New: func() any { return new(config) }}
 
 // Name returns the cache's name.
 func (c *Cache[T]) Name() string { return c.name }

@@ -49,16 +49,28 @@ func (s *Store) tagSet(names []string) tagSet {
 // one only when the entry carries tags the caller did not name).
 func (s *Store) read(ctx context.Context, cc *counters, rkey string, tags tagSet, typeHash uint32) (readResult, error) {
 	n := 1 + len(tags.keys)
-	keys := make([]string, n)
+	var keys, vals []string
+	var ok []bool
+	if n <= len(readBuf{}.keys) {
+		// One allocation for the common case of a few tags.
+		buf := new(readBuf)
+		keys, vals, ok = buf.keys[:n], buf.vals[:n], buf.ok[:n]
+	} else {
+		keys, vals, ok = make([]string, n), make([]string, n), make([]bool, n)
+	}
 	keys[0] = rkey
 	copy(keys[1:], tags.keys)
-	vals := make([]string, n)
-	ok := make([]bool, n)
 	err := s.be.run(ctx, func(ctx context.Context) error { return s.be.getMany(ctx, keys, vals, ok) })
 	if err != nil {
 		return readResult{}, err
 	}
 	return s.evaluate(ctx, cc, rkey, vals[0], ok[0], tags.names, vals[1:], typeHash)
+}
+
+// readBuf holds a read's keys and replies for up to three tags.
+type readBuf struct {
+	keys, vals [4]string
+	ok         [4]bool
 }
 
 // evaluate classifies a raw entry against the tag versions read with it,
