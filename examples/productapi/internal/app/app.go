@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -169,20 +168,21 @@ func (a *App) connectRedis(ctx context.Context) (redis.UniversalClient, error) {
 	return rdb, nil
 }
 
-// ready checks the database and Redis, for /readyz. An instance whose
-// cache still misses invalidations (writes made while Redis was down) is not
-// ready until it has applied them.
-func (a *App) ready(ctx context.Context) error {
-	var errs []error
+// ready checks the database and Redis, for /readyz, and returns the
+// failure of each that failed. An instance whose cache still misses
+// invalidations (writes made while Redis was down) is not ready until it has
+// applied them.
+func (a *App) ready(ctx context.Context) map[string]error {
+	failed := map[string]error{}
 	if err := a.DB.PingContext(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("database: %w", err))
+		failed["database"] = err
 	}
 	if err := a.Store.Ping(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("redis: %w", err))
+		failed["redis"] = err
 	} else if err := a.Invalidations.Flush(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("redis: %d cache invalidations pending: %w", a.Invalidations.Pending(), err))
+		failed["redis"] = fmt.Errorf("%d cache invalidations pending: %w", a.Invalidations.Pending(), err)
 	}
-	return errors.Join(errs...)
+	return failed
 }
 
 // keyCount counts the cache's entries: the keys of its namespace, less the

@@ -56,7 +56,14 @@ func TestRedisDown(t *testing.T) {
 	}
 	e.must(e.do("GET", "/products/B000000001", "", nil), 200)
 	e.must(e.do("PUT", "/products/B000000001", e.admin, map[string]any{"title": "Written while Redis is down", "category_id": 1}), 200)
-	e.must(e.do("GET", "/readyz", "", nil), 503)
+	var ready struct {
+		Status string
+		Failed []string
+	}
+	e.must(e.do("GET", "/readyz", "", nil), 503).json(t, &ready)
+	if ready.Status != "unavailable" || len(ready.Failed) != 1 || ready.Failed[0] != "redis" {
+		t.Fatalf("readyz with Redis down: %+v", ready)
+	}
 
 	if err := e.mr.Restart(); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sort"
 	"time"
 
 	"github.com/cachefront/cachefront"
@@ -45,7 +46,7 @@ type Deps struct {
 
 	Cache      CacheFunc                                       // optional: GET routes are then not cached
 	Importer   Importer                                        // optional: the import routes then answer 503
-	Ready      func(ctx context.Context) error                 // readiness check (database and Redis)
+	Ready      func(ctx context.Context) map[string]error      // readiness: the failure of each dependency that failed
 	Invalidate func(ctx context.Context, tags ...string) error // invalidation after writes
 	KeyCount   func(ctx context.Context) (int64, error)        // number of cache entries
 
@@ -184,13 +185,22 @@ func (a *api) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyz answers 200 when every dependency answers, 503 otherwise, naming
+// the ones that failed; the errors themselves (addresses, say) go to the log
+// only.
 func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := a.Ready(ctx); err != nil {
-		a.Log.WarnContext(ctx, "not ready", "error", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+	failed := a.Ready(ctx)
+	if len(failed) == 0 {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	names := make([]string, 0, len(failed))
+	for name, err := range failed {
+		names = append(names, name)
+		a.Log.WarnContext(ctx, "not ready", "dependency", name, "error", err)
+	}
+	sort.Strings(names)
+	writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "failed": names})
 }
