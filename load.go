@@ -18,6 +18,7 @@ type flightResult[T any] struct {
 	err       error
 	fromCache bool        // found by the load's second look, not loaded
 	conflict  bool        // a tag added during the load was invalidated meanwhile
+	noResult  bool        // a refresh left to another instance: nothing to hand out
 	panicked  *PanicError // the loader panicked
 }
 
@@ -108,6 +109,10 @@ func (c *Cache[T]) loadShared(ctx context.Context, rkey, fkey string, loader fun
 		if fr.panicked != nil {
 			panic(fr.panicked)
 		}
+		if fr.noResult {
+			// Joined a background refresh that another instance is doing.
+			return c.loadShared(ctx, rkey, fkey+"\x00retry", loader, call, retries)
+		}
 		if !ran {
 			c.cc.dedup()
 			if fr.conflict && retries > 0 {
@@ -155,7 +160,8 @@ func (c *Cache[T]) flight(parent context.Context, rkey string, loader func(conte
 		case token != "":
 			defer s.releaseLease(ctx, rkey, token)
 		case refreshGen != "":
-			return res // another instance is refreshing this entry
+			res.noResult = true // another instance is refreshing this entry
+			return res
 		default:
 			if got, ok := c.awaitLeaseHolder(ctx, rkey, snap.gen, call); ok {
 				return got
