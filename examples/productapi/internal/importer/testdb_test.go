@@ -2,17 +2,13 @@ package importer
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
-	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite"
+	"github.com/cachefront/cachefront/examples/productapi/internal/db"
+	"github.com/cachefront/cachefront/examples/productapi/internal/dbtest"
 )
 
 // testDB is a database with the product API's catalogue tables.
@@ -22,118 +18,35 @@ type testDB struct {
 }
 
 // forEachDialect runs fn against a fresh SQLite database, and against a
-// fresh PostgreSQL schema when PRODUCTAPI_TEST_DATABASE_URL is set.
+// fresh PostgreSQL schema when PRODUCTAPI_TEST_DATABASE_URL is set, each
+// created by the product API's own migrations.
 func forEachDialect(t *testing.T, fn func(t *testing.T, db testDB)) {
 	t.Run("sqlite", func(t *testing.T) { fn(t, newSQLite(t)) })
 	t.Run("postgres", func(t *testing.T) {
-		u := os.Getenv("PRODUCTAPI_TEST_DATABASE_URL")
-		if u == "" {
-			t.Skip("PRODUCTAPI_TEST_DATABASE_URL not set")
+		if os.Getenv(dbtest.EnvURL) == "" {
+			t.Skip(dbtest.EnvURL + " not set")
 		}
-		fn(t, newPostgres(t, u))
+		fn(t, newMigrated(t, "postgres"))
 	})
 }
 
-func newSQLite(t testing.TB) testDB {
+func newSQLite(t testing.TB) testDB { return newMigrated(t, "sqlite") }
+
+// newMigrated opens a fresh database of dialect with the product API's
+// schema.
+func newMigrated(t testing.TB, dialect string) testDB {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "test.db")
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)")
+	ctx := context.Background()
+	d, err := db.Open(ctx, dbtest.URL(t, dialect))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Exec(sqliteSchema); err != nil {
+	t.Cleanup(func() { d.Close() })
+	if _, err := d.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return testDB{db, "sqlite"}
+	return testDB{d.DB, dialect}
 }
-
-func newPostgres(t testing.TB, base string) testDB {
-	t.Helper()
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "importer_test_" + hex.EncodeToString(b[:])
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
-			t.Errorf("dropping schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	db, err := sql.Open("pgx", u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Exec(pgSchema); err != nil {
-		t.Fatal(err)
-	}
-	return testDB{db, "postgres"}
-}
-
-// The catalogue tables as the product API's migrations create them.
-const pgSchema = `
-CREATE TABLE categories (
-    id         BIGINT PRIMARY KEY,
-    name       TEXT NOT NULL,
-    created_at TIMESTAMPTZ NOT NULL,
-    updated_at TIMESTAMPTZ NOT NULL
-);
-CREATE TABLE products (
-    asin                 TEXT PRIMARY KEY,
-    title                TEXT NOT NULL,
-    img_url              TEXT NOT NULL DEFAULT '',
-    product_url          TEXT NOT NULL DEFAULT '',
-    stars                DOUBLE PRECISION NOT NULL DEFAULT 0,
-    reviews              BIGINT NOT NULL DEFAULT 0,
-    price                DOUBLE PRECISION NOT NULL DEFAULT 0,
-    list_price           DOUBLE PRECISION NOT NULL DEFAULT 0,
-    category_id          BIGINT NOT NULL REFERENCES categories(id),
-    is_best_seller       BOOLEAN NOT NULL DEFAULT false,
-    bought_in_last_month BIGINT NOT NULL DEFAULT 0,
-    created_at           TIMESTAMPTZ NOT NULL,
-    updated_at           TIMESTAMPTZ NOT NULL
-);
-CREATE INDEX products_category_price ON products (category_id, price, asin);
-`
-
-const sqliteSchema = `
-CREATE TABLE categories (
-    id         BIGINT PRIMARY KEY,
-    name       TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE products (
-    asin                 TEXT PRIMARY KEY,
-    title                TEXT NOT NULL,
-    img_url              TEXT NOT NULL DEFAULT '',
-    product_url          TEXT NOT NULL DEFAULT '',
-    stars                REAL NOT NULL DEFAULT 0,
-    reviews              INTEGER NOT NULL DEFAULT 0,
-    price                REAL NOT NULL DEFAULT 0,
-    list_price           REAL NOT NULL DEFAULT 0,
-    category_id          BIGINT NOT NULL REFERENCES categories(id),
-    is_best_seller       INTEGER NOT NULL DEFAULT 0 CHECK (is_best_seller IN (0, 1)),
-    bought_in_last_month INTEGER NOT NULL DEFAULT 0,
-    created_at           TEXT NOT NULL,
-    updated_at           TEXT NOT NULL
-);
-CREATE INDEX products_category_price ON products (category_id, price, asin);
-`
 
 // storedProduct is a products row as read back, timestamps as text.
 type storedProduct struct {
