@@ -102,7 +102,10 @@
 // Meanwhile GetOrLoad and GetManyOrLoad call their loaders (still once per
 // key across concurrent callers) and skip the cache write; Get, Set, Delete
 // and InvalidateTags return [ErrUnavailable]. Errors are counted apart from
-// misses. The source of truth is never the cache, so nothing is lost.
+// misses. Invalidations and deletes that failed are kept and applied again in
+// the background once Redis answers ([Store.PendingInvalidations]), so that
+// entries written before a write to the source do not outlive the outage. The
+// source of truth is never the cache, so nothing is lost.
 //
 // # Beyond one process: local tier, leases and refresh before expiry
 //

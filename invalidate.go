@@ -18,8 +18,9 @@ import (
 // read before the call started; see the package documentation for how.
 //
 // It returns ErrInvalidTag for an empty or over-long tag (nothing is
-// invalidated) and ErrUnavailable when Redis could not be reached: the caller
-// should retry, because entries stay valid until their TTL otherwise.
+// invalidated) and ErrUnavailable when Redis could not be reached. The Store
+// then keeps the tags and invalidates them again in the background until
+// Redis takes them (see PendingInvalidations), so the caller need not retry.
 func (s *Store) InvalidateTags(ctx context.Context, tags ...string) error {
 	if err := s.checkOpen(); err != nil {
 		return err
@@ -32,7 +33,19 @@ func (s *Store) InvalidateTags(ctx context.Context, tags ...string) error {
 			return err
 		}
 	}
-	ts := s.tagSet(appendUnique(nil, tags...))
+	names := appendUnique(nil, tags...)
+	if err := s.invalidateTags(ctx, names); err != nil {
+		s.storeOps.fail(opInvalidate)
+		s.local.apply(event{Tags: names})
+		s.queueInvalidation(names, nil)
+		return fmt.Errorf("invalidating %d tags: %w", len(names), err)
+	}
+	return nil
+}
+
+// invalidateTags gives each tag a new version and tells every instance.
+func (s *Store) invalidateTags(ctx context.Context, names []string) error {
+	ts := s.tagSet(names)
 	suffix := entry.NewGen()
 	tagTTL := s.cfg.tagTTL
 	ev := event{Tags: ts.names}
@@ -58,8 +71,7 @@ func (s *Store) InvalidateTags(ctx context.Context, tags ...string) error {
 		})
 	})
 	if err != nil {
-		s.storeOps.fail(opInvalidate)
-		return fmt.Errorf("invalidating %d tags: %w", len(ts.names), err)
+		return err
 	}
 	s.local.apply(ev)
 	s.invalidations.Add(uint64(len(ts.names)))
@@ -92,6 +104,7 @@ func (s *Store) Delete(ctx context.Context, storeKeys ...string) error {
 	}
 	if err := s.deleteEntries(ctx, rkeys); err != nil {
 		s.storeOps.fail(opDelete)
+		s.queueInvalidation(nil, rkeys)
 		return fmt.Errorf("deleting %d keys: %w", len(rkeys), err)
 	}
 	return nil

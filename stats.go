@@ -25,6 +25,9 @@ type Stats struct {
 	Invalidations uint64 `json:"invalidations"` // tags invalidated
 	Deletes       uint64 `json:"deletes"`       // keys deleted
 	CircuitOpen   bool   `json:"circuit_open"`
+	// PendingInvalidations counts tags and keys whose invalidation Redis
+	// has not taken yet; the Store retries them (see PendingInvalidations).
+	PendingInvalidations int `json:"pending_invalidations"`
 
 	Caches map[string]CacheStats `json:"caches"`
 }

@@ -28,7 +28,9 @@ type Store struct {
 	invalidations atomic.Uint64
 	deletes       atomic.Uint64
 
-	local *localTier // nil without WithLocalCache
+	local   *localTier // nil without WithLocalCache
+	pending pendingInvalidations
+	closing chan struct{} // closed by Close: background work stops
 
 	mu     sync.Mutex // guards caches
 	caches map[string]*counters
@@ -61,7 +63,7 @@ func newStore(rdb redis.UniversalClient, opts []Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
-	s := &Store{cfg: cfg, keys: newKeyspace(cfg.namespace), metrics: m, caches: map[string]*counters{}}
+	s := &Store{cfg: cfg, keys: newKeyspace(cfg.namespace), metrics: m, caches: map[string]*counters{}, closing: make(chan struct{})}
 	s.storeOps = newCounters(m, "")
 	br := breaker.New(cfg.breakerFailures, cfg.breakerCooldown, s.breakerChanged)
 	s.be = newBackend(rdb, cfg.opTimeout, br)
@@ -109,10 +111,11 @@ func (s *Store) Namespace() string { return s.cfg.namespace }
 // Stats returns the Store's counters.
 func (s *Store) Stats() Stats {
 	st := Stats{
-		Invalidations: s.invalidations.Load(),
-		Deletes:       s.deletes.Load(),
-		CircuitOpen:   s.be.breaker.State() != breaker.Closed,
-		Caches:        map[string]CacheStats{},
+		Invalidations:        s.invalidations.Load(),
+		Deletes:              s.deletes.Load(),
+		CircuitOpen:          s.be.breaker.State() != breaker.Closed,
+		PendingInvalidations: s.PendingInvalidations(),
+		Caches:               map[string]CacheStats{},
 	}
 	s.mu.Lock()
 	for name, c := range s.caches {
@@ -137,6 +140,10 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
+	}
+	close(s.closing)
+	if n := s.PendingInvalidations(); n > 0 {
+		s.cfg.logger.Error("cachefront: store closed with invalidations Redis never took", "pending", n)
 	}
 	s.local.close()
 	return nil

@@ -114,12 +114,13 @@ func (s *Store) deleteEntries(ctx context.Context, rkeys []string) error {
 			s.publish(ctx, p, event{Keys: rkeys})
 		})
 	})
-	if err == nil {
-		s.local.apply(event{Keys: rkeys})
-		s.deletes.Add(uint64(len(rkeys)))
-		s.metrics.invalidations.WithLabelValues("key").Add(float64(len(rkeys)))
+	s.local.apply(event{Keys: rkeys})
+	if err != nil {
+		return err
 	}
-	return err
+	s.deletes.Add(uint64(len(rkeys)))
+	s.metrics.invalidations.WithLabelValues("key").Add(float64(len(rkeys)))
+	return nil
 }
 
 // announceSet tells the other instances' local tiers that rkey changed.
