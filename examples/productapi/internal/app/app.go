@@ -92,7 +92,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	if a.Tokens, err = auth.NewTokens(secret, cfg.JWTIssuer, cfg.JWTTTL); err != nil {
 		return nil, err
 	}
-	a.Invalidations = invalidation.New(a.Store, log, time.Second)
+	a.Invalidations = invalidation.New(a.Store, log)
 	a.Users = users.NewStore(a.DB, cfg.BcryptCost)
 	a.Catalog = catalog.NewService(catalog.NewRepository(a.DB), a.Store, cfg.CacheTTL, a.Invalidations.Invalidate, log)
 
@@ -179,8 +179,8 @@ func (a *App) ready(ctx context.Context) map[string]error {
 	}
 	if err := a.Store.Ping(ctx); err != nil {
 		failed["redis"] = err
-	} else if err := a.Invalidations.Flush(ctx); err != nil {
-		failed["redis"] = fmt.Errorf("%d cache invalidations pending: %w", a.Invalidations.Pending(), err)
+	} else if err := a.Invalidations.Ready(); err != nil {
+		failed["redis"] = err
 	}
 	return failed
 }
@@ -213,9 +213,6 @@ func (a *App) keyCount(ctx context.Context) (int64, error) {
 
 // Close stops the embedded Redis and closes the connections.
 func (a *App) Close() {
-	if a.Invalidations != nil {
-		a.Invalidations.Close()
-	}
 	if a.Store != nil {
 		a.Store.Close()
 	}
