@@ -30,9 +30,9 @@ import (
 // Invalidation failures (Redis unreachable) do not change the response: the
 // write has happened. They are counted under
 // cachefront_errors_total{op="invalidate"} and logged through the Store's
-// logger; the entries concerned then live until their TTL, so keep TTLs of
-// routes that depend on writes short enough to bound that. Empty or
-// over-long tags are skipped and counted under op="tags".
+// logger, and the Store applies them again as soon as Redis answers
+// (Store.PendingInvalidations). Empty or over-long tags are skipped and
+// counted under op="tags".
 //
 // The invalidation runs under the request's context without its
 // cancellation: a client that hangs up after its write does not leave the
