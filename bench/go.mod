@@ -10,6 +10,7 @@ require (
 	github.com/eko/gocache/store/redis/v4 v4.2.3
 	github.com/go-redis/cache/v9 v9.0.0
 	github.com/redis/go-redis/v9 v9.23.0
+	github.com/redis/rueidis v1.0.79
 	github.com/vmihailenco/msgpack/v5 v5.4.1
 )
 
