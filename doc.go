@@ -83,8 +83,9 @@
 // one extra round trip before loading (the second look, which also creates
 // missing tag versions); a Set with tags is one round trip on one server (a
 // script) and two on a cluster. Memory for tags is one short key per tag with
-// a TTL ([WithTagTTL], default 24h) — never a set of member keys, so nothing
-// grows as entries come and go. When a version key expires or is evicted, the
+// a TTL ([WithTagTTL], default 24h, renewed whenever an entry is written under
+// the tag) — never a set of member keys, so nothing grows as entries come and
+// go. When a version key expires or is evicted, the
 // entries carrying the tag read as invalidated, never as valid, because
 // entries never record "no version". Every multi-key operation on a cluster
 // is split into single-key commands, so nothing raises CROSSSLOT.

@@ -204,9 +204,10 @@ func WithCircuitBreaker(failures int, cooldown time.Duration) Option {
 }
 
 // WithTagTTL sets how long a tag's version key lives in Redis after it was
-// created or last invalidated. It bounds the memory tags use; when a version
-// key expires, entries carrying that tag are treated as invalidated (never as
-// valid). Applies to NewStore. Default 24h.
+// last used to write an entry or invalidated. It bounds the memory tags use:
+// a tag nothing is written under any more disappears. When a version key
+// expires (or is evicted), entries carrying that tag are treated as
+// invalidated, never as valid. Applies to NewStore. Default 24h.
 func WithTagTTL(d time.Duration) Option {
 	return option{"WithTagTTL", scopeStore, func(c *config) error {
 		if err := positive("tag TTL", d); err != nil {

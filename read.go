@@ -202,6 +202,7 @@ func (s *Store) lookBeforeLoading(ctx context.Context, rkeys []string, tags tagS
 			seqCmd = p.Get(ctx, s.keys.seq())
 			for i, k := range tags.keys {
 				p.SetNX(ctx, k, fresh, s.cfg.tagTTL)
+				p.PExpire(ctx, k, s.cfg.tagTTL) // a tag in use never expires
 				tagCmds[i] = p.Get(ctx, k)
 			}
 		})

@@ -50,6 +50,7 @@ func (s *Store) ensureTagVersions(ctx context.Context, tags tagSet) ([]string, e
 		return s.be.pipelined(ctx, func(p redis.Pipeliner) {
 			for i, k := range tags.keys {
 				p.SetNX(ctx, k, fresh, s.cfg.tagTTL)
+				p.PExpire(ctx, k, s.cfg.tagTTL) // a tag in use never expires
 				cmds[i] = p.Get(ctx, k)
 			}
 		})

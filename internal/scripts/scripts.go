@@ -34,7 +34,8 @@ return 0
 `)
 
 // SetTagged writes an entry together with the current versions of its tags,
-// creating a tag version for any tag that has none yet.
+// creating a tag version for any tag that has none yet and keeping the others
+// alive for another tag TTL.
 //
 //	KEYS[1] entry key, KEYS[2..] tag version keys
 //	ARGV[1] entry prefix (fixed header without the tag count)
@@ -48,6 +49,8 @@ for i = 1, n do
   if not v then
     v = ARGV[5]
     redis.call('SET', KEYS[i + 1], v, 'PX', ARGV[4])
+  else
+    redis.call('PEXPIRE', KEYS[i + 1], ARGV[4])
   end
   if string.len(v) > 255 then v = string.sub(v, 1, 255) end
   local name = ARGV[5 + i]
