@@ -61,20 +61,34 @@ func newCache[T any](store *Store, name string, opts []Option) (*Cache[T], error
 	}
 	c := &Cache[T]{store: store, name: name, cfg: cfg, typeHash: hashTypeName(cfg.typeName), cc: store.countersFor(name)}
 	c.call = c.resolve(&cfg)
+	c.call.tagSet(store)
 	return c, nil
 }
 
 func (c *Cache[T]) resolve(cfg *config) callConfig {
 	return callConfig{
 		ttl: cfg.ttl, jitter: cfg.jitter, negativeTTL: cfg.negativeTTL, loadTimeout: cfg.loadTimeout,
-		swr: cfg.swr, earlyBeta: cfg.earlyBeta, tags: c.store.tagSet(cfg.tags),
+		swr: cfg.swr, earlyBeta: cfg.earlyBeta, tags: tagSet{names: cfg.tags},
 	}
+}
+
+// tagSet returns the call's tags with their version keys, built on first
+// use: a hit from the local tier never needs them. The cache's own
+// callConfig has them built once, in New, and is never modified here.
+func (cc *callConfig) tagSet(s *Store) tagSet {
+	if cc.tags.keys == nil && len(cc.tags.names) > 0 {
+		cc.tags = s.tagSet(cc.tags.names)
+	}
+	return cc.tags
 }
 
 // callConfig applies a call's options over the cache's settings.
 func (c *Cache[T]) callConfig(opts []Option) (*callConfig, error) {
 	if len(opts) == 0 {
 		return &c.call, nil
+	}
+	if call, ok := c.tagsOnly(opts); ok {
+		return call, nil
 	}
 	// The config is large; reusing copies keeps calls with options from
 	// allocating one each time.
@@ -90,6 +104,27 @@ func (c *Cache[T]) callConfig(opts []Option) (*callConfig, error) {
 }
 
 var configPool = sync.Pool{New: func() any { return new(config) }}
+
+// tagsOnly resolves a call whose options are all WithTags (the common case)
+// from the cache's settings without copying the whole configuration. ok is
+// false when another option is present or a tag is invalid (the general path
+// then reports it).
+func (c *Cache[T]) tagsOnly(opts []Option) (*callConfig, bool) {
+	names := c.cfg.tags
+	for _, o := range opts {
+		tags, isTags := o.(tagsOption)
+		if !isTags || tags.validate() != nil {
+			return nil, false
+		}
+		names = appendUnique(names, tags...)
+	}
+	call := c.call
+	call.tags = tagSet{names: names}
+	if len(names) == len(c.call.tags.names) {
+		call.tags = c.call.tags // nothing new: reuse the built keys
+	}
+	return &call, true
+}
 
 // Name returns the cache's name.
 func (c *Cache[T]) Name() string { return c.name }
@@ -112,6 +147,39 @@ func (c *Cache[T]) begin(key string, opts []Option) (string, *callConfig, error)
 	return rkey, call, err
 }
 
+// beginRead is begin for reads: when the Store has a local tier and the
+// call's options are only valid tags, a local hit is served before the
+// options are resolved (it does not need them). local reports that hit.
+func (c *Cache[T]) beginRead(key string, opts []Option) (rkey string, call *callConfig, v T, lerr error, local bool, err error) {
+	if c.store.local != nil && onlyValidTags(opts) {
+		if err = c.store.checkOpen(); err != nil {
+			return
+		}
+		if rkey, err = c.store.keys.entry(c.name, key); err != nil {
+			return
+		}
+		if v, lerr, local = c.fromLocal(rkey); local {
+			return
+		}
+		call, err = c.callConfig(opts)
+		return
+	}
+	if rkey, call, err = c.begin(key, opts); err != nil {
+		return
+	}
+	v, lerr, local = c.fromLocal(rkey)
+	return
+}
+
+func onlyValidTags(opts []Option) bool {
+	for _, o := range opts {
+		if tags, ok := o.(tagsOption); !ok || tags.validate() != nil {
+			return false
+		}
+	}
+	return true
+}
+
 // Get returns the cached value of key. It returns an error matching
 // ErrNotFound on a miss (including a cached not-found), and ErrUnavailable
 // when Redis could not be asked in time; corrupt, foreign and invalidated
@@ -119,15 +187,15 @@ func (c *Cache[T]) begin(key string, opts []Option) (string, *callConfig, error)
 // matters (naming the tags up front saves a round trip on tagged entries).
 func (c *Cache[T]) Get(ctx context.Context, key string, opts ...Option) (T, error) {
 	var zero T
-	rkey, call, err := c.begin(key, opts)
+	rkey, call, v, lerr, local, err := c.beginRead(key, opts)
 	if err != nil {
 		return zero, err
 	}
-	if v, err, ok := c.fromLocal(rkey); ok {
-		return v, err
+	if local {
+		return v, lerr
 	}
 	epoch := c.store.local.epochNow()
-	r, err := c.store.read(ctx, c.cc, rkey, call.tags, c.typeHash)
+	r, err := c.store.read(ctx, c.cc, rkey, call.tagSet(c.store), c.typeHash)
 	if err != nil {
 		c.cc.fail(opRead)
 		return zero, err
@@ -178,7 +246,7 @@ func (c *Cache[T]) Set(ctx context.Context, key string, value T, opts ...Option)
 		Gen: entry.NewGen(), Kind: entry.KindValue, Created: now.UnixMilli(),
 		FreshUntil: now.Add(ttl).UnixMilli(), TypeHash: c.typeHash,
 	}
-	if err := c.store.setEntry(ctx, rkey, &h, payload, call.tags, ttl+call.swr); err != nil {
+	if err := c.store.setEntry(ctx, rkey, &h, payload, call.tagSet(c.store), ttl+call.swr); err != nil {
 		c.cc.fail(opWrite)
 		return err
 	}

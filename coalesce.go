@@ -117,7 +117,7 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 	ctx := context.WithoutCancel(r.Context())
 	epoch := c.store.local.epochNow()
 
-	snap, serr := c.store.snapshot(ctx, c.cc, p.rkey, p.call.tags, c.typeHash)
+	snap, serr := c.store.snapshot(ctx, c.cc, p.rkey, p.call.tagSet(c.store), c.typeHash)
 	if serr == nil && snap.found == foundEntry {
 		if resp, ok := m.decode(ctx, p.rkey, &snap.readResult); ok {
 			o := &httpOutcome{resp: resp, fromCache: true, created: snap.view.Created, fresh: snap.view.FreshUntil}

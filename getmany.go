@@ -63,7 +63,7 @@ func (c *Cache[T]) GetManyOrLoad(ctx context.Context, keys []string, loader func
 	}
 	var snaps []snapshot
 	if !readFailed {
-		if snaps, err = c.store.snapshotMany(lctx, rkeys, batch.call.tags); err != nil {
+		if snaps, err = c.store.snapshotMany(lctx, rkeys, batch.call.tagSet(c.store)); err != nil {
 			c.cc.fail(opRead)
 			readFailed = true
 		}
@@ -118,11 +118,12 @@ func (c *Cache[T]) readMany(ctx context.Context, keys []string, opts []Option) (
 		unique = append(unique, k)
 	}
 	n := len(unique)
-	all := make([]string, 0, n+len(call.tags.keys))
+	tags := call.tagSet(c.store)
+	all := make([]string, 0, n+len(tags.keys))
 	for _, k := range unique {
 		all = append(all, batch.rkeys[k])
 	}
-	all = append(all, call.tags.keys...)
+	all = append(all, tags.keys...)
 	vals := make([]string, len(all))
 	ok := make([]bool, len(all))
 	if err := c.store.be.run(ctx, func(ctx context.Context) error { return c.store.be.getMany(ctx, all, vals, ok) }); err != nil {

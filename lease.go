@@ -72,7 +72,7 @@ func (c *Cache[T]) awaitLeaseHolder(ctx context.Context, rkey, gen string, call 
 			return nil, false
 		case <-timer.C:
 		}
-		r, err := s.read(ctx, c.cc, rkey, call.tags, c.typeHash)
+		r, err := s.read(ctx, c.cc, rkey, call.tagSet(s), c.typeHash)
 		if err != nil {
 			return nil, false
 		}

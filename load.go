@@ -43,18 +43,18 @@ type flightResult[T any] struct {
 // invalidation start a new load.
 func (c *Cache[T]) GetOrLoad(ctx context.Context, key string, loader func(context.Context) (T, error), opts ...Option) (T, error) {
 	var zero T
-	rkey, call, err := c.begin(key, opts)
-	if err != nil {
-		return zero, err
-	}
 	if loader == nil {
 		return zero, fmt.Errorf("%w: loader is nil", ErrInvalidOption)
 	}
-	if v, err, ok := c.fromLocal(rkey); ok {
-		return v, err
+	rkey, call, v, lerr, local, err := c.beginRead(key, opts)
+	if err != nil {
+		return zero, err
+	}
+	if local {
+		return v, lerr
 	}
 	epoch := c.store.local.epochNow()
-	r, rerr := c.store.read(ctx, c.cc, rkey, call.tags, c.typeHash)
+	r, rerr := c.store.read(ctx, c.cc, rkey, call.tagSet(c.store), c.typeHash)
 	if rerr == nil && r.found == foundEntry {
 		if v, err, ok := c.decode(ctx, rkey, &r); ok {
 			c.cc.hit(false)
@@ -144,7 +144,7 @@ func (c *Cache[T]) flight(parent context.Context, rkey string, loader func(conte
 	s := c.store
 	epoch := s.local.epochNow()
 
-	snap, serr := s.snapshot(ctx, c.cc, rkey, call.tags, c.typeHash)
+	snap, serr := s.snapshot(ctx, c.cc, rkey, call.tagSet(s), c.typeHash)
 	if found := c.fromSnapshot(ctx, rkey, &snap, serr, refreshGen); found != nil {
 		c.remember(rkey, &snap.view, found.value, found.err, epoch)
 		return found
@@ -167,7 +167,7 @@ func (c *Cache[T]) flight(parent context.Context, rkey string, loader func(conte
 				return got
 			}
 			epoch = s.local.epochNow()
-			snap, serr = s.snapshot(ctx, c.cc, rkey, call.tags, c.typeHash)
+			snap, serr = s.snapshot(ctx, c.cc, rkey, call.tagSet(s), c.typeHash)
 			if found := c.fromSnapshot(ctx, rkey, &snap, serr, refreshGen); found != nil {
 				c.remember(rkey, &snap.view, found.value, found.err, epoch)
 				return found

@@ -224,7 +224,7 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 		}
 	}
 	epoch := c.store.local.epochNow()
-	res, err := c.store.read(ctx, c.cc, p.rkey, p.call.tags, c.typeHash)
+	res, err := c.store.read(ctx, c.cc, p.rkey, p.call.tagSet(c.store), c.typeHash)
 	if err == nil && res.found == foundEntry {
 		if resp, ok := m.decode(ctx, p.rkey, &res); ok {
 			c.cc.hit(false)

@@ -276,17 +276,31 @@ func WithLoadTimeout(d time.Duration) Option {
 // invalidates the entry. Given to New, the tags go on every entry of the
 // cache; given to a call, they are added to the cache's. Applies to New, a
 // call and Middleware.
-func WithTags(tags ...string) Option {
-	return option{"WithTags", scopeCache | scopeCall | scopeHTTP, func(c *config) error {
-		for _, t := range tags {
-			if err := validTag(t); err != nil {
-				return err
-			}
-		}
-		c.tags = appendUnique(c.tags, tags...)
-		return nil
-	}}
+func WithTags(tags ...string) Option { return tagsOption(tags) }
+
+// tagsOption is WithTags; it has a type of its own so that calls whose only
+// options are tags skip copying the whole configuration.
+type tagsOption []string
+
+func (o tagsOption) apply(c *config) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	c.tags = appendUnique(c.tags, o...)
+	return nil
 }
+
+func (o tagsOption) validate() error {
+	for _, t := range o {
+		if err := validTag(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (tagsOption) scopes() scope      { return scopeCache | scopeCall | scopeHTTP }
+func (tagsOption) optionName() string { return "WithTags" }
 
 // WithTypeName names the stored type in entry headers. An entry written under
 // another type name is foreign to this cache: a miss, deleted and counted as
