@@ -285,32 +285,7 @@ func pairedBatches(b *testing.B, g, refN, libN int, ref, lib func() error) {
 			}
 			return time.Since(start)
 		}
-		var (
-			wg    sync.WaitGroup
-			errMu sync.Mutex
-			first error
-		)
-		start := time.Now()
-		for range g {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for range n {
-					if err := f(); err != nil {
-						errMu.Lock()
-						first = cmpErr(first, err)
-						errMu.Unlock()
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		d := time.Since(start)
-		if first != nil {
-			b.Fatal(first)
-		}
-		return d
+		return burst(b, g, n, f)
 	}
 	var refD, libD time.Duration
 	n := 0

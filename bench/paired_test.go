@@ -168,43 +168,15 @@ func paired(b *testing.B, ref, lib func() error) {
 // times the reference's throughput).
 func pairedParallel(b *testing.B, g, perG int, ref, lib func() error) {
 	b.Helper()
-	burst := func(f func() error) time.Duration {
-		var (
-			wg    sync.WaitGroup
-			errMu sync.Mutex
-			first error
-		)
-		start := time.Now()
-		for range g {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for range perG {
-					if err := f(); err != nil {
-						errMu.Lock()
-						first = cmpErr(first, err)
-						errMu.Unlock()
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		d := time.Since(start)
-		if first != nil {
-			b.Fatal(first)
-		}
-		return d
-	}
 	var refD, libD time.Duration
 	n := 0
 	for b.Loop() {
 		if n%2 == 0 {
-			refD += burst(ref)
-			libD += burst(lib)
+			refD += burst(b, g, perG, ref)
+			libD += burst(b, g, perG, lib)
 		} else {
-			libD += burst(lib)
-			refD += burst(ref)
+			libD += burst(b, g, perG, lib)
+			refD += burst(b, g, perG, ref)
 		}
 		n++
 	}
@@ -218,4 +190,35 @@ func report(b *testing.B, refD, libD time.Duration, ops int) {
 	b.ReportMetric(float64(refD.Nanoseconds())/float64(ops), "ref-ns/op")
 	b.ReportMetric(float64(libD.Nanoseconds())/float64(ops), "lib-ns/op")
 	b.ReportMetric(float64(libD)/float64(refD), "x-ref")
+}
+
+// burst runs n calls of f in each of g goroutines at once and returns the
+// wall time; the first error fails the benchmark.
+func burst(b *testing.B, g, n int, f func() error) time.Duration {
+	var (
+		wg    sync.WaitGroup
+		errMu sync.Mutex
+		first error
+	)
+	start := time.Now()
+	for range g {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range n {
+				if err := f(); err != nil {
+					errMu.Lock()
+					first = cmpErr(first, err)
+					errMu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	d := time.Since(start)
+	if first != nil {
+		b.Fatal(first)
+	}
+	return d
 }
