@@ -119,8 +119,10 @@ type hitInfo struct {
 func serveStored(w http.ResponseWriter, r *http.Request, resp *cachedResponse, info hitInfo) {
 	h := w.Header()
 	for k, v := range resp.Header {
-		// The entry is shared by concurrent requests: each gets its own copy.
-		h[k] = slices.Clone(v)
+		// The entry is shared by concurrent requests (and by the local tier):
+		// capping each slice's capacity makes an Add by later middleware copy
+		// it instead of writing into the shared array.
+		h[k] = v[:len(v):len(v)]
 	}
 	h.Set("X-Cache", info.xcache)
 	h.Set("Cache-Status", info.cacheStatus)

@@ -328,3 +328,20 @@ func TestNoneMatch(t *testing.T) {
 		}
 	}
 }
+
+// A header added after a hit is served must never reach the stored entry,
+// which other requests (and the local tier) share.
+func TestServeStoredDoesNotShareHeaderArrays(t *testing.T) {
+	shared := make([]string, 1, 4)
+	shared[0] = "1"
+	resp := &cachedResponse{Status: 200, Header: http.Header{"X-A": shared}, Body: []byte("b")}
+	rec := httptest.NewRecorder()
+	serveStored(rec, httptest.NewRequest("GET", "/", nil), resp, hitInfo{xcache: "HIT", cacheStatus: "cachefront; hit"})
+	rec.Header().Add("X-A", "2")
+	if got := shared[:2][1]; got != "" {
+		t.Fatalf("a header added to one response wrote %q into the stored entry", got)
+	}
+	if got := rec.Header()["X-A"]; len(got) != 2 || got[0] != "1" || got[1] != "2" {
+		t.Fatalf("response header = %v", got)
+	}
+}
