@@ -42,6 +42,7 @@ type PanicError struct {
 	Stack []byte // the loader's stack at the panic
 }
 
+// Error describes the panic with the loader's stack.
 func (p *PanicError) Error() string {
 	return fmt.Sprintf("cachefront: loader panicked: %v\n\n%s", p.Value, p.Stack)
 }
