@@ -20,6 +20,26 @@ func loadConfig() (*config.Config, error) {
 	return config.Load(".env")
 }
 
+// openMigrated loads the configuration, opens the database and brings its
+// schema up to date, returning the migrations it applied. The caller closes
+// the database.
+func openMigrated(ctx context.Context) (*config.Config, *db.DB, []string, error) {
+	cfg, err := loadConfig()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	d, err := db.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	applied, err := d.Migrate(ctx)
+	if err != nil {
+		d.Close()
+		return nil, nil, nil, err
+	}
+	return cfg, d, applied, nil
+}
+
 func serve(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	if err := fs.Parse(args); err != nil {
@@ -52,19 +72,11 @@ func migrate(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig()
-	if err != nil {
-		return err
-	}
-	d, err := db.Open(ctx, cfg.DatabaseURL)
+	_, d, applied, err := openMigrated(ctx)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	applied, err := d.Migrate(ctx)
-	if err != nil {
-		return err
-	}
 	fmt.Printf("%s: applied %d migrations %v\n", d.Dialect, len(applied), applied)
 	return nil
 }
@@ -95,18 +107,11 @@ func createAdmin(ctx context.Context, args []string) error {
 		}
 		password = strings.TrimRight(line, "\r\n")
 	}
-	cfg, err := loadConfig()
-	if err != nil {
-		return err
-	}
-	d, err := db.Open(ctx, cfg.DatabaseURL)
+	cfg, d, _, err := openMigrated(ctx)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	if _, err := d.Migrate(ctx); err != nil {
-		return err
-	}
 	changed, err := users.NewStore(d, cfg.BcryptCost).EnsureAdmin(ctx, *email, password)
 	if err != nil {
 		return err
