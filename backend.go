@@ -50,25 +50,44 @@ func newBackend(rdb redis.UniversalClient, timeout time.Duration, b *breaker.Bre
 // client's own read timeout; the caller must not read anything fn writes
 // after run returned an error.
 func (be *backend) run(ctx context.Context, fn func(context.Context) error) error {
+	return be.runOp(ctx, opFunc(fn))
+}
+
+// operation is work for runOp. A pointer to a struct that holds an
+// operation's arguments and results implements it without the allocation of
+// a closure.
+type operation interface {
+	do(ctx context.Context) error
+}
+
+// opFunc makes a function an operation.
+type opFunc func(context.Context) error
+
+func (f opFunc) do(ctx context.Context) error { return f(ctx) }
+
+// runOp is run for an operation.
+func (be *backend) runOp(ctx context.Context, op operation) error {
 	if !be.breaker.Allow() {
 		return unavailable(errCircuitOpen)
 	}
 	opCtx := ctx
 	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > be.timeout {
-		var cancel context.CancelFunc
-		opCtx, cancel = context.WithTimeout(ctx, be.timeout)
-		defer cancel()
+		oc := newOpContext(ctx, be.timeout)
+		defer oc.release()
+		opCtx = oc
 	}
 	var err error
 	if be.ctxDeadlines {
-		err = fn(opCtx)
+		err = op.do(opCtx)
 	} else {
 		done := make(chan error, 1)
-		go func() { done <- fn(opCtx) }()
+		go func() { done <- op.do(opCtx) }()
 		select {
 		case err = <-done:
 		case <-opCtx.Done():
-			err = opCtx.Err()
+			err = context.DeadlineExceeded
+		case <-ctx.Done():
+			err = ctx.Err()
 		}
 	}
 	switch {
@@ -114,6 +133,15 @@ func (be *backend) pipelined(ctx context.Context, fn func(redis.Pipeliner)) erro
 // of GETs (one per node, in parallel) on a sharded client. Absent keys give
 // "" with ok false.
 func (be *backend) getMany(ctx context.Context, keys []string, vals []string, ok []bool) error {
+	if len(keys) == 1 {
+		v, err := be.rdb.Get(ctx, keys[0]).Result()
+		if err == nil {
+			vals[0], ok[0] = v, true
+		} else if err != redis.Nil {
+			return err
+		}
+		return nil
+	}
 	if be.single {
 		res, err := be.rdb.MGet(ctx, keys...).Result()
 		if err != nil {

@@ -3,7 +3,9 @@ package cachefront
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cachefront/cachefront/internal/entry"
@@ -18,6 +20,9 @@ type Cache[T any] struct {
 	call     callConfig // the cache's own settings, used by calls without options
 	typeHash uint32
 	cc       *counters
+	// lastTagged is the configuration of the last call whose options were
+	// only tags beyond the cache's own (see tagsOnly).
+	lastTagged atomic.Pointer[callConfig]
 }
 
 // callConfig is the resolved configuration of one call.
@@ -109,7 +114,14 @@ var configPool = sync.Pool{New: func() any { return new(config) }}
 // from the cache's settings without copying the whole configuration. ok is
 // false when another option is present or a tag is invalid (the general path
 // then reports it).
+//
+// The last configuration resolved this way is kept: callers that name the
+// same tags call after call reuse it, version keys included, without
+// allocating.
 func (c *Cache[T]) tagsOnly(opts []Option) (*callConfig, bool) {
+	if last := c.lastTagged.Load(); last != nil && sameTags(last.tags.names, c.cfg.tags, opts) {
+		return last, true
+	}
 	names := c.cfg.tags
 	for _, o := range opts {
 		tags, isTags := o.(tagsOption)
@@ -118,12 +130,41 @@ func (c *Cache[T]) tagsOnly(opts []Option) (*callConfig, bool) {
 		}
 		names = appendUnique(names, tags...)
 	}
-	call := c.call
-	call.tags = tagSet{names: names}
 	if len(names) == len(c.call.tags.names) {
-		call.tags = c.call.tags // nothing new: reuse the built keys
+		return &c.call, true // nothing new
 	}
+	call := c.call
+	call.tags = c.store.tagSet(names)
+	c.lastTagged.Store(&call)
 	return &call, true
+}
+
+// sameTags reports whether appending the tags of opts (all of them valid
+// WithTags options) to base, without repeats, gives exactly names.
+func sameTags(names, base []string, opts []Option) bool {
+	n := 0
+	for _, t := range base {
+		if n >= len(names) || names[n] != t {
+			return false
+		}
+		n++
+	}
+	for _, o := range opts {
+		tags, isTags := o.(tagsOption)
+		if !isTags {
+			return false
+		}
+		for _, t := range tags {
+			if slices.Contains(names[:n], t) {
+				continue
+			}
+			if n >= len(names) || names[n] != t {
+				return false
+			}
+			n++
+		}
+	}
+	return n == len(names)
 }
 
 // Name returns the cache's name.

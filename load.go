@@ -61,6 +61,7 @@ func (c *Cache[T]) GetOrLoad(ctx context.Context, key string, loader func(contex
 			c.remember(rkey, &r.view, v, err, epoch)
 			if refresh, early := needsRefresh(&r.view, call, time.Now()); refresh {
 				c.cc.refresh(early)
+				r.fillVersions(call.tags.names)
 				fkey := flightKey(rkey, c.typeHash, &r, len(call.tags.names), false)
 				c.store.flights.DoChan(fkey, func() (any, error) {
 					return c.flight(ctx, rkey, loader, call, r.gen), nil

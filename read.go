@@ -2,8 +2,10 @@ package cachefront
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cachefront/cachefront/internal/entry"
@@ -46,31 +48,78 @@ func (s *Store) tagSet(names []string) tagSet {
 }
 
 // read looks up rkey and the versions of tags in one round trip (a second
-// one only when the entry carries tags the caller did not name).
+// one only when the entry carries tags the caller did not name). Concurrent
+// reads of one key share round trips (see readGroup).
 func (s *Store) read(ctx context.Context, cc *counters, rkey string, tags tagSet, typeHash uint32) (readResult, error) {
-	n := 1 + len(tags.keys)
-	var keys, vals []string
-	var ok []bool
-	if n <= len(readBuf{}.keys) {
-		// One allocation for the common case of a few tags.
-		buf := new(readBuf)
-		keys, vals, ok = buf.keys[:n], buf.vals[:n], buf.ok[:n]
-	} else {
-		keys, vals, ok = make([]string, n), make([]string, n), make([]bool, n)
-	}
-	keys[0] = rkey
-	copy(keys[1:], tags.keys)
-	err := s.be.run(ctx, func(ctx context.Context) error { return s.be.getMany(ctx, keys, vals, ok) })
-	if err != nil {
-		return readResult{}, err
-	}
-	return s.evaluate(ctx, cc, rkey, vals[0], ok[0], tags.names, vals[1:], typeHash)
+	return s.reads.read(ctx, s, cc, rkey, tags, typeHash)
 }
 
-// readBuf holds a read's keys and replies for up to three tags.
+// readOnce is read without sharing.
+func (s *Store) readOnce(ctx context.Context, cc *counters, rkey string, tags tagSet, typeHash uint32) (readResult, error) {
+	buf := newReadBuf(s.be, rkey, tags.keys)
+	if err := s.be.runOp(ctx, buf); err != nil {
+		return readResult{}, err // a watchdog may still be filling buf
+	}
+	r, err := s.evaluate(ctx, cc, rkey, buf.vals[0], buf.ok[0], tags.names, buf.vals[1:], typeHash)
+	if r.found == foundEntry {
+		// A hit's tag versions are the ones its entry records; see
+		// fillVersions.
+		r.versions = nil
+	} else {
+		r.versions = slices.Clone(r.versions)
+	}
+	buf.release()
+	return r, err
+}
+
+// fillVersions sets the current versions of names on a hit, where they are
+// the versions the entry recorded (which is what made it a hit).
+func (r *readResult) fillVersions(names []string) {
+	if r.versions != nil || r.found != foundEntry {
+		return
+	}
+	r.versions = make([]string, len(names))
+	for name, ver := range r.view.TagSeq() {
+		if i := indexOf(names, name); i >= 0 {
+			r.versions[i] = string(ver)
+		}
+	}
+}
+
+// readBuf is one read's operation: its keys and replies, reused from read
+// to read for the common case of up to three tags.
 type readBuf struct {
-	keys, vals [4]string
-	ok         [4]bool
+	be             *backend
+	keys, vals     []string
+	ok             []bool
+	keyArr, valArr [4]string
+	okArr          [4]bool
+}
+
+var readBufs = sync.Pool{New: func() any { return new(readBuf) }}
+
+func newReadBuf(be *backend, rkey string, tagKeys []string) *readBuf {
+	b := readBufs.Get().(*readBuf)
+	b.be = be
+	n := 1 + len(tagKeys)
+	if n <= len(b.keyArr) {
+		b.keys, b.vals, b.ok = b.keyArr[:n], b.valArr[:n], b.okArr[:n]
+	} else {
+		b.keys, b.vals, b.ok = make([]string, n), make([]string, n), make([]bool, n)
+	}
+	b.keys[0] = rkey
+	copy(b.keys[1:], tagKeys)
+	return b
+}
+
+func (b *readBuf) do(ctx context.Context) error { return b.be.getMany(ctx, b.keys, b.vals, b.ok) }
+
+// release returns b for reuse, keeping none of its strings alive. It must
+// not be called while a watchdog may still be running b.do: run returns
+// early only with an error, after which b is simply dropped.
+func (b *readBuf) release() {
+	*b = readBuf{}
+	readBufs.Put(b)
 }
 
 // evaluate classifies a raw entry against the tag versions read with it,
@@ -254,6 +303,13 @@ func flightKey(rkey string, typeHash uint32, r *readResult, tagCount int, readFa
 		return b.String()
 	}
 	b.WriteString(r.gen)
+	if len(r.versions) != tagCount {
+		// What the caller saw of its tags is not known (an entry that did
+		// not decode): join no one.
+		b.WriteString("\x00once:")
+		b.WriteString(entry.NewGen())
+		return b.String()
+	}
 	for _, v := range r.versions {
 		b.WriteByte(0)
 		b.WriteString(strconv.FormatInt(seqOf(v), 10))

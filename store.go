@@ -22,6 +22,7 @@ type Store struct {
 	keys    keyspace
 	metrics *metrics
 	flights singleflight.Group
+	reads   *readGroup
 	closed  atomic.Bool
 
 	storeOps      *counters // errors of store-wide operations (cache label "")
@@ -63,7 +64,7 @@ func newStore(rdb redis.UniversalClient, opts []Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
-	s := &Store{cfg: cfg, keys: newKeyspace(cfg.namespace), metrics: m, caches: map[string]*counters{}, closing: make(chan struct{})}
+	s := &Store{cfg: cfg, keys: newKeyspace(cfg.namespace), metrics: m, caches: map[string]*counters{}, closing: make(chan struct{}), reads: newReadGroup()}
 	s.storeOps = newCounters(m, "")
 	br := breaker.New(cfg.breakerFailures, cfg.breakerCooldown, s.breakerChanged)
 	s.be = newBackend(rdb, cfg.opTimeout, br)
