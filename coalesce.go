@@ -101,11 +101,11 @@ func (m *httpCache) follow(w http.ResponseWriter, r *http.Request, next http.Han
 	c.cc.dedup()
 	if o.fromCache {
 		c.cc.hit(false)
-		serveStored(w, r, o.resp, hitInfo{xcache: "HIT", cacheStatus: hitStatus(o.fresh), created: o.created})
+		serveStored(w, r, o.resp, hitInfo{hit: true, freshUntil: o.fresh, created: o.created, now: time.Now().UnixMilli()})
 		return
 	}
 	c.cc.miss()
-	serveStored(w, r, o.resp, hitInfo{xcache: "MISS", cacheStatus: "cachefront; fwd=" + p.fwd + "; collapsed"})
+	serveStored(w, r, o.resp, hitInfo{fwd: p.fwd})
 }
 
 // lead runs the handler for r, streams its response to r's client, stores
@@ -119,11 +119,12 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 
 	snap, serr := c.store.snapshot(ctx, c.cc, p.rkey, p.call.tagSet(c.store), c.typeHash)
 	if serr == nil && snap.found == foundEntry {
-		if resp, ok := m.decode(ctx, p.rkey, &snap.readResult); ok {
+		now := time.Now().UnixMilli()
+		if resp, ok := m.decode(ctx, p.rkey, &snap.view, snap.raw, now); ok {
 			o := &httpOutcome{resp: resp, fromCache: true, created: snap.view.Created, fresh: snap.view.FreshUntil}
 			publish(o)
 			c.cc.hit(false)
-			serveStored(w, r, resp, hitInfo{xcache: "HIT", cacheStatus: hitStatus(o.fresh), created: o.created})
+			serveStored(w, r, resp, hitInfo{hit: true, freshUntil: o.fresh, created: o.created, now: now})
 			return
 		}
 	}
@@ -189,8 +190,8 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 		// The client has its response before the write to Redis.
 		_ = http.NewResponseController(w).Flush()
 		var stored *entry.Header
-		o.conflict, stored = c.storeLoaded(ctx, p.rkey, &snap, *resp, false, took, tc.list(), p.call)
-		c.rememberStored(p.rkey, stored, *resp, nil, epoch)
+		o.conflict, stored = c.storeLoaded(ctx, p.rkey, &snap, resp, false, took, tc.list(), p.call)
+		c.rememberStored(p.rkey, stored, resp, nil, epoch)
 	}
 	publish(o)
 }

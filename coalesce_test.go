@@ -40,7 +40,7 @@ func TestCoalesceAbandonedLeadershipReleasesTheFlight(t *testing.T) {
 				t.Fatal(why)
 			}
 			p.fwd = "uri-miss"
-			m.coalesce(httptest.NewRecorder(), r, next, p, "flight", 1)
+			m.coalesce(httptest.NewRecorder(), r, next, &p, "flight", 1)
 		}
 		done := make(chan struct{})
 		go func() {
@@ -49,7 +49,7 @@ func TestCoalesceAbandonedLeadershipReleasesTheFlight(t *testing.T) {
 			p, _ := m.plan(r)
 			p.fwd = "uri-miss"
 			w := httptest.NewRecorder()
-			m.coalesce(w, r, next, p, "flight", 1)
+			m.coalesce(w, r, next, &p, "flight", 1)
 			if w.Body.String() != "ok" {
 				t.Errorf("body %q", w.Body)
 			}
@@ -81,7 +81,7 @@ func TestCoalesceLeaderSecondLook(t *testing.T) {
 		p.fwd = "uri-miss"
 		var published *httpOutcome
 		w := httptest.NewRecorder()
-		m.lead(w, r, next, p, func(o *httpOutcome) {
+		m.lead(w, r, next, &p, func(o *httpOutcome) {
 			if published == nil {
 				published = o
 			}

@@ -25,119 +25,113 @@ import (
 // ("h:Name") differs from one that is present and empty ("h:Name=");
 // credential headers are hashed rather than written out.
 
-// keyParts are a request's cacheability facts that the key depends on.
-type keyParts struct {
-	key    string
-	bypass bool   // the bypass parameter asked to skip the cache
-	why    string // non-empty: the request cannot be cached (the Cache-Status detail)
-}
-
-// requestKey builds r's cache key without the user part.
-func (m *httpCache) requestKey(r *http.Request) keyParts {
-	var b strings.Builder
-	b.Grow(64)
-	b.WriteString("GET ")
-	var kp keyParts
+// appendRequestKey appends r's cache key without the user part to dst. why
+// is non-empty (the Cache-Status detail) when r cannot be cached; bypass
+// reports that the bypass parameter asked to skip the cache.
+func (m *httpCache) appendRequestKey(dst []byte, r *http.Request) (key []byte, bypass bool, why string) {
+	key = append(dst, "GET "...)
+	var pairs [16]queryPair
 	if m.cfg.keyFunc != nil {
 		k := m.cfg.keyFunc(r)
 		if k == "" {
-			return keyParts{why: "key"}
+			return dst, false, "key"
 		}
-		b.WriteByte('~')
-		b.WriteString(url.QueryEscape(k))
-		_, kp.bypass, _ = canonicalQuery(r.URL.RawQuery, m.cfg.bypassParam)
+		key = append(key, '~')
+		key = append(key, url.QueryEscape(k)...)
+		_, bypass, _ = parseQuery(pairs[:0], r.URL.RawQuery, m.cfg.bypassParam)
 	} else {
 		p := r.URL.EscapedPath()
 		if p == "" {
 			p = "/"
 		}
 		if p[0] != '/' {
-			return keyParts{why: "key"}
+			return dst, false, "key"
 		}
-		q, bypass, ok := canonicalQuery(r.URL.RawQuery, m.cfg.bypassParam)
+		q, bp, ok := parseQuery(pairs[:0], r.URL.RawQuery, m.cfg.bypassParam)
 		if !ok {
-			return keyParts{why: "key"}
+			return dst, false, "key"
 		}
-		kp.bypass = bypass
-		b.WriteString(p)
-		if q != "" {
-			b.WriteByte('?')
-			b.WriteString(q)
+		bypass = bp
+		key = append(key, p...)
+		if len(q) > 0 {
+			key = append(key, '?')
+			key = appendQuery(key, q)
 		}
 	}
 	for _, name := range m.cfg.vary {
-		appendVary(&b, r, name)
+		key = appendVary(key, r, name)
 	}
-	kp.key = b.String()
-	return kp
+	return key, bypass, ""
 }
 
-// withUser adds a WithUserKey identity to a key.
-func withUser(key, user string) string {
+// appendUser adds a WithUserKey identity to a key.
+func appendUser(key []byte, user string) []byte {
 	if user == "" {
 		return key
 	}
-	return key + " u:" + url.QueryEscape(user)
+	key = append(key, " u:"...)
+	return append(key, url.QueryEscape(user)...)
 }
 
-func appendVary(b *strings.Builder, r *http.Request, name string) {
-	b.WriteString(" h:")
-	b.WriteString(name)
+func appendVary(b []byte, r *http.Request, name string) []byte {
+	b = append(b, " h:"...)
+	b = append(b, name...)
 	var values []string
 	if name == "Host" {
 		if r.Host == "" {
-			return
+			return b
 		}
 		values = []string{r.Host}
 	} else if values = r.Header.Values(name); len(values) == 0 {
-		return
+		return b
 	}
-	b.WriteByte('=')
+	b = append(b, '=')
 	if sensitiveHeader(name) {
 		h := sha256.New()
 		for _, v := range values {
 			h.Write([]byte(v))
 			h.Write([]byte{0})
 		}
-		b.WriteByte('#')
-		b.WriteString(hex.EncodeToString(h.Sum(nil)[:16]))
-		return
+		b = append(b, '#')
+		return hex.AppendEncode(b, h.Sum(nil)[:16])
 	}
 	for i, v := range values {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		b.WriteString(url.QueryEscape(v))
+		b = append(b, url.QueryEscape(v)...)
 	}
+	return b
 }
 
 func sensitiveHeader(name string) bool {
 	return name == "Authorization" || name == "Proxy-Authorization" || name == "Cookie"
 }
 
-// canonicalQuery returns raw's parameters sorted by name, re-escaped, without
-// the bypass parameter, and whether that parameter asked for a bypass. ok is
-// false when raw does not parse (as url.ParseQuery sees it: a bad escape or a
-// semicolon), so that a request the handler may read differently from the key
-// is never cached.
-func canonicalQuery(raw, bypassParam string) (q string, bypass, ok bool) {
+// queryPair is one query parameter, unescaped.
+type queryPair struct{ k, v string }
+
+// parseQuery appends raw's parameters to pairs, sorted by name, without the
+// bypass parameter, and reports whether that parameter asked for a bypass.
+// ok is false when raw does not parse (as url.ParseQuery sees it: a bad
+// escape or a semicolon), so that a request the handler may read differently
+// from the key is never cached.
+func parseQuery(pairs []queryPair, raw, bypassParam string) (_ []queryPair, bypass, ok bool) {
 	if raw == "" {
-		return "", false, true
+		return pairs, false, true
 	}
-	type pair struct{ k, v string }
-	pairs := make([]pair, 0, strings.Count(raw, "&")+1)
 	for part := range strings.SplitSeq(raw, "&") {
 		if part == "" {
 			continue
 		}
 		if strings.Contains(part, ";") {
-			return "", false, false
+			return pairs, false, false
 		}
 		k, v, _ := strings.Cut(part, "=")
 		k, err1 := url.QueryUnescape(k)
 		v, err2 := url.QueryUnescape(v)
 		if err1 != nil || err2 != nil {
-			return "", false, false
+			return pairs, false, false
 		}
 		if bypassParam != "" && k == bypassParam {
 			if b, err := strconv.ParseBool(v); v == "" || err == nil && b {
@@ -145,24 +139,27 @@ func canonicalQuery(raw, bypassParam string) (q string, bypass, ok bool) {
 			}
 			continue
 		}
-		pairs = append(pairs, pair{k, v})
+		pairs = append(pairs, queryPair{k, v})
 	}
 	// Stable: the values of one name keep their order, as r.URL.Query() does.
-	slices.SortStableFunc(pairs, func(a, b pair) int { return strings.Compare(a.k, b.k) })
-	var b strings.Builder
-	b.Grow(len(raw))
+	slices.SortStableFunc(pairs, func(a, b queryPair) int { return strings.Compare(a.k, b.k) })
+	return pairs, bypass, true
+}
+
+// appendQuery appends pairs, re-escaped, in the canonical form of a key.
+func appendQuery(b []byte, pairs []queryPair) []byte {
 	for i, p := range pairs {
 		if i > 0 {
-			b.WriteByte('&')
+			b = append(b, '&')
 		}
-		b.WriteString(url.QueryEscape(p.k))
-		b.WriteByte('=')
-		b.WriteString(url.QueryEscape(p.v))
+		b = append(b, url.QueryEscape(p.k)...)
+		b = append(b, '=')
+		b = append(b, url.QueryEscape(p.v)...)
 	}
-	return b.String(), bypass, true
+	return b
 }
 
 // credentials reports which credential headers r carries.
 func credentials(r *http.Request) (auth, cookie bool) {
-	return len(r.Header.Values("Authorization")) > 0, len(r.Header.Values("Cookie")) > 0
+	return len(r.Header["Authorization"]) > 0, len(r.Header["Cookie"]) > 0
 }

@@ -17,6 +17,21 @@ func keyCache(opts ...Option) *httpCache {
 	return &httpCache{cfg: cfg.http}
 }
 
+// keyParts are what appendRequestKey returns, as the tests compare them.
+type keyParts struct {
+	key    string
+	bypass bool
+	why    string
+}
+
+func (m *httpCache) requestKey(r *http.Request) keyParts {
+	key, bypass, why := m.appendRequestKey(nil, r)
+	if why != "" {
+		return keyParts{bypass: bypass, why: why}
+	}
+	return keyParts{key: string(key), bypass: bypass}
+}
+
 func keyRequest(target string, headers ...string) *http.Request {
 	r, err := http.NewRequest("GET", target, nil)
 	if err != nil {
@@ -84,8 +99,11 @@ func TestRequestKey(t *testing.T) {
 			}
 		})
 	}
-	if got := withUser("GET /a", "alice smith"); got != "GET /a u:alice+smith" {
-		t.Fatalf("withUser = %q", got)
+	if got := string(appendUser([]byte("GET /a"), "alice smith")); got != "GET /a u:alice+smith" {
+		t.Fatalf("appendUser = %q", got)
+	}
+	if got := string(appendUser([]byte("GET /a"), "")); got != "GET /a" {
+		t.Fatalf("appendUser without a user = %q", got)
 	}
 }
 

@@ -3,25 +3,304 @@ package cachefront
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
+	"unsafe"
 )
 
 // cachedResponse is what Middleware stores: a complete response, encoded with
 // msgpack like any Cache value. Its ETag, computed once when it was built,
 // lives in Header, so every instance serves the same one.
+//
+// Only Status, Header and Body are stored. The other fields are derived once
+// per entry, by newCachedResponse or decodeResponse, so that a hit only
+// copies them. An entry is shared by concurrent requests and by the local
+// tier: nothing may write to it once built. An entry decoded from Redis has
+// no Header map (fields holds its header) and is never encoded again.
 type cachedResponse struct {
 	Status int         `msgpack:"s"`
 	Header http.Header `msgpack:"h"`
 	Body   []byte      `msgpack:"b"`
+
+	fields []headerField // the header, as a list
+	nvals  int           // values in fields
+	length string        // len(Body), for Content-Length
+}
+
+// headerField is one header field of a stored response.
+type headerField struct {
+	name   string
+	values []string
+}
+
+// newCachedResponse returns a response to store, ready to be served.
+func newCachedResponse(status int, h http.Header, body []byte) *cachedResponse {
+	resp := &cachedResponse{Status: status, Header: h, Body: body, fields: make([]headerField, 0, len(h))}
+	for k, v := range h {
+		resp.fields = append(resp.fields, headerField{k, v})
+		resp.nvals += len(v)
+	}
+	resp.length = strconv.Itoa(len(body))
+	return resp
 }
 
 // httpResponseTypeName names cachedResponse in entry headers. Change it when
 // the struct changes incompatibly: older entries then read as foreign misses.
 const httpResponseTypeName = "cachefront.HTTPResponse/1"
+
+// decodeResponse decodes a stored response from payload, the msgpack that
+// encoding a cachedResponse produced. s holds the same bytes as payload, as
+// a string that the result may alias: its header values and body are not
+// copied. Entries in the form msgpack writes are read directly, anything
+// else through msgpack, with msgpack's result.
+func decodeResponse(payload []byte, s string) (*cachedResponse, error) {
+	if resp, ok := readResponse(s); ok {
+		return resp, nil
+	}
+	v, err := decodeValue[cachedResponse](payload)
+	if err != nil {
+		return nil, err
+	}
+	return newCachedResponse(v.Status, v.Header, v.Body), nil
+}
+
+// payloadString returns p as a string without copying it when p lies within
+// raw, the Redis reply it was sliced from (entry.DecodeString aliases it),
+// and as a copy otherwise.
+func payloadString(p []byte, raw string) string {
+	if len(p) == 0 || len(p) > len(raw) {
+		return string(p)
+	}
+	base := uintptr(unsafe.Pointer(unsafe.StringData(raw)))
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(p)))
+	if start < base || start-base > uintptr(len(raw)-len(p)) {
+		return string(p)
+	}
+	off := int(start - base)
+	return raw[off : off+len(p)]
+}
+
+// readResponse reads the msgpack map that encoding a cachedResponse writes
+// ({"s": int, "h": map of string to array of string or nil, "b": bin or
+// nil}, each key at most once) from s, aliasing s. ok is false for anything
+// else, which decodeResponse leaves to msgpack.
+func readResponse(s string) (resp *cachedResponse, ok bool) {
+	d := msgpackReader{s: s}
+	n, isNil := d.mapLen()
+	if isNil || d.bad {
+		return nil, false
+	}
+	resp = &cachedResponse{}
+	var seen [3]bool
+	for range n {
+		switch key := d.str(); {
+		case d.bad:
+			return nil, false
+		case key == "s" && !seen[0]:
+			seen[0] = true
+			resp.Status = int(d.int())
+		case key == "h" && !seen[1]:
+			seen[1] = true
+			d.header(resp)
+		case key == "b" && !seen[2]:
+			seen[2] = true
+			if b, isNil := d.bin(); !isNil {
+				resp.Body = unsafe.Slice(unsafe.StringData(b), len(b))
+				if resp.Body == nil {
+					resp.Body = []byte{}
+				}
+			}
+		default:
+			return nil, false
+		}
+	}
+	if d.bad || d.i != len(s) {
+		return nil, false
+	}
+	resp.length = strconv.Itoa(len(resp.Body))
+	return resp, true
+}
+
+// msgpackReader reads the few msgpack types of a stored response from a
+// string. It sets bad, and returns zero values, on anything it does not
+// expect or that runs past the end.
+type msgpackReader struct {
+	s   string
+	i   int
+	bad bool
+}
+
+func (d *msgpackReader) next() byte {
+	if d.i >= len(d.s) {
+		d.bad = true
+		return 0
+	}
+	c := d.s[d.i]
+	d.i++
+	return c
+}
+
+// uint reads an n-byte big-endian unsigned integer.
+func (d *msgpackReader) uint(n int) uint64 {
+	if len(d.s)-d.i < n {
+		d.bad = true
+		return 0
+	}
+	var v uint64
+	for _, c := range []byte(d.s[d.i : d.i+n]) {
+		v = v<<8 | uint64(c)
+	}
+	d.i += n
+	return v
+}
+
+// length reads the n-byte length of a string, bin, array or map of items
+// of at least one byte each, checking that they can fit in what is left.
+func (d *msgpackReader) length(n int) int {
+	l := d.uint(n)
+	if l > uint64(len(d.s)-d.i) {
+		d.bad = true
+		return 0
+	}
+	return int(l)
+}
+
+func (d *msgpackReader) bytes(n int) string {
+	if d.bad {
+		return ""
+	}
+	b := d.s[d.i : d.i+n]
+	d.i += n
+	return b
+}
+
+func (d *msgpackReader) mapLen() (n int, isNil bool) {
+	switch c := d.next(); {
+	case c >= 0x80 && c <= 0x8f:
+		return int(c & 0x0f), false
+	case c == 0xde:
+		return d.length(2), false
+	case c == 0xdf:
+		return d.length(4), false
+	case c == 0xc0:
+		return 0, true
+	}
+	d.bad = true
+	return 0, false
+}
+
+func (d *msgpackReader) arrayLen() (n int, isNil bool) {
+	switch c := d.next(); {
+	case c >= 0x90 && c <= 0x9f:
+		return int(c & 0x0f), false
+	case c == 0xdc:
+		return d.length(2), false
+	case c == 0xdd:
+		return d.length(4), false
+	case c == 0xc0:
+		return 0, true
+	}
+	d.bad = true
+	return 0, false
+}
+
+func (d *msgpackReader) str() string {
+	switch c := d.next(); {
+	case c >= 0xa0 && c <= 0xbf:
+		n := int(c & 0x1f)
+		if n > len(d.s)-d.i {
+			d.bad = true
+			return ""
+		}
+		return d.bytes(n)
+	case c == 0xd9:
+		return d.bytes(d.length(1))
+	case c == 0xda:
+		return d.bytes(d.length(2))
+	case c == 0xdb:
+		return d.bytes(d.length(4))
+	}
+	d.bad = true
+	return ""
+}
+
+func (d *msgpackReader) bin() (b string, isNil bool) {
+	switch d.next() {
+	case 0xc4:
+		return d.bytes(d.length(1)), false
+	case 0xc5:
+		return d.bytes(d.length(2)), false
+	case 0xc6:
+		return d.bytes(d.length(4)), false
+	case 0xc0:
+		return "", true
+	}
+	d.bad = true
+	return "", false
+}
+
+// int reads an integer that fits an int64.
+func (d *msgpackReader) int() int64 {
+	switch c := d.next(); {
+	case c <= 0x7f:
+		return int64(c)
+	case c >= 0xe0:
+		return int64(int8(c))
+	case c == 0xcc:
+		return int64(d.uint(1))
+	case c == 0xcd:
+		return int64(d.uint(2))
+	case c == 0xce:
+		return int64(d.uint(4))
+	case c == 0xcf:
+		v := d.uint(8)
+		if v > math.MaxInt64 {
+			d.bad = true
+		}
+		return int64(v)
+	case c == 0xd0:
+		return int64(int8(d.uint(1)))
+	case c == 0xd1:
+		return int64(int16(d.uint(2)))
+	case c == 0xd2:
+		return int64(int32(d.uint(4)))
+	case c == 0xd3:
+		return int64(d.uint(8))
+	}
+	d.bad = true
+	return 0
+}
+
+// header reads a stored header into resp's fields (a nil map: none).
+func (d *msgpackReader) header(resp *cachedResponse) {
+	n, isNil := d.mapLen()
+	if isNil || d.bad {
+		return
+	}
+	resp.fields = make([]headerField, 0, n)
+	vals := make([]string, 0, n)
+	for range n {
+		name := d.str()
+		m, isNil := d.arrayLen()
+		if d.bad {
+			return
+		}
+		if isNil {
+			resp.fields = append(resp.fields, headerField{name: name})
+			continue
+		}
+		start := len(vals)
+		for range m {
+			vals = append(vals, d.str())
+		}
+		// A full slice expression: fields never share spare capacity.
+		resp.fields = append(resp.fields, headerField{name, vals[start:len(vals):len(vals)]})
+		resp.nvals += m
+	}
+}
 
 // unstorable returns why a response with this status and header may not be
 // stored, or "" when it may. initial holds what middleware outside the cache
@@ -109,46 +388,94 @@ func strongETag(status int, h http.Header, body []byte) string {
 
 // hitInfo is what a response served from the cache says about itself.
 type hitInfo struct {
-	xcache      string // X-Cache
-	cacheStatus string // Cache-Status
-	created     int64  // entry creation, Unix ms; 0 for none (no Age header)
+	// hit: X-Cache HIT, a Cache-Status with the entry's ttl, and Age. Not
+	// hit: a MISS answered with the response of another request's handler
+	// call, whose Cache-Status fwd is fwd.
+	hit        bool
+	fwd        string
+	freshUntil int64 // entry times, Unix ms; created 0 for no Age
+	created    int64
+	now        int64 // Unix ms
+}
+
+// hitHeader holds the header values of one response served from the cache:
+// one allocation per response, of its own, so that nothing done to that
+// response's header (by middleware outside the cache) can reach the entry,
+// which other requests share. vals fits a typical stored header and the four
+// fields serveStored adds; text holds the numbers it formats.
+type hitHeader struct {
+	vals [12]string
+	text [64]byte
 }
 
 // serveStored answers r with resp, leaving the headers that middleware
 // outside the cache set on w alone.
 func serveStored(w http.ResponseWriter, r *http.Request, resp *cachedResponse, info hitInfo) {
-	h := w.Header()
-	for k, v := range resp.Header {
-		// The entry is shared by concurrent requests (and by the local tier):
-		// capping each slice's capacity makes an Add by later middleware copy
-		// it instead of writing into the shared array.
-		h[k] = v[:len(v):len(v)]
+	hh := new(hitHeader)
+	vals := hh.vals[:]
+	if n := resp.nvals + 4; n > len(vals) {
+		vals = make([]string, n)
 	}
-	h.Set("X-Cache", info.xcache)
-	h.Set("Cache-Status", info.cacheStatus)
-	if info.created > 0 {
-		age := max(time.Now().UnixMilli()-info.created, 0) / 1000
-		h.Set("Age", strconv.FormatInt(age, 10))
+	h := w.Header()
+	for _, f := range resp.fields {
+		if len(f.values) == 0 {
+			h[f.name] = f.values
+			continue
+		}
+		n := copy(vals, f.values)
+		h[f.name], vals = vals[:n:n], vals[n:]
+	}
+	text := hh.text[:0]
+	var cacheStatus, age string
+	if info.hit {
+		text = append(text, "cachefront; hit; ttl="...)
+		text = strconv.AppendInt(text, max(info.freshUntil-info.now, 0)/1000, 10)
+		cacheStatus = bytesString(text)
+		if info.created > 0 {
+			text = text[len(text):]
+			text = strconv.AppendInt(text, max(info.now-info.created, 0)/1000, 10)
+			age = bytesString(text)
+		}
+	} else {
+		text = append(text, "cachefront; fwd="...)
+		text = append(text, info.fwd...)
+		text = append(text, "; collapsed"...)
+		cacheStatus = bytesString(text)
+	}
+	vals[0], vals[1], vals[2], vals[3] = "HIT", cacheStatus, age, resp.length
+	if !info.hit {
+		vals[0] = "MISS"
+	}
+	h["X-Cache"] = vals[0:1:1]
+	h["Cache-Status"] = vals[1:2:2]
+	if age != "" {
+		h["Age"] = vals[2:3:3]
+	}
+	if bodyAllowedForStatus(resp.Status) {
+		h["Content-Length"] = vals[3:4:4]
 	}
 	writeComplete(w, r, resp.Status, resp.Body)
 }
 
-// writeComplete sends a complete response whose header is already in
-// w.Header(): 304 Not Modified when the request's If-None-Match matches a 2xx
+// bytesString returns b as a string without copying it; nothing may write
+// to b afterwards (serveStored formats into memory it never writes again).
+func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// writeComplete sends a complete response whose header, with its
+// Content-Length when the status has a body, is already in w.Header():
+// 304 Not Modified when the request's If-None-Match matches a 2xx
 // response's ETag, the full response (without its body for HEAD) otherwise.
 func writeComplete(w http.ResponseWriter, r *http.Request, status int, body []byte) {
-	h := w.Header()
-	if status >= 200 && status < 300 && noneMatchFails(r.Header.Values("If-None-Match"), h.Get("Etag")) {
-		// RFC 9110 §15.4.5: a 304 carries the validators and caching fields,
-		// not the representation's metadata.
-		for _, k := range []string{"Content-Type", "Content-Length", "Content-Encoding", "Content-Language", "Last-Modified"} {
-			delete(h, k)
+	if inm := r.Header["If-None-Match"]; len(inm) > 0 && status >= 200 && status < 300 {
+		if h := w.Header(); noneMatchFails(inm, h.Get("Etag")) {
+			// RFC 9110 §15.4.5: a 304 carries the validators and caching
+			// fields, not the representation's metadata.
+			for _, k := range []string{"Content-Type", "Content-Length", "Content-Encoding", "Content-Language", "Last-Modified"} {
+				delete(h, k)
+			}
+			w.WriteHeader(http.StatusNotModified)
+			return
 		}
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	if bodyAllowedForStatus(status) {
-		h.Set("Content-Length", strconv.Itoa(len(body)))
 	}
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead && len(body) > 0 && bodyAllowedForStatus(status) {

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
+
+	"github.com/cachefront/cachefront/internal/entry"
 )
 
 // Middleware returns net/http middleware that caches the responses of the
@@ -157,7 +158,7 @@ func Middleware(store *Store, opts ...Option) func(http.Handler) http.Handler {
 
 // httpCache is one Middleware: its settings and its typed view of the Store.
 type httpCache struct {
-	c                    *Cache[cachedResponse]
+	c                    *Cache[*cachedResponse]
 	cfg                  httpConfig
 	varyAuth, varyCookie bool // WithVary names the credential headers
 }
@@ -175,7 +176,7 @@ func newHTTPCache(store *Store, opts []Option) (*httpCache, error) {
 	if err := cfg.http.validate(); err != nil {
 		return nil, fmt.Errorf("Middleware: %w", err)
 	}
-	c, err := newCache[cachedResponse](store, cfg.http.name, nil)
+	c, err := newCache[*cachedResponse](store, cfg.http.name, nil)
 	if err != nil {
 		return nil, fmt.Errorf("Middleware: %w", err)
 	}
@@ -185,6 +186,7 @@ func newHTTPCache(store *Store, opts []Option) (*httpCache, error) {
 	c.cfg, c.typeHash = cfg, hashTypeName(cfg.typeName)
 	c.call = c.resolve(&cfg)
 	c.call.swr, c.call.earlyBeta = 0, 0
+	c.call.tagSet(store) // built now: requests share c.call and never write to it
 	m := &httpCache{c: c, cfg: cfg.http}
 	for _, h := range m.cfg.vary {
 		m.varyAuth = m.varyAuth || h == "Authorization"
@@ -214,57 +216,67 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 		next.ServeHTTP(w, r)
 		return
 	}
-	ctx := r.Context()
 	c := m.c
-	if e, ok := c.store.local.get(p.rkey, c.typeHash); ok && !e.notFound && e.freshUntil > time.Now().UnixMilli() {
-		if resp, ok := e.value.(cachedResponse); ok {
-			c.cc.hit(true)
-			serveStored(w, r, &resp, hitInfo{xcache: "HIT", cacheStatus: hitStatus(e.freshUntil), created: e.created})
-			return
+	if e, ok := c.store.local.get(p.rkey, c.typeHash); ok && !e.notFound {
+		if now := time.Now().UnixMilli(); e.freshUntil > now {
+			if resp, ok := e.value.(*cachedResponse); ok {
+				c.cc.hit(true)
+				serveStored(w, r, resp, hitInfo{hit: true, freshUntil: e.freshUntil, created: e.created, now: now})
+				return
+			}
 		}
 	}
+	ctx := r.Context()
 	epoch := c.store.local.epochNow()
 	res, err := c.store.read(ctx, c.cc, p.rkey, p.call.tagSet(c.store), c.typeHash)
 	if err == nil && res.found == foundEntry {
-		if resp, ok := m.decode(ctx, p.rkey, &res); ok {
+		now := time.Now().UnixMilli()
+		if resp, ok := m.decode(ctx, p.rkey, &res.view, res.raw, now); ok {
 			c.cc.hit(false)
-			c.remember(p.rkey, &res.view, *resp, nil, epoch)
-			serveStored(w, r, resp, hitInfo{xcache: "HIT", cacheStatus: hitStatus(res.view.FreshUntil), created: res.view.Created})
+			c.remember(p.rkey, &res.view, resp, nil, epoch)
+			serveStored(w, r, resp, hitInfo{hit: true, freshUntil: res.view.FreshUntil, created: res.view.Created, now: now})
 			return
 		}
 	}
-	p.fwd = "uri-miss"
+	// A copy for the miss path, whose goroutines may keep it: p itself stays
+	// on the stack for hits.
+	mp := new(httpPlan)
+	*mp = p
+	mp.fwd = "uri-miss"
 	switch {
 	case err != nil:
 		if ctx.Err() != nil {
 			return // the client went away
 		}
 		c.cc.fail(opRead)
-		p.fwd = "miss; detail=unavailable"
+		mp.fwd = "miss; detail=unavailable"
 	case res.found == foundStale:
-		p.fwd = "stale"
+		mp.fwd = "stale"
 	}
-	m.coalesce(w, r, next, p, flightKey(p.rkey, c.typeHash, &res, len(p.call.tags.names), err != nil), 1)
+	m.coalesce(w, r, next, mp, flightKey(p.rkey, c.typeHash, &res, len(p.call.tags.names), err != nil), 1)
 }
 
 // plan decides whether r may use the cache and builds its key and tags; why
 // is the bypass reason otherwise.
-func (m *httpCache) plan(r *http.Request) (p *httpPlan, why string) {
+func (m *httpCache) plan(r *http.Request) (p httpPlan, why string) {
 	if m.c.store.checkOpen() != nil {
-		return nil, "closed"
+		return p, "closed"
 	}
 	if _, ok := r.Header["Upgrade"]; ok {
-		return nil, "upgrade"
+		return p, "upgrade"
 	}
 	if _, ok := r.Header["Range"]; ok {
-		return nil, "range"
+		return p, "range"
 	}
-	kp := m.requestKey(r)
-	if kp.bypass && (m.cfg.bypassAllowed == nil || m.cfg.bypassAllowed(r)) {
-		return nil, "bypass-param"
+	// Most keys fit this buffer, which stays on the stack: the Store's key
+	// is the only copy made.
+	var buf [256]byte
+	key, bypass, why := m.appendRequestKey(buf[:0], r)
+	if bypass && (m.cfg.bypassAllowed == nil || m.cfg.bypassAllowed(r)) {
+		return p, "bypass-param"
 	}
-	if kp.why != "" {
-		return nil, kp.why
+	if why != "" {
+		return p, why
 	}
 	var user string
 	if m.cfg.userKey != nil {
@@ -272,7 +284,7 @@ func (m *httpCache) plan(r *http.Request) (p *httpPlan, why string) {
 	}
 	if auth, cookie := credentials(r); (auth || cookie) && !m.cfg.public && user == "" {
 		if auth && !m.varyAuth || cookie && !m.varyCookie {
-			return nil, "credentials"
+			return p, "credentials"
 		}
 	}
 	call := &m.c.call
@@ -282,7 +294,7 @@ func (m *httpCache) plan(r *http.Request) (p *httpPlan, why string) {
 			for _, t := range fn(r) {
 				if validTag(t) != nil {
 					m.c.cc.fail(opTags)
-					return nil, "tags"
+					return p, "tags"
 				}
 				names = appendUnique(names, t)
 			}
@@ -293,35 +305,35 @@ func (m *httpCache) plan(r *http.Request) (p *httpPlan, why string) {
 			call = &cc
 		}
 	}
-	rkey, err := m.c.store.keys.entry(m.c.name, withUser(kp.key, user))
+	key = appendUser(key, user)
+	rkey, err := m.c.store.keys.entry(m.c.name, bytesString(key))
 	if err != nil {
-		return nil, "key"
+		return p, "key"
 	}
-	return &httpPlan{rkey: rkey, call: call, userKeyed: user != ""}, ""
+	return httpPlan{rkey: rkey, call: call, userKeyed: user != ""}, ""
 }
 
-// decode returns the response in a found entry; an entry that does not hold
-// a valid response is dropped and counted, and the read is a miss.
-func (m *httpCache) decode(ctx context.Context, rkey string, r *readResult) (*cachedResponse, bool) {
-	if r.view.FreshUntil <= time.Now().UnixMilli() {
+// decode returns the response in a found entry, whose view v was decoded
+// from the Redis reply raw; an entry that does not hold a valid response is
+// dropped and counted, and the read is a miss.
+func (m *httpCache) decode(ctx context.Context, rkey string, v *entry.View, raw string, now int64) (*cachedResponse, bool) {
+	if v.FreshUntil <= now {
 		// Kept past its TTL for Cache.GetOrLoad's stale-while-revalidate,
 		// which the middleware does not do: a miss.
 		return nil, false
 	}
-	v, err, ok := m.c.decode(ctx, rkey, r)
-	if !ok || err != nil {
+	if v.Kind == entry.KindNotFound {
+		return nil, false // never stored by the middleware
+	}
+	resp, err := decodeResponse(v.Payload, payloadString(v.Payload, raw))
+	if err == nil && (resp.Status < 200 || resp.Status > 599) {
+		err = fmt.Errorf("stored HTTP status %d", resp.Status)
+	}
+	if err != nil {
+		m.c.store.dropCorrupt(ctx, m.c.cc, rkey, raw, err)
 		return nil, false
 	}
-	if v.Status < 200 || v.Status > 599 {
-		m.c.store.dropCorrupt(ctx, m.c.cc, rkey, r.raw, fmt.Errorf("stored HTTP status %d", v.Status))
-		return nil, false
-	}
-	return &v, true
-}
-
-func hitStatus(freshUntil int64) string {
-	ttl := max(freshUntil-time.Now().UnixMilli(), 0) / 1000
-	return "cachefront; hit; ttl=" + strconv.FormatInt(ttl, 10)
+	return resp, true
 }
 
 // handlerRequest is the request the handler sees when its response is to be

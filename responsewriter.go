@@ -248,7 +248,7 @@ func (t *responseTee) finish() *cachedResponse {
 	if _, haveETag := t.header["Etag"]; !haveETag {
 		t.header.Set("Etag", strongETag(t.code, t.header, t.buf))
 	}
-	resp := &cachedResponse{Status: t.code, Header: storedHeader(t.header, t.initial), Body: t.buf}
+	resp := newCachedResponse(t.code, storedHeader(t.header, t.initial), t.buf)
 	if !t.committed {
 		t.committed = true
 		h := t.w.Header()
@@ -256,6 +256,9 @@ func (t *responseTee) finish() *cachedResponse {
 		copyHeader(h, t.header)
 		h.Set("X-Cache", t.xcache)
 		h.Set("Cache-Status", t.cacheStatus)
+		if bodyAllowedForStatus(t.code) {
+			h.Set("Content-Length", resp.length)
+		}
 		writeComplete(t.w, t.req, t.code, t.buf)
 	}
 	return resp
