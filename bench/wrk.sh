@@ -36,11 +36,14 @@ go build -o "$tmp/httpbench" ./cmd/httpbench
 # start_server MODE starts httpbench in MODE, sets server to its PID and
 # addr to the address it printed.
 start_server() {
+	# Removed first: the loop below must never read the previous server's
+	# address before the new one has truncated the file.
+	rm -f "$tmp/addr"
 	"$tmp/httpbench" -mode "$1" -addr 127.0.0.1:0 >"$tmp/addr" 2>"$tmp/server.log" &
 	server=$!
 	addr=""
 	for _ in $(seq 100); do
-		addr="$(head -n1 "$tmp/addr")"
+		addr="$(head -n1 "$tmp/addr" 2>/dev/null || true)"
 		[ -n "$addr" ] && return 0
 		kill -0 "$server" 2>/dev/null || break
 		sleep 0.1
