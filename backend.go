@@ -1,6 +1,7 @@
 package cachefront
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -103,6 +104,14 @@ func (be *backend) runOp(ctx context.Context, op operation) error {
 	default:
 		be.breaker.Failure()
 		return unavailable(err)
+	}
+}
+
+// reuse returns buf, written to Redis by an operation that ended with err,
+// to the pool, unless a watchdog may still be sending it.
+func (be *backend) reuse(buf *bytes.Buffer, err error) {
+	if err == nil || be.ctxDeadlines {
+		putBuffer(buf)
 	}
 }
 

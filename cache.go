@@ -276,18 +276,22 @@ func (c *Cache[T]) Set(ctx context.Context, key string, value T, opts ...Option)
 	if err != nil {
 		return err
 	}
-	payload, err := encodeValue(value)
-	if err != nil {
+	buf := getBuffer()
+	if err := encodeValueInto(buf, value); err != nil {
+		putBuffer(buf)
 		c.cc.fail(opEncode)
 		return fmt.Errorf("cachefront: encoding %s: %w", c.StoreKey(key), err)
 	}
+	payload := buf.Bytes()
 	ttl := jittered(call.ttl, call.jitter)
 	now := time.Now()
 	h := entry.Header{
 		Gen: entry.NewGen(), Kind: entry.KindValue, Created: now.UnixMilli(),
 		FreshUntil: now.Add(ttl).UnixMilli(), TypeHash: c.typeHash,
 	}
-	if err := c.store.setEntry(ctx, rkey, &h, payload, call.tagSet(c.store), ttl+call.swr); err != nil {
+	err = c.store.setEntry(ctx, rkey, &h, payload, call.tagSet(c.store), ttl+call.swr)
+	c.store.be.reuse(buf, err)
+	if err != nil {
 		c.cc.fail(opWrite)
 		return err
 	}

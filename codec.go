@@ -1,7 +1,9 @@
 package cachefront
 
 import (
+	"bytes"
 	"hash/fnv"
+	"sync"
 	"reflect"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -32,4 +34,30 @@ func hashTypeName(name string) uint32 {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(name))
 	return h.Sum32()
+}
+
+// encodeBuffers are reused for encoding values and entries. Redis has the
+// bytes before a buffer is returned; buffers grown past maxPooledBuffer are
+// left to the garbage collector so that one large value does not pin memory.
+var encodeBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledBuffer = 64 << 10
+
+func getBuffer() *bytes.Buffer { return encodeBuffers.Get().(*bytes.Buffer) }
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() > maxPooledBuffer {
+		return
+	}
+	b.Reset()
+	encodeBuffers.Put(b)
+}
+
+// encodeValueInto encodes v into buf, which must be empty.
+func encodeValueInto[T any](buf *bytes.Buffer, v T) error {
+	enc := msgpack.GetEncoder()
+	enc.Reset(buf)
+	err := enc.Encode(v)
+	msgpack.PutEncoder(enc)
+	return err
 }

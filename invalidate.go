@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/cachefront/cachefront/internal/entry"
 	"github.com/cachefront/cachefront/internal/scripts"
@@ -49,6 +50,7 @@ func (s *Store) invalidateTags(ctx context.Context, names []string) error {
 	suffix := entry.NewGen()
 	tagTTL := s.cfg.tagTTL
 	ev := event{Tags: ts.names}
+	var version string
 	err := s.be.run(ctx, func(ctx context.Context) error {
 		if s.be.single {
 			keys := append([]string{s.keys.seq()}, ts.keys...)
@@ -56,13 +58,15 @@ func (s *Store) invalidateTags(ctx context.Context, names []string) error {
 			if data, err := msgpack.Marshal(ev); err == nil {
 				args = append(args, s.eventsChannel(), data)
 			}
-			return scripts.Invalidate.Run(ctx, s.be.rdb, keys, args...).Err()
+			seq, err := scripts.Invalidate.Run(ctx, s.be.rdb, keys, args...).Int64()
+			version = strconv.FormatInt(seq, 10) + ":" + suffix
+			return err
 		}
 		seq, err := s.be.rdb.Incr(ctx, s.keys.seq()).Result()
 		if err != nil {
 			return err
 		}
-		version := strconv.FormatInt(seq, 10) + ":" + suffix
+		version = strconv.FormatInt(seq, 10) + ":" + suffix
 		return s.be.pipelined(ctx, func(p redis.Pipeliner) {
 			for _, k := range ts.keys {
 				p.Set(ctx, k, version, tagTTL)
@@ -71,8 +75,14 @@ func (s *Store) invalidateTags(ctx context.Context, names []string) error {
 		})
 	})
 	if err != nil {
+		s.seen.forget(ts.names)
 		return err
 	}
+	versions := make([]string, len(ts.names))
+	for i := range versions {
+		versions[i] = version
+	}
+	s.seen.learn(ts.names, versions, time.Now().UnixMilli())
 	s.local.apply(ev)
 	s.invalidations.Add(uint64(len(ts.names)))
 	s.metrics.invalidations.WithLabelValues("tag").Add(float64(len(ts.names)))

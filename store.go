@@ -23,6 +23,7 @@ type Store struct {
 	metrics *metrics
 	flights singleflight.Group
 	reads   *readGroup
+	seen    seenVersions
 	closed  atomic.Bool
 
 	storeOps      *counters // errors of store-wide operations (cache label "")

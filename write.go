@@ -62,43 +62,66 @@ func (s *Store) ensureTagVersions(ctx context.Context, tags tagSet) ([]string, e
 	for i, c := range cmds {
 		versions[i] = c.Val()
 	}
+	s.seen.learn(tags.names, versions, time.Now().UnixMilli())
 	return versions, nil
 }
 
-// setEntry writes an entry unconditionally, recording the current version of
-// each of its tags: one round trip on a single server (a script), two on a
-// sharded client (versions, then the entry).
+// setEntry writes an entry unconditionally, recording a version of each of
+// its tags that Redis held no earlier than seenVersionsFor ago (see
+// seenVersions): a plain SET when this process saw them that recently, else
+// one script on a single server, or versions then entry on a sharded client.
 func (s *Store) setEntry(ctx context.Context, rkey string, h *entry.Header, payload []byte, tags tagSet, ttl time.Duration) error {
-	if len(tags.keys) > 0 && s.be.single {
-		keys := make([]string, 0, 1+len(tags.keys))
-		keys = append(keys, rkey)
-		keys = append(keys, tags.keys...)
-		args := make([]any, 0, 5+len(tags.names))
-		args = append(args, entry.AppendPrefix(nil, h), payload, ttl.Milliseconds(), s.cfg.tagTTL.Milliseconds(), "0:"+entry.NewGen())
-		for _, n := range tags.names {
-			args = append(args, n)
-		}
-		return s.be.run(ctx, func(ctx context.Context) error {
-			return scripts.SetTagged.Run(ctx, s.be.rdb, keys, args...).Err()
-		})
-	}
 	if len(tags.keys) > 0 {
-		versions, err := s.ensureTagVersions(ctx, tags)
-		if err != nil {
-			return err
-		}
-		h.Tags = make([]entry.Tag, len(versions))
-		for i, v := range versions {
-			h.Tags[i] = entry.Tag{Name: tags.names[i], Version: v}
+		if seen, ok := s.seen.lookup(tags.names, h.Created); ok {
+			h.Tags = seen
+		} else if s.be.single {
+			return s.setTagged(ctx, rkey, h, payload, tags, ttl)
+		} else {
+			versions, err := s.ensureTagVersions(ctx, tags)
+			if err != nil {
+				return err
+			}
+			h.Tags = make([]entry.Tag, len(versions))
+			for i, v := range versions {
+				h.Tags[i] = entry.Tag{Name: tags.names[i], Version: v}
+			}
 		}
 	}
-	data, err := entry.Encode(nil, h, payload)
+	buf := getBuffer()
+	buf.Grow(entry.EncodedLen(h, len(payload)))
+	data, err := entry.Encode(buf.AvailableBuffer(), h, payload)
 	if err != nil {
+		putBuffer(buf)
 		return err
 	}
-	return s.be.run(ctx, func(ctx context.Context) error {
+	err = s.be.run(ctx, func(ctx context.Context) error {
 		return s.be.rdb.Set(ctx, rkey, data, ttl).Err()
 	})
+	s.be.reuse(buf, err)
+	return err
+}
+
+// setTagged writes an entry with a script that records its tags' current
+// versions, creating the missing ones, in one round trip on a single server.
+func (s *Store) setTagged(ctx context.Context, rkey string, h *entry.Header, payload []byte, tags tagSet, ttl time.Duration) error {
+	keys := make([]string, 0, 1+len(tags.keys))
+	keys = append(keys, rkey)
+	keys = append(keys, tags.keys...)
+	args := make([]any, 0, 5+len(tags.names))
+	args = append(args, entry.AppendPrefix(nil, h), payload, ttl.Milliseconds(), s.cfg.tagTTL.Milliseconds(), "0:"+entry.NewGen())
+	for _, n := range tags.names {
+		args = append(args, n)
+	}
+	var versions []string
+	err := s.be.run(ctx, func(ctx context.Context) error {
+		var err error
+		versions, err = scripts.SetTagged.Run(ctx, s.be.rdb, keys, args...).StringSlice()
+		return err
+	})
+	if err == nil {
+		s.seen.learn(tags.names, versions, time.Now().UnixMilli())
+	}
+	return err
 }
 
 // deleteEntries replaces each key with a tombstone, in one round trip.

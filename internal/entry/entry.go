@@ -122,6 +122,16 @@ func AppendTag(dst []byte, name, version string) []byte {
 	return append(dst, version...)
 }
 
+// EncodedLen returns the length of the entry Encode makes of h and a payload
+// of payloadLen bytes.
+func EncodedLen(h *Header, payloadLen int) int {
+	n := HeaderLen + payloadLen
+	for _, t := range h.Tags {
+		n += 3 + len(t.Name) + len(t.Version)
+	}
+	return n
+}
+
 // Encode appends the whole entry (header and payload) to dst.
 // It returns an error when a tag or version does not fit the format.
 func Encode(dst []byte, h *Header, payload []byte) ([]byte, error) {

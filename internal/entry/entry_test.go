@@ -45,6 +45,9 @@ func TestRoundTrip(t *testing.T) {
 	if string(b[GenOffset:GenOffset+GenLen]) != h.Gen {
 		t.Fatal("generation is not at its fixed offset")
 	}
+	if n := EncodedLen(h, len("payload")); n != len(b) {
+		t.Fatalf("EncodedLen = %d, Encode wrote %d bytes", n, len(b))
+	}
 }
 
 func TestPrefixMatchesEncode(t *testing.T) {

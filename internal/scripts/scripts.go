@@ -41,9 +41,12 @@ return 0
 //	ARGV[1] entry prefix (fixed header without the tag count)
 //	ARGV[2] payload, ARGV[3] entry TTL in ms, ARGV[4] tag TTL in ms
 //	ARGV[5] version to create for absent tags, ARGV[6..] tag names
+//
+// Returns the versions recorded, in the order of the tags.
 var SetTagged = redis.NewScript(`
 local n = #KEYS - 1
 local parts = {ARGV[1], string.char(math.floor(n / 256), n % 256)}
+local versions = {}
 for i = 1, n do
   local v = redis.call('GET', KEYS[i + 1])
   if not v then
@@ -53,13 +56,14 @@ for i = 1, n do
     redis.call('PEXPIRE', KEYS[i + 1], ARGV[4])
   end
   if string.len(v) > 255 then v = string.sub(v, 1, 255) end
+  versions[i] = v
   local name = ARGV[5 + i]
   local len = string.len(name)
   parts[#parts + 1] = string.char(math.floor(len / 256), len % 256) .. name .. string.char(string.len(v)) .. v
 end
 parts[#parts + 1] = ARGV[2]
 redis.call('SET', KEYS[1], table.concat(parts), 'PX', ARGV[3])
-return 1
+return versions
 `)
 
 // Invalidate advances the namespace's invalidation sequence and gives every
