@@ -3,8 +3,8 @@ package cachefront
 import (
 	"bytes"
 	"hash/fnv"
-	"sync"
 	"reflect"
+	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
