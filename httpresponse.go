@@ -93,7 +93,8 @@ func readResponse(s string) (resp *cachedResponse, ok bool) {
 	if isNil || d.bad {
 		return nil, false
 	}
-	resp = &cachedResponse{}
+	dr := new(decodedResponse)
+	resp = &dr.cachedResponse
 	var seen [3]bool
 	for range n {
 		switch key := d.str(); {
@@ -104,7 +105,7 @@ func readResponse(s string) (resp *cachedResponse, ok bool) {
 			resp.Status = int(d.int())
 		case key == "h" && !seen[1]:
 			seen[1] = true
-			d.header(resp)
+			d.header(dr)
 		case key == "b" && !seen[2]:
 			seen[2] = true
 			if b, isNil := d.bin(); !isNil {
@@ -120,8 +121,17 @@ func readResponse(s string) (resp *cachedResponse, ok bool) {
 	if d.bad || d.i != len(s) {
 		return nil, false
 	}
-	resp.length = strconv.Itoa(len(resp.Body))
+	resp.length = bytesString(strconv.AppendInt(dr.length[:0], int64(len(resp.Body)), 10))
 	return resp, true
+}
+
+// decodedResponse is a response read from Redis with room for a typical
+// header and its Content-Length, so that reading one takes one allocation.
+type decodedResponse struct {
+	cachedResponse
+	fields [8]headerField
+	vals   [8]string
+	length [20]byte
 }
 
 // msgpackReader reads the few msgpack types of a stored response from a
@@ -274,14 +284,18 @@ func (d *msgpackReader) int() int64 {
 	return 0
 }
 
-// header reads a stored header into resp's fields (a nil map: none).
-func (d *msgpackReader) header(resp *cachedResponse) {
+// header reads a stored header into dr's fields (a nil map: none).
+func (d *msgpackReader) header(dr *decodedResponse) {
 	n, isNil := d.mapLen()
 	if isNil || d.bad {
 		return
 	}
-	resp.fields = make([]headerField, 0, n)
-	vals := make([]string, 0, n)
+	resp := &dr.cachedResponse
+	resp.fields = dr.fields[:0]
+	if n > len(dr.fields) {
+		resp.fields = make([]headerField, 0, n)
+	}
+	vals := dr.vals[:0]
 	for range n {
 		name := d.str()
 		m, isNil := d.arrayLen()
