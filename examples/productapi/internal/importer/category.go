@@ -70,7 +70,7 @@ func (w *categoryWriter) open(ctx context.Context, conn *sql.Conn) error {
 	return nil
 }
 
-func (w *categoryWriter) begin(context.Context) error { return nil }
+func (w *categoryWriter) begin(context.Context) (bool, error) { return false, nil }
 
 func (w *categoryWriter) write(ctx context.Context, rows []category, tx *txState) error {
 	for i := range rows {

@@ -22,6 +22,10 @@ const (
 	// page it dirtied to the WAL and back to the database. The cost is that
 	// other writers wait on the write lock for the length of a
 	// transaction.
+	//
+	// A product import that finds the table empty does not use it: it
+	// runs in one transaction and builds the secondary indexes at the end
+	// (see the package documentation).
 	DefaultSQLiteBatchSize   = 100000
 	DefaultMaxReportedErrors = 100
 	// progressInterval is how often Options.Progress is called at most.
@@ -61,7 +65,9 @@ type Options struct {
 	// BatchSize is the number of rows written per transaction. Default
 	// DefaultBatchSize (10000) on PostgreSQL, DefaultSQLiteBatchSize
 	// (100000) on SQLite. Memory use does not depend on it: rows travel
-	// from the parser to the database in chunks of at most 1000.
+	// from the parser to the database in chunks of at most 1000. A
+	// product import into an empty SQLite table ignores it and runs in one
+	// transaction.
 	BatchSize int
 	// MaxReportedErrors caps Summary.Errors; Summary.Failed still counts
 	// every bad row. Default DefaultMaxReportedErrors (100); negative means
@@ -154,10 +160,12 @@ type txState struct {
 // writer writes rows of one type on a connection held for the whole import.
 // open runs first; then, for each transaction, run executes BEGIN, calls
 // begin, write for each chunk, finish, and executes COMMIT; close runs last,
-// also after an error.
+// also after an error. A begin that returns whole = true keeps the rest of
+// the import in its transaction: run then ignores the batch boundaries and
+// calls finish and COMMIT once, after the last row.
 type writer[T any] interface {
 	open(ctx context.Context, conn *sql.Conn) error
-	begin(ctx context.Context) error
+	begin(ctx context.Context) (whole bool, err error)
 	write(ctx context.Context, rows []T, tx *txState) error
 	dedupe() dedupeScope
 	finish(ctx context.Context, tx *txState) error
@@ -218,7 +226,27 @@ func run[T any](ctx context.Context, db *sql.DB, dialect string, r io.Reader, op
 	}()
 
 	tx := txState{touched: make(map[int64]struct{})}
-	inTx := false
+	inTx, whole := false, false
+	commit := func() error {
+		if err := w.finish(wctx, &tx); err != nil {
+			return err
+		}
+		// Not cancellable: the summary must know whether the
+		// transaction landed.
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "COMMIT"); err != nil {
+			return fmt.Errorf("importer: committing: %w", err)
+		}
+		inTx = false
+		sum.Inserted += tx.inserted
+		sum.Updated += tx.updated
+		sum.Unchanged += tx.unchanged
+		for id := range tx.touched {
+			touched[id] = struct{}{}
+		}
+		tx.counts = counts{}
+		clear(tx.touched)
+		return nil
+	}
 	loop := func() error {
 		for b := range p.batches {
 			if !inTx {
@@ -226,7 +254,8 @@ func run[T any](ctx context.Context, db *sql.DB, dialect string, r io.Reader, op
 					return fmt.Errorf("importer: beginning a transaction: %w", err)
 				}
 				inTx = true
-				if err := w.begin(wctx); err != nil {
+				var err error
+				if whole, err = w.begin(wctx); err != nil {
 					return err
 				}
 			}
@@ -236,26 +265,16 @@ func run[T any](ctx context.Context, db *sql.DB, dialect string, r io.Reader, op
 			if err != nil {
 				return err
 			}
-			if !endTx {
-				continue
+			if endTx && !whole {
+				if err := commit(); err != nil {
+					return err
+				}
 			}
-			if err := w.finish(wctx, &tx); err != nil {
-				return err
-			}
-			// Not cancellable: the summary must know whether the
-			// transaction landed.
-			if _, err := conn.ExecContext(context.WithoutCancel(ctx), "COMMIT"); err != nil {
-				return fmt.Errorf("importer: committing: %w", err)
-			}
-			inTx = false
-			sum.Inserted += tx.inserted
-			sum.Updated += tx.updated
-			sum.Unchanged += tx.unchanged
-			for id := range tx.touched {
-				touched[id] = struct{}{}
-			}
-			tx.counts = counts{}
-			clear(tx.touched)
+		}
+		// The parser closed batches: after the last row, or on an
+		// error that must roll the open transaction back.
+		if inTx && whole && p.err == nil && wctx.Err() == nil {
+			return commit()
 		}
 		return nil
 	}

@@ -93,7 +93,7 @@ func (w *pgProducts) withPgx(fn func(*pgx.Conn) error) error {
 	})
 }
 
-func (w *pgProducts) begin(context.Context) error { return nil }
+func (w *pgProducts) begin(context.Context) (bool, error) { return false, nil }
 
 func (w *pgProducts) write(ctx context.Context, rows []product, tx *txState) error {
 	return w.withPgx(func(c *pgx.Conn) error {
