@@ -38,19 +38,21 @@
 //
 // # First import into an empty SQLite table
 //
-// When [Importer.ImportProducts] finds the SQLite products table empty, it
-// loads the whole file in one transaction: it drops the table's secondary
-// indexes, writes the rows as above (validation, lookups, counts and
-// duplicate handling are the same), and builds the indexes again before
-// the single COMMIT. Building an index from a full table sorts it once,
-// where inserting every row into seven B-trees in random key order
-// rewrites pages all over the file; on 1.4 million rows the load takes
-// about a third of the time it took in 100 000-row transactions. Other
-// connections see the empty table, with its indexes, until the COMMIT, and
-// an import that fails or is cancelled rolls back to it, indexes included.
-// The price is that the import holds SQLite's write lock from the first
-// row to the last, so other writers wait (and give up after their busy
-// timeout) for the whole import rather than for one transaction.
+// When [Importer.ImportProducts] finds at most 10 000 rows in the SQLite
+// products table (an empty database, or one holding only the bundled
+// sample catalogue), it loads the whole file in one transaction: it drops
+// the table's secondary indexes, writes the rows as above (validation,
+// lookups, counts and duplicate handling are the same), and builds the
+// indexes again before the single COMMIT. Building an index from a full
+// table sorts it once, where inserting every row into seven B-trees in
+// random key order rewrites pages all over the file; on 1.4 million rows
+// the import takes about a fifth of the time it took in 100 000-row
+// transactions. Other connections see the table as it was, with its
+// indexes, until the COMMIT, and an import that fails or is cancelled rolls
+// back to it, indexes included. The price is that the import holds
+// SQLite's write lock from the first row to the last, so other writers
+// wait (and give up after their busy timeout) for the whole import rather
+// than for one transaction.
 //
 // # Validation
 //

@@ -23,9 +23,9 @@ const (
 	// other writers wait on the write lock for the length of a
 	// transaction.
 	//
-	// A product import that finds the table empty does not use it: it
-	// runs in one transaction and builds the secondary indexes at the end
-	// (see the package documentation).
+	// A product import that finds the table empty, or nearly, does not
+	// use it: it runs in one transaction and builds the secondary indexes
+	// at the end (see the package documentation).
 	DefaultSQLiteBatchSize   = 100000
 	DefaultMaxReportedErrors = 100
 	// progressInterval is how often Options.Progress is called at most.
@@ -66,8 +66,8 @@ type Options struct {
 	// DefaultBatchSize (10000) on PostgreSQL, DefaultSQLiteBatchSize
 	// (100000) on SQLite. Memory use does not depend on it: rows travel
 	// from the parser to the database in chunks of at most 1000. A
-	// product import into an empty SQLite table ignores it and runs in one
-	// transaction.
+	// product import into an empty SQLite table (at most 10 000 rows)
+	// ignores it and runs in one transaction.
 	BatchSize int
 	// MaxReportedErrors caps Summary.Errors; Summary.Failed still counts
 	// every bad row. Default DefaultMaxReportedErrors (100); negative means

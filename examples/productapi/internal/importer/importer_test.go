@@ -491,9 +491,9 @@ func (c *cancelAfter) Read(b []byte) (int, error) {
 }
 
 // TestCancel: a cancelled import stops with the context's error, keeps the
-// batches it committed, and still invalidates their categories. The table
-// holds a row beforehand, so that SQLite does not take the bulk path, which
-// runs in one transaction (TestSQLiteBulkCancel).
+// batches it committed, and still invalidates their categories. On SQLite
+// the table is filled beforehand, so that the import does not take the bulk
+// path, which runs in one transaction (TestSQLiteBulkCancel).
 func TestCancel(t *testing.T) {
 	dir := t.TempDir()
 	if err := gen.Write(dir, 20000, 3); err != nil {
@@ -502,9 +502,10 @@ func TestCancel(t *testing.T) {
 	prods := readFile(t, filepath.Join(dir, gen.ProductsFile))
 	forEachDialect(t, func(t *testing.T, db testDB) {
 		db.importCategories(t, readFile(t, filepath.Join(dir, gen.CategoriesFile)), Options{})
-		header, rest, _ := strings.Cut(prods, "\n")
-		first, _, _ := strings.Cut(rest, "\n")
-		db.importProducts(t, header+"\n"+first+"\n", Options{})
+		fillers := 0
+		if db.dialect == "sqlite" {
+			fillers = db.seedFillers(t, sqliteBulkMaxRows+1)
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		var iv invalidations
@@ -513,7 +514,7 @@ func TestCancel(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("err = %v, want context.Canceled", err)
 		}
-		stored := int64(len(db.products(t))) - 1
+		stored := int64(len(db.products(t)) - fillers)
 		if s.Inserted != stored || stored == 0 || stored >= 20000 {
 			t.Errorf("summary says %d inserted, %d stored", s.Inserted, stored)
 		}
@@ -583,12 +584,12 @@ func TestSQLiteConnectionRestored(t *testing.T) {
 }
 
 // TestSQLiteCategoryGone: with SQLite's foreign keys off during the import,
-// the writer's own check catches a category that disappeared. (A stored
-// product keeps the writer off the bulk path, whose finish builds indexes.)
+// the writer's own check catches a category that disappeared. (The stored
+// rows keep the writer off the bulk path, whose finish builds indexes.)
 func TestSQLiteCategoryGone(t *testing.T) {
 	db := newSQLite(t)
 	db.importCategories(t, smallCategories, Options{})
-	db.importProducts(t, prodHeader+"B000000009,Seed,i,u,1,1,1,1,2,False,0\n", Options{})
+	db.seedFillers(t, sqliteBulkMaxRows+1)
 	ctx := context.Background()
 	conn, w := db.openSQLiteWriter(t)
 	tx := &txState{touched: map[int64]struct{}{}}

@@ -22,13 +22,20 @@ const sqliteChunk = 250
 // bulk load builds its indexes.
 const sqliteCacheKiB = 24 << 10
 
+// sqliteBulkMaxRows is the most products a table may hold for an import
+// into it to be a bulk load (see sqliteProducts.begin): an empty table, or
+// one with the bundled sample catalogue. A bulk load builds the indexes over
+// the rows already there too, about 0.1 s for this many, which a small
+// import into a large table could not win back.
+const sqliteBulkMaxRows = 10000
+
 const productColumns = `asin, title, img_url, product_url, stars, reviews, price, list_price, category_id, is_best_seller, bought_in_last_month`
 
 // sqliteProducts writes products to SQLite. Each chunk of rows is first
 // looked up in one query to classify rows as new, changed or unchanged.
 // New rows go in with multi-row INSERT statements, changed rows with one
 // UPDATE each, unchanged rows not at all. An import that finds products
-// empty is a bulk load (see begin): the same statements, in one
+// empty, or nearly, is a bulk load (see begin): the same statements, in one
 // transaction, without the secondary indexes until the end.
 //
 // Foreign keys are switched off on the import connection, and the writer
@@ -126,23 +133,25 @@ func sqliteInsert(n int, now string) string {
 	return b.String()
 }
 
-// begin starts a transaction. The first one, if products is empty, becomes
-// a bulk load: the whole import runs in it, with the secondary indexes
-// dropped and built again at the end, which sorts each index once instead
-// of inserting every row into seven B-trees in random order. Other
-// connections keep seeing the empty table with its indexes until COMMIT;
-// a failed import rolls back to it.
+// begin starts a transaction. The first one, if products holds at most
+// sqliteBulkMaxRows rows, becomes a bulk load: the whole import runs in
+// it, with the secondary indexes dropped and built again at the end, which
+// sorts each index once instead of inserting every row into seven B-trees
+// in random order. Other connections keep seeing the table as it was, with
+// its indexes, until COMMIT; a failed import rolls back to it.
 func (w *sqliteProducts) begin(ctx context.Context) (bool, error) {
 	clear(w.refs)
 	if w.begun {
 		return false, nil
 	}
 	w.begun = true
-	var empty bool
-	if err := w.conn.QueryRowContext(ctx, `SELECT NOT EXISTS (SELECT 1 FROM products)`).Scan(&empty); err != nil {
-		return false, fmt.Errorf("importer: checking for products: %w", err)
+	var n int64
+	err := w.conn.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM products LIMIT ?)`,
+		sqliteBulkMaxRows+1).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("importer: counting products: %w", err)
 	}
-	if !empty {
+	if n > sqliteBulkMaxRows {
 		return false, nil
 	}
 	rows, err := w.conn.QueryContext(ctx, `SELECT name, sql FROM sqlite_schema

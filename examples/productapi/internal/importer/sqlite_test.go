@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -55,11 +56,25 @@ func (db testDB) openSQLiteWriter(t *testing.T) (*sql.Conn, *sqliteProducts) {
 	return conn, w
 }
 
-// TestSQLiteBulkLoad imports one file twice: into an empty table (the bulk
-// path: one transaction, indexes built at the end) and into a table that
-// already holds the file's first row (the batched path). Both must store the
-// same rows, report the same bad rows, and count alike, the seeded row
-// aside; the bulk path must leave every index as the migrations made it.
+// seedFillers stores n products that no test file holds (ASINs Z000000001
+// and up, in the highest category) and returns n.
+func (db testDB) seedFillers(t *testing.T, n int) int {
+	t.Helper()
+	_, err := db.Exec(`WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?)
+		INSERT INTO products (asin, title, category_id, created_at, updated_at)
+		SELECT printf('Z%09d', i), 'Filler', (SELECT max(id) FROM categories),
+			'2020-01-01T00:00:00.000000000Z', '2020-01-01T00:00:00.000000000Z' FROM seq`, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestSQLiteBulkLoad imports one file into a table holding a few rows (the
+// bulk path: one transaction, indexes built at the end) and into one
+// holding more than sqliteBulkMaxRows (the batched path). Both must store
+// the same rows, report the same bad rows and the same counts, keep the
+// rows that were there, and leave every index as the migrations made it.
 func TestSQLiteBulkLoad(t *testing.T) {
 	dir := t.TempDir()
 	const rows = 3000
@@ -79,60 +94,70 @@ func TestSQLiteBulkLoad(t *testing.T) {
 		w.Flush()
 		return b.String()
 	}
-	// The file's second product again, moved to the first product's
+	// The file's first product again, moved to the second product's
 	// category and repriced (an update); its third product again,
 	// identical (unchanged); a bad row.
-	moved := slices.Clone(recs[2])
-	moved[6], moved[8] = "1234.5", recs[1][8]
+	moved := slices.Clone(recs[1])
+	moved[6], moved[8] = "1234.5", recs[2][8]
 	prods += line(moved) + line(recs[3]) + "B0BADBADBA,Bad,i,u,9.9,1,1,1," + moved[8] + ",False,0\n"
 	want := expectedProducts(t, prods)
 	delete(want, "B0BADBADBA")
 
 	opts := Options{BatchSize: 700}
-	bulk := newSQLite(t)
-	fresh := bulk.indexDefs(t)
-	if len(fresh) != 7 {
-		t.Fatalf("the migrations create %d indexes on products, want 7", len(fresh))
-	}
-	bulk.importCategories(t, cats, opts)
-	bs := bulk.importProducts(t, prods, opts)
-	if got, want := counts4(bs), [4]int64{rows, 1, 1, 1}; got != want {
-		t.Errorf("bulk summary %v, want %v (%v)", got, want, bs.Errors)
-	}
-
-	batched := newSQLite(t)
-	batched.importCategories(t, cats, opts)
-	batched.importProducts(t, line(recs[0])+line(recs[1]), opts)
-	ps := batched.importProducts(t, prods, opts)
-	if got, want := counts4(ps), [4]int64{rows - 1, 1, 2, 1}; got != want {
-		t.Errorf("batched summary %v, want %v (%v)", got, want, ps.Errors)
-	}
-
-	if !reflect.DeepEqual(bs.Errors, ps.Errors) || len(bs.Errors) != 1 || bs.Errors[0].Column != "stars" {
-		t.Errorf("bad rows: bulk %v, batched %v", bs.Errors, ps.Errors)
-	}
-	for name, db := range map[string]testDB{"bulk": bulk, "batched": batched} {
-		got := db.products(t)
-		if len(got) != len(want) {
-			t.Errorf("%s: %d products stored, want %d", name, len(got), len(want))
+	var fresh []string
+	sums := map[string]Summary{}
+	dbs := map[string]testDB{}
+	for name, fillers := range map[string]int{"bulk": 5, "batched": sqliteBulkMaxRows + 1} {
+		db := newSQLite(t)
+		fresh = db.indexDefs(t)
+		db.importCategories(t, cats, opts)
+		db.seedFillers(t, fillers)
+		before := db.products(t)
+		s := db.importProducts(t, prods, opts)
+		if got, want := counts4(s), [4]int64{rows, 1, 1, 1}; got != want {
+			t.Errorf("%s: summary %v, want %v (%v)", name, got, want, s.Errors)
 		}
-		for asin, w := range want {
-			if got[asin].product != w {
-				t.Errorf("%s: product %s stored as %+v, want %+v", name, asin, got[asin].product, w)
+		after := db.products(t)
+		if len(after) != len(want)+fillers {
+			t.Errorf("%s: %d products stored, want %d", name, len(after), len(want)+fillers)
+		}
+		for asin, p := range before {
+			if after[asin] != p {
+				t.Errorf("%s: stored product %s became %+v", name, asin, after[asin])
 			}
 		}
-		if defs := db.indexDefs(t); !slices.Equal(defs, fresh) {
-			t.Errorf("%s: indexes after the import %q, want %q", name, defs, fresh)
+		for asin, w := range want {
+			if after[asin].product != w {
+				t.Errorf("%s: product %s stored as %+v, want %+v", name, asin, after[asin].product, w)
+			}
+		}
+		if defs := db.indexDefs(t); len(fresh) != 7 || !slices.Equal(defs, fresh) {
+			t.Errorf("%s: indexes after the import %q, want the 7 of the migrations %q", name, defs, fresh)
 		}
 		var check string
 		if err := db.QueryRow(`PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {
 			t.Errorf("%s: integrity_check %q, %v", name, check, err)
 		}
+		sums[name], dbs[name] = s, db
 	}
+	bs, ps := sums["bulk"], sums["batched"]
+	if !reflect.DeepEqual(bs.Errors, ps.Errors) || len(bs.Errors) != 1 || bs.Errors[0].Column != "stars" {
+		t.Errorf("bad rows: bulk %v, batched %v", bs.Errors, ps.Errors)
+	}
+	if !slices.Equal(bs.TouchedCategories, ps.TouchedCategories) {
+		t.Errorf("touched: bulk %v, batched %v", bs.TouchedCategories, ps.TouchedCategories)
+	}
+	bulk := dbs["bulk"]
+	// Every category of a stored row, and the one the moved product left.
 	wantCats := map[int64]struct{}{}
 	for _, p := range want {
 		wantCats[p.categoryID] = struct{}{}
 	}
+	left, err := strconv.ParseInt(recs[1][8], 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCats[left] = struct{}{}
 	if !slices.Equal(bs.TouchedCategories, sortedKeys(wantCats)) {
 		t.Errorf("bulk touched %v, want %v", bs.TouchedCategories, sortedKeys(wantCats))
 	}
@@ -145,8 +170,8 @@ func TestSQLiteBulkLoad(t *testing.T) {
 		t.Errorf("query plan %q, %v: the rebuilt index is not used", plan, err)
 	}
 
-	// A re-import of the bulk-loaded table takes the batched path. The
-	// moved product changes twice again, as the file says.
+	// A re-import changes nothing but the moved product, which changes
+	// twice again, as the file says.
 	if s := bulk.importProducts(t, prods, opts); counts4(s) != [4]int64{0, 2, rows, 1} {
 		t.Errorf("re-import %v", counts4(s))
 	}
@@ -185,9 +210,9 @@ func TestSQLiteBulkCancel(t *testing.T) {
 	}
 }
 
-// TestSQLiteBulkOnlyWhenEmpty: the writer takes the bulk path on an empty
-// table only.
-func TestSQLiteBulkOnlyWhenEmpty(t *testing.T) {
+// TestSQLiteBulkThreshold: the writer takes the bulk path on a table of at
+// most sqliteBulkMaxRows rows only.
+func TestSQLiteBulkThreshold(t *testing.T) {
 	db := newSQLite(t)
 	db.importCategories(t, smallCategories, Options{})
 	ctx := context.Background()
@@ -209,8 +234,12 @@ func TestSQLiteBulkOnlyWhenEmpty(t *testing.T) {
 	if !begin() {
 		t.Error("empty table: begin did not take the bulk path")
 	}
+	db.seedFillers(t, sqliteBulkMaxRows)
+	if !begin() {
+		t.Errorf("%d rows: begin did not take the bulk path", sqliteBulkMaxRows)
+	}
 	db.importProducts(t, prodHeader+"B000000001,One,i,u,4.5,10,9.99,0.0,1,False,0\n", Options{})
 	if begin() {
-		t.Error("table with a row: begin took the bulk path")
+		t.Errorf("%d rows: begin took the bulk path", sqliteBulkMaxRows+1)
 	}
 }
