@@ -196,12 +196,14 @@ func (c *Cache[T]) beginRead(key string, opts []Option) (rkey string, call *call
 		if err = c.store.checkOpen(); err != nil {
 			return
 		}
-		if rkey, err = c.store.keys.entry(c.name, key); err != nil {
+		var parts entryKeyParts
+		if parts, err = entryKey(c.name, key); err != nil {
 			return
 		}
-		if v, lerr, local = c.fromLocal(rkey); local {
+		if v, lerr, local = c.fromLocalParts(parts); local {
 			return
 		}
+		rkey = c.store.keys.prefix + parts.cache + ":" + parts.key
 		call, err = c.callConfig(opts)
 		return
 	}
@@ -325,9 +327,22 @@ func (c *Cache[T]) Delete(ctx context.Context, keys ...string) error {
 	return nil
 }
 
-// fromLocal serves key from the in-process tier, counting the hit.
+// fromLocal serves the entry key rkey from the in-process tier, counting the
+// hit.
 func (c *Cache[T]) fromLocal(rkey string) (v T, err error, ok bool) {
-	e, ok := c.store.local.get(rkey, c.typeHash)
+	if c.store.local == nil {
+		return v, nil, false
+	}
+	parts, ok := c.store.keys.parseEntry(rkey)
+	if !ok {
+		return v, nil, false
+	}
+	return c.fromLocalParts(parts)
+}
+
+// fromLocalParts is fromLocal for an entry key in parts.
+func (c *Cache[T]) fromLocalParts(parts entryKeyParts) (v T, err error, ok bool) {
+	e, ok := c.store.local.getParts(parts, c.typeHash)
 	if !ok {
 		return v, nil, false
 	}

@@ -58,14 +58,41 @@ func newKeyspace(ns string) keyspace { return keyspace{prefix: ns + ":"} }
 // entry returns the Redis key of key in cache name. Any non-empty key is
 // accepted; long ones are hashed.
 func (ks keyspace) entry(name, key string) (string, error) {
+	lk, err := entryKey(name, key)
+	if err != nil {
+		return "", err
+	}
+	return ks.prefix + lk.cache + ":" + lk.key, nil
+}
+
+// entryKey is an entry's Redis key without the namespace, in parts: the
+// in-process tier's key, built without allocating for keys that are not
+// hashed.
+type entryKeyParts struct {
+	cache string
+	key   string // as in the Redis key: hashed when long
+}
+
+func entryKey(name, key string) (entryKeyParts, error) {
 	if key == "" {
-		return "", fmt.Errorf("%w: empty key", ErrInvalidKey)
+		return entryKeyParts{}, fmt.Errorf("%w: empty key", ErrInvalidKey)
 	}
 	if len(key) > maxRawKeyLen || key[0] == '#' {
 		sum := sha256.Sum256([]byte(key))
 		key = "#" + hex.EncodeToString(sum[:])
 	}
-	return ks.prefix + name + ":" + key, nil
+	return entryKeyParts{cache: name, key: key}, nil
+}
+
+// parseEntry splits an entry's Redis key into its parts; ok is false for a
+// key that is not an entry key of this namespace.
+func (ks keyspace) parseEntry(rkey string) (parts entryKeyParts, ok bool) {
+	rest, ok := strings.CutPrefix(rkey, ks.prefix)
+	if !ok {
+		return parts, false
+	}
+	parts.cache, parts.key, ok = strings.Cut(rest, ":")
+	return parts, ok && parts.cache != "" && parts.cache[0] != '#'
 }
 
 func (ks keyspace) tag(t string) string { return ks.prefix + "#t:" + t }

@@ -60,3 +60,23 @@ func FuzzEntryKey(f *testing.F) {
 		}
 	})
 }
+
+func TestParseEntryInvertsEntry(t *testing.T) {
+	ks := newKeyspace("ns")
+	for _, key := range []string{"p1", "a:b:c", "#starts-with-hash", strings.Repeat("k", maxRawKeyLen+1)} {
+		rkey, err := ks.entry("products", key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts, ok := ks.parseEntry(rkey)
+		want, _ := entryKey("products", key)
+		if !ok || parts != want {
+			t.Errorf("parseEntry(%q) = %+v, %v; want %+v", rkey, parts, ok, want)
+		}
+	}
+	for _, rkey := range []string{ks.tag("shelf"), ks.seq(), "other:products:p1", "ns:products"} {
+		if parts, ok := ks.parseEntry(rkey); ok {
+			t.Errorf("parseEntry(%q) = %+v, want not an entry key", rkey, parts)
+		}
+	}
+}

@@ -37,7 +37,8 @@ type event struct {
 }
 
 type localTier struct {
-	cache   *otter.Cache[string, *localEntry]
+	cache   *otter.Cache[entryKeyParts, *localEntry]
+	keys    keyspace
 	maxTTL  time.Duration
 	channel string
 
@@ -49,28 +50,37 @@ type localTier struct {
 	done   chan struct{}
 }
 
-func newLocalTier(maxEntries int, ttl time.Duration, channel string) (*localTier, error) {
-	c, err := otter.New(&otter.Options[string, *localEntry]{
+func newLocalTier(maxEntries int, ttl time.Duration, keys keyspace, channel string) (*localTier, error) {
+	c, err := otter.New(&otter.Options[entryKeyParts, *localEntry]{
 		MaximumSize: maxEntries,
-		ExpiryCalculator: otter.ExpiryCreatingFunc(func(e otter.Entry[string, *localEntry]) time.Duration {
+		ExpiryCalculator: otter.ExpiryCreatingFunc(func(e otter.Entry[entryKeyParts, *localEntry]) time.Duration {
 			return e.Value.ttl
 		}),
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &localTier{cache: c, maxTTL: ttl, channel: channel, done: make(chan struct{})}, nil
+	return &localTier{cache: c, keys: keys, maxTTL: ttl, channel: channel, done: make(chan struct{})}, nil
 }
 
-// get returns a live local entry for rkey of the given type.
+// get returns a live local entry for the entry key rkey of the given type.
 func (l *localTier) get(rkey string, typeHash uint32) (*localEntry, bool) {
 	if l == nil {
 		return nil, false
 	}
+	k, ok := l.keys.parseEntry(rkey)
+	if !ok {
+		return nil, false
+	}
+	return l.getParts(k, typeHash)
+}
+
+// getParts is get for an entry key in parts.
+func (l *localTier) getParts(k entryKeyParts, typeHash uint32) (*localEntry, bool) {
 	if !l.healthy.Load() {
 		return nil, false
 	}
-	e, ok := l.cache.GetIfPresent(rkey)
+	e, ok := l.cache.GetIfPresent(k)
 	if !ok || e.typeHash != typeHash {
 		return nil, false
 	}
@@ -99,10 +109,14 @@ func (l *localTier) put(rkey string, e *localEntry, seenEpoch uint64, freshUntil
 	if e.ttl <= 0 {
 		return
 	}
+	k, ok := l.keys.parseEntry(rkey)
+	if !ok {
+		return
+	}
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.healthy.Load() && l.epoch == seenEpoch {
-		l.cache.Set(rkey, e)
+		l.cache.Set(k, e)
 	}
 }
 
@@ -114,8 +128,10 @@ func (l *localTier) apply(ev event) {
 	l.mu.Lock()
 	l.epoch++
 	l.mu.Unlock()
-	for _, k := range ev.Keys {
-		l.cache.Invalidate(k)
+	for _, rkey := range ev.Keys {
+		if k, ok := l.keys.parseEntry(rkey); ok {
+			l.cache.Invalidate(k)
+		}
 	}
 	if len(ev.Tags) == 0 {
 		return

@@ -133,6 +133,7 @@ var skipNames = [numSkips]string{"conflict", "unavailable"}
 // operations). Each event increments a plain atomic, for Stats, and a
 // pre-resolved Prometheus child.
 type counters struct {
+	// hits counts hits from Redis; Stats adds localHits.
 	hits, localHits, misses, errors, loads, loadErrors, dedupWaits, stale, writesSkipped atomic.Uint64
 	refreshes, leaseWaits                                                                atomic.Uint64
 
@@ -171,12 +172,12 @@ func newCounters(m *metrics, name string) *counters {
 }
 
 func (c *counters) hit(local bool) {
-	c.hits.Add(1)
 	if local {
 		c.localHits.Add(1)
 		c.pHitsLocal.Inc()
 		return
 	}
+	c.hits.Add(1)
 	c.pHitsRedis.Inc()
 }
 

@@ -41,10 +41,11 @@ func (s CacheStats) HitRatio() float64 {
 }
 
 func (c *counters) snapshot() CacheStats {
+	local := c.localHits.Load()
 	return CacheStats{
-		Hits:          c.hits.Load(),
+		Hits:          c.hits.Load() + local,
 		Misses:        c.misses.Load(),
-		LocalHits:     c.localHits.Load(),
+		LocalHits:     local,
 		Errors:        c.errors.Load(),
 		Loads:         c.loads.Load(),
 		LoadErrors:    c.loadErrors.Load(),

@@ -70,7 +70,7 @@ func newStore(rdb redis.UniversalClient, opts []Option) (*Store, error) {
 	br := breaker.New(cfg.breakerFailures, cfg.breakerCooldown, s.breakerChanged)
 	s.be = newBackend(rdb, cfg.opTimeout, br)
 	if cfg.localMax > 0 {
-		local, err := newLocalTier(cfg.localMax, cfg.localTTL, s.eventsChannel())
+		local, err := newLocalTier(cfg.localMax, cfg.localTTL, s.keys, s.eventsChannel())
 		if err != nil {
 			return nil, fmt.Errorf("%w: WithLocalCache: %w", ErrInvalidOption, err)
 		}
