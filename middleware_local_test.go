@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -49,5 +50,41 @@ func TestMiddlewareServesHitsFromTheLocalTier(t *testing.T) {
 			body, _ := get()
 			return body == "page 2"
 		})
+	})
+}
+
+// Middleware outside the cache may change the header of a hit in any way,
+// writing into the values themselves included: later hits, from Redis or
+// from the local tier (which shares one entry between requests), are served
+// as stored.
+func TestMiddlewareOuterHeaderChangesNeverReachTheEntry(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		ns := newTestStore(t, b).Namespace()
+		for _, s := range []*Store{newTestStore(t, b), newLocalStore(t, b, ns)} {
+			inner := Middleware(s, WithName("pages"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/plain")
+				w.Header()["X-Tags"] = []string{"a", "b"}
+				_, _ = io.WriteString(w, "page")
+			}))
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				inner.ServeHTTP(w, r)
+				for _, v := range w.Header() {
+					for i := range v {
+						v[i] = "changed"
+					}
+				}
+				w.Header().Add("X-Tags", "c")
+			})
+			first := get(inner, "GET", "/p")
+			etag := first.Header().Get("Etag")
+			for i := 0; i < 3; i++ {
+				get(h, "GET", "/p")
+				w := get(inner, "GET", "/p")
+				if w.Header().Get("X-Cache") != "HIT" || w.Header().Get("Etag") != etag || w.Header().Get("Content-Type") != "text/plain" ||
+					strings.Join(w.Header()["X-Tags"], ",") != "a,b" || w.Body.String() != "page" {
+					t.Fatalf("hit %d after an outer change: %v %q", i, w.Header(), w.Body)
+				}
+			}
+		}
 	})
 }
