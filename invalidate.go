@@ -78,14 +78,10 @@ func (s *Store) invalidateTags(ctx context.Context, names []string) error {
 		s.seen.forget(ts.names)
 		return err
 	}
-	versions := make([]string, len(ts.names))
-	for i := range versions {
-		versions[i] = version
-	}
-	s.seen.learn(ts.names, versions, time.Now().UnixMilli())
+	s.seen.learnAll(ts.names, version, time.Now().UnixMilli())
 	s.local.apply(ev)
 	s.invalidations.Add(uint64(len(ts.names)))
-	s.metrics.invalidations.WithLabelValues("tag").Add(float64(len(ts.names)))
+	s.tagInvalidations.Add(float64(len(ts.names)))
 	return nil
 }
 

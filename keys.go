@@ -51,9 +51,13 @@ const maxTagLen = 1024
 // keyspace builds the Redis keys of one namespace.
 type keyspace struct {
 	prefix string // "ns:"
+	seqKey string // "ns:#seq"
+	events string // "ns:#events"
 }
 
-func newKeyspace(ns string) keyspace { return keyspace{prefix: ns + ":"} }
+func newKeyspace(ns string) keyspace {
+	return keyspace{prefix: ns + ":", seqKey: ns + ":#seq", events: ns + ":#events"}
+}
 
 // entry returns the Redis key of key in cache name. Any non-empty key is
 // accepted; long ones are hashed.
@@ -96,7 +100,7 @@ func (ks keyspace) parseEntry(rkey string) (parts entryKeyParts, ok bool) {
 }
 
 func (ks keyspace) tag(t string) string { return ks.prefix + "#t:" + t }
-func (ks keyspace) seq() string         { return ks.prefix + "#seq" }
+func (ks keyspace) seq() string         { return ks.seqKey }
 
 // splitStoreKey splits "<cache>:<key>", the form Store.Delete takes.
 func splitStoreKey(storeKey string) (name, key string, err error) {

@@ -234,4 +234,4 @@ func (s *Store) publish(ctx context.Context, p redis.Pipeliner, ev event) {
 	p.Publish(ctx, s.eventsChannel(), data)
 }
 
-func (s *Store) eventsChannel() string { return s.keys.prefix + "#events" }
+func (s *Store) eventsChannel() string { return s.keys.events }

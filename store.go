@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cachefront/cachefront/internal/breaker"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
 )
@@ -28,7 +29,9 @@ type Store struct {
 
 	storeOps      *counters // errors of store-wide operations (cache label "")
 	invalidations atomic.Uint64
-	deletes       atomic.Uint64
+	// tagInvalidations and keyDeletions are the invalidations_total series.
+	tagInvalidations, keyDeletions prometheus.Counter
+	deletes                        atomic.Uint64
 
 	local   *localTier // nil without WithLocalCache
 	pending pendingInvalidations
@@ -67,6 +70,8 @@ func newStore(rdb redis.UniversalClient, opts []Option) (*Store, error) {
 	}
 	s := &Store{cfg: cfg, keys: newKeyspace(cfg.namespace), metrics: m, caches: map[string]*counters{}, closing: make(chan struct{}), reads: newReadGroup()}
 	s.storeOps = newCounters(m, "")
+	s.tagInvalidations = m.invalidations.WithLabelValues("tag")
+	s.keyDeletions = m.invalidations.WithLabelValues("key")
 	br := breaker.New(cfg.breakerFailures, cfg.breakerCooldown, s.breakerChanged)
 	s.be = newBackend(rdb, cfg.opTimeout, br)
 	if cfg.localMax > 0 {

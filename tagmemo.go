@@ -82,6 +82,14 @@ func (sv *seenVersions) learn(names, versions []string, nowMs int64) {
 	}
 }
 
+// learnAll records that Redis held version for every one of names.
+func (sv *seenVersions) learnAll(names []string, version string, nowMs int64) {
+	g := sv.load(nowMs)
+	for _, n := range names {
+		g.cur.Store(n, seenVersion{version: version, at: nowMs})
+	}
+}
+
 // forget drops what was seen of names (another instance invalidated them).
 func (sv *seenVersions) forget(names []string) {
 	g := sv.gens.Load()

@@ -143,7 +143,7 @@ func (s *Store) deleteEntries(ctx context.Context, rkeys []string) error {
 		return err
 	}
 	s.deletes.Add(uint64(len(rkeys)))
-	s.metrics.invalidations.WithLabelValues("key").Add(float64(len(rkeys)))
+	s.keyDeletions.Add(float64(len(rkeys)))
 	return nil
 }
 
