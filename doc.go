@@ -67,6 +67,10 @@
 //     from before it: the in-process load is named by what its callers saw
 //     (the entry's generation and each tag's invalidation sequence), so the
 //     newcomer starts a new load.
+//   - Nor does it join a read in flight: concurrent reads of one key share
+//     round trips, but a caller that finds a read already sent waits for the
+//     next one, sent after it arrived and shared by everyone arriving
+//     meanwhile. At most two reads of a hot key are under way at a time.
 //   - Tags a loader only learns while loading ([AddTags]) are checked against
 //     a namespace-wide invalidation sequence read before loading: if one was
 //     invalidated during the load, the result is not stored and callers that
@@ -78,11 +82,19 @@
 // only if the key still holds the generation it saw before loading (a Lua
 // compare-and-set on that one key).
 //
+// [Cache.Set] records, for each tag, a version this process saw Redis hold
+// within the last second (from its own Sets, loads and invalidations), so
+// that a Set is usually one plain SET; otherwise it asks Redis (a script on
+// one server, a version read on a cluster). Recording a version that was
+// replaced meanwhile only makes the entry read as invalidated: a Set racing
+// another instance's invalidation of one of its tags may be stored already
+// invalidated, so the next read loads; it is never served stale.
+//
 // Costs, written down: a tagged read fetches one small version key per tag
 // with the entry (MGET on one server, a pipeline on a cluster); a miss takes
 // one extra round trip before loading (the second look, which also creates
-// missing tag versions); a Set with tags is one round trip on one server (a
-// script) and two on a cluster. Memory for tags is one short key per tag with
+// missing tag versions); a Set with tags is one round trip, two on a cluster
+// when this process has not seen its tags' versions in the last second. Memory for tags is one short key per tag with
 // a TTL ([WithTagTTL], default 24h, renewed whenever an entry is written under
 // the tag) — never a set of member keys, so nothing grows as entries come and
 // go. When a version key expires or is evicted, the
@@ -96,7 +108,9 @@
 // default). The bound holds even for a go-redis client built without
 // ContextTimeoutEnabled, which ignores context deadlines on socket reads:
 // cachefront then runs the operation under a watchdog and stops waiting at
-// the timeout. After repeated failures a circuit breaker
+// the timeout. The watchdog costs a goroutine per operation; a client built
+// with ContextTimeoutEnabled lets the deadline reach the socket instead, and
+// is the faster choice. After repeated failures a circuit breaker
 // ([WithCircuitBreaker]) stops calling Redis for a cool-down, then lets one
 // probe through; it closes again by itself once Redis answers.
 //
