@@ -11,6 +11,21 @@ import (
 	"time"
 )
 
+// planOf returns the plan serve would make for r (a bypass fails the test).
+func planOf(t *testing.T, m *httpCache, r *http.Request) *httpPlan {
+	t.Helper()
+	key, p, why := m.plan(r, nil)
+	if why != "" {
+		t.Fatal(why)
+	}
+	rkey, err := m.c.store.keys.entry(m.c.name, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.rkey, p.fwd = rkey, "uri-miss"
+	return &p
+}
+
 func testHTTPCache(t *testing.T, s *Store, opts ...Option) *httpCache {
 	t.Helper()
 	m, err := newHTTPCache(s, opts)
@@ -35,21 +50,14 @@ func TestCoalesceAbandonedLeadershipReleasesTheFlight(t *testing.T) {
 		cancel()
 		for i := 0; i < 100; i++ {
 			r := httptest.NewRequest("GET", "/x", nil).WithContext(gone)
-			p, why := m.plan(r)
-			if why != "" {
-				t.Fatal(why)
-			}
-			p.fwd = "uri-miss"
-			m.coalesce(httptest.NewRecorder(), r, next, &p, "flight", 1)
+			m.coalesce(httptest.NewRecorder(), r, next, planOf(t, m, r), "flight", 1)
 		}
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
 			r := httptest.NewRequest("GET", "/x", nil)
-			p, _ := m.plan(r)
-			p.fwd = "uri-miss"
 			w := httptest.NewRecorder()
-			m.coalesce(w, r, next, &p, "flight", 1)
+			m.coalesce(w, r, next, planOf(t, m, r), "flight", 1)
 			if w.Body.String() != "ok" {
 				t.Errorf("body %q", w.Body)
 			}
@@ -77,11 +85,9 @@ func TestCoalesceLeaderSecondLook(t *testing.T) {
 		expect(t, get(h, "GET", "/x"), 200, "MISS", "#1")
 
 		r := httptest.NewRequest("GET", "/x", nil)
-		p, _ := m.plan(r)
-		p.fwd = "uri-miss"
 		var published *httpOutcome
 		w := httptest.NewRecorder()
-		m.lead(w, r, next, &p, func(o *httpOutcome) {
+		m.lead(w, r, next, planOf(t, m, r), func(o *httpOutcome) {
 			if published == nil {
 				published = o
 			}

@@ -197,7 +197,7 @@ func newHTTPCache(store *Store, opts []Option) (*httpCache, error) {
 
 // httpPlan is what the middleware decided about one cacheable request.
 type httpPlan struct {
-	rkey      string
+	rkey      string // set by serve
 	call      *callConfig
 	userKeyed bool   // the key holds a WithUserKey identity
 	fwd       string // the Cache-Status fwd of a miss
@@ -208,41 +208,47 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 		next.ServeHTTP(w, r)
 		return
 	}
-	p, why := m.plan(r)
+	// Most keys fit this buffer, which stays on the stack: a hit from the
+	// local tier allocates nothing for its key, one from Redis only the
+	// Redis key.
+	var buf [256]byte
+	key, p, why := m.plan(r, buf[:0])
 	if why != "" {
-		h := w.Header()
-		h.Set("X-Cache", "BYPASS")
-		h.Set("Cache-Status", "cachefront; fwd=bypass; detail="+why)
-		next.ServeHTTP(w, r)
+		bypass(w, r, next, why)
 		return
 	}
 	c := m.c
-	if e, ok := c.store.local.get(p.rkey, c.typeHash); ok && !e.notFound {
-		if now := time.Now().UnixMilli(); e.freshUntil > now {
-			if resp, ok := e.value.(*cachedResponse); ok {
-				c.cc.hit(true)
-				serveStored(w, r, resp, hitInfo{hit: true, freshUntil: e.freshUntil, created: e.created, now: now})
-				return
+	if c.store.local != nil {
+		if parts, err := entryKey(c.name, key); err == nil {
+			if e, ok := c.store.local.getParts(parts, c.typeHash); ok && !e.notFound {
+				if now := time.Now().UnixMilli(); e.freshUntil > now {
+					if resp, ok := e.value.(*cachedResponse); ok {
+						c.cc.hit(true)
+						serveStored(w, r, resp, hitInfo{hit: true, freshUntil: e.freshUntil, created: e.created, now: now})
+						return
+					}
+				}
 			}
 		}
 	}
+	rkey, err := c.store.keys.entry(c.name, key)
+	if err != nil {
+		bypass(w, r, next, "key")
+		return
+	}
 	ctx := r.Context()
 	epoch := c.store.local.epochNow()
-	res, err := c.store.read(ctx, c.cc, p.rkey, p.call.tagSet(c.store), c.typeHash)
+	res, err := c.store.read(ctx, c.cc, rkey, p.call.tagSet(c.store), c.typeHash)
 	if err == nil && res.found == foundEntry {
 		now := time.Now().UnixMilli()
-		if resp, ok := m.decode(ctx, p.rkey, &res.view, res.raw, now); ok {
+		if resp, ok := m.decode(ctx, rkey, &res.view, res.raw, now); ok {
 			c.cc.hit(false)
-			c.remember(p.rkey, &res.view, resp, nil, epoch)
+			c.remember(rkey, &res.view, resp, nil, epoch)
 			serveStored(w, r, resp, hitInfo{hit: true, freshUntil: res.view.FreshUntil, created: res.view.Created, now: now})
 			return
 		}
 	}
-	// A copy for the miss path, whose goroutines may keep it: p itself stays
-	// on the stack for hits.
-	mp := new(httpPlan)
-	*mp = p
-	mp.fwd = "uri-miss"
+	mp := &httpPlan{rkey: rkey, call: p.call, userKeyed: p.userKeyed, fwd: "uri-miss"}
 	switch {
 	case err != nil:
 		if ctx.Err() != nil {
@@ -253,30 +259,36 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 	case res.found == foundStale:
 		mp.fwd = "stale"
 	}
-	m.coalesce(w, r, next, mp, flightKey(p.rkey, c.typeHash, &res, len(p.call.tags.names), err != nil), 1)
+	m.coalesce(w, r, next, mp, flightKey(rkey, c.typeHash, &res, len(p.call.tags.names), err != nil), 1)
+}
+
+// bypass sends r past the cache, saying why.
+func bypass(w http.ResponseWriter, r *http.Request, next http.Handler, why string) {
+	h := w.Header()
+	h.Set("X-Cache", "BYPASS")
+	h.Set("Cache-Status", "cachefront; fwd=bypass; detail="+why)
+	next.ServeHTTP(w, r)
 }
 
 // plan decides whether r may use the cache and builds its key and tags; why
-// is the bypass reason otherwise.
-func (m *httpCache) plan(r *http.Request) (p httpPlan, why string) {
+// is the bypass reason otherwise. The key, the one in the middleware's cache,
+// is built in buf, which it aliases: it must not be kept past the request.
+func (m *httpCache) plan(r *http.Request, buf []byte) (key string, p httpPlan, why string) {
 	if m.c.store.checkOpen() != nil {
-		return p, "closed"
+		return "", p, "closed"
 	}
 	if _, ok := r.Header["Upgrade"]; ok {
-		return p, "upgrade"
+		return "", p, "upgrade"
 	}
 	if _, ok := r.Header["Range"]; ok {
-		return p, "range"
+		return "", p, "range"
 	}
-	// Most keys fit this buffer, which stays on the stack: the Store's key
-	// is the only copy made.
-	var buf [256]byte
-	key, bypass, why := m.appendRequestKey(buf[:0], r)
+	k, bypass, why := m.appendRequestKey(buf, r)
 	if bypass && (m.cfg.bypassAllowed == nil || m.cfg.bypassAllowed(r)) {
-		return p, "bypass-param"
+		return "", p, "bypass-param"
 	}
 	if why != "" {
-		return p, why
+		return "", p, why
 	}
 	var user string
 	if m.cfg.userKey != nil {
@@ -284,7 +296,7 @@ func (m *httpCache) plan(r *http.Request) (p httpPlan, why string) {
 	}
 	if auth, cookie := credentials(r); (auth || cookie) && !m.cfg.public && user == "" {
 		if auth && !m.varyAuth || cookie && !m.varyCookie {
-			return p, "credentials"
+			return "", p, "credentials"
 		}
 	}
 	call := &m.c.call
@@ -294,7 +306,7 @@ func (m *httpCache) plan(r *http.Request) (p httpPlan, why string) {
 			for _, t := range fn(r) {
 				if validTag(t) != nil {
 					m.c.cc.fail(opTags)
-					return p, "tags"
+					return "", p, "tags"
 				}
 				names = appendUnique(names, t)
 			}
@@ -305,12 +317,7 @@ func (m *httpCache) plan(r *http.Request) (p httpPlan, why string) {
 			call = &cc
 		}
 	}
-	key = appendUser(key, user)
-	rkey, err := m.c.store.keys.entry(m.c.name, bytesString(key))
-	if err != nil {
-		return p, "key"
-	}
-	return httpPlan{rkey: rkey, call: call, userKeyed: user != ""}, ""
+	return bytesString(appendUser(k, user)), httpPlan{call: call, userKeyed: user != ""}, ""
 }
 
 // decode returns the response in a found entry, whose view v was decoded
