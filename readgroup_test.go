@@ -3,8 +3,10 @@ package cachefront
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,20 +15,23 @@ import (
 )
 
 // readGate is a client hook that counts the reads of one key and holds the
-// first one's answer, already received from Redis, until released: a read
-// that was sent before something happened and is answered after it.
+// answers of the first few, already received from Redis, until released:
+// reads that were sent before something happened and are answered after it.
 type readGate struct {
 	key     string
+	hold    int32
 	reads   atomic.Int32
-	held    chan struct{}
+	held    sync.WaitGroup
 	release chan struct{}
 }
 
-func newReadGate(key string) *readGate {
-	return &readGate{key: key, held: make(chan struct{}), release: make(chan struct{})}
+func newReadGate(key string, hold int) *readGate {
+	g := &readGate{key: key, hold: int32(hold), release: make(chan struct{})}
+	g.held.Add(hold)
+	return g
 }
 
-func (g *readGate) reads1(cmds ...redis.Cmder) bool {
+func (g *readGate) readsKey(cmds ...redis.Cmder) bool {
 	for _, c := range cmds {
 		name := strings.ToLower(c.Name())
 		if (name == "get" || name == "mget") && slices.Contains(c.Args()[1:], any(g.key)) {
@@ -37,8 +42,8 @@ func (g *readGate) reads1(cmds ...redis.Cmder) bool {
 }
 
 func (g *readGate) gate(cmds ...redis.Cmder) {
-	if g.reads1(cmds...) && g.reads.Add(1) == 1 {
-		close(g.held)
+	if g.readsKey(cmds...) && g.reads.Add(1) <= g.hold {
+		g.held.Done()
 		<-g.release
 	}
 }
@@ -67,14 +72,29 @@ func (g *readGroup) gathering(rkey string) int {
 	for i := range g.shards {
 		sh := &g.shards[i]
 		sh.mu.Lock()
-		for k, sr := range sh.next {
-			if k.rkey == rkey {
-				n += 1 + sr.joiners
+		for k, kr := range sh.keys {
+			if k.rkey == rkey && kr.next != nil {
+				n += 1 + kr.next.joiners
 			}
 		}
 		sh.mu.Unlock()
 	}
 	return n
+}
+
+// fillReadsOnWire starts maxReadsOnWire reads of key that gate holds, and
+// returns their results once they are released.
+func fillReadsOnWire(t *testing.T, c *Cache[Product], gate *readGate, key string, opts ...Option) <-chan error {
+	t.Helper()
+	early := make(chan error, maxReadsOnWire)
+	for range maxReadsOnWire {
+		go func() {
+			_, err := c.Get(context.Background(), key, opts...)
+			early <- err
+		}()
+	}
+	gate.held.Wait()
+	return early
 }
 
 func TestConcurrentReadsShareRoundTripsButNeverAnOlderOne(t *testing.T) {
@@ -86,15 +106,11 @@ func TestConcurrentReadsShareRoundTripsButNeverAnOlderOne(t *testing.T) {
 			t.Fatal(err)
 		}
 		rkey, _ := s.keys.entry("products", "p1")
-		gate := newReadGate(rkey)
+		gate := newReadGate(rkey, maxReadsOnWire)
 		b.rdb.AddHook(gate)
 
-		first := make(chan error, 1)
-		go func() {
-			_, err := c.Get(ctx, "p1", WithTags("shelf"))
-			first <- err
-		}()
-		<-gate.held // answered by Redis before the invalidation, not yet returned
+		// Reads answered by Redis before the invalidation, not yet returned.
+		early := fillReadsOnWire(t, c, gate, "p1", WithTags("shelf"))
 		if err := s.InvalidateTags(ctx, "shelf"); err != nil {
 			t.Fatal(err)
 		}
@@ -106,21 +122,23 @@ func TestConcurrentReadsShareRoundTripsButNeverAnOlderOne(t *testing.T) {
 				results <- err
 			}()
 		}
-		waitFor(t, 5*time.Second, "the late callers to gather behind the read on the wire", func() bool {
+		waitFor(t, 5*time.Second, "the late callers to gather behind the reads on the wire", func() bool {
 			return s.reads.gathering(rkey) == late
 		})
 		close(gate.release)
 
-		if err := <-first; err != nil {
-			t.Errorf("the read sent before the invalidation: %v, want its value", err)
+		for range maxReadsOnWire {
+			if err := <-early; err != nil {
+				t.Errorf("a read sent before the invalidation: %v, want its value", err)
+			}
 		}
 		for range late {
 			if err := <-results; !errors.Is(err, ErrNotFound) {
 				t.Fatalf("a caller arriving after InvalidateTags got %v, want ErrNotFound", err)
 			}
 		}
-		if n := gate.reads.Load(); n != 2 {
-			t.Errorf("%d reads of the entry for 1+%d callers, want 2", n, late)
+		if n, want := gate.reads.Load(), int32(maxReadsOnWire+1); n != want {
+			t.Errorf("%d reads of the entry for %d+%d callers, want %d", n, maxReadsOnWire, late, want)
 		}
 	})
 }
@@ -135,13 +153,12 @@ func TestSharedReadSurvivesItsSenderLeaving(t *testing.T) {
 			t.Fatal(err)
 		}
 		rkey, _ := s.keys.entry("products", "p2")
-		gate := newReadGate(rkey)
+		gate := newReadGate(rkey, maxReadsOnWire)
 		b.rdb.AddHook(gate)
+		fillReadsOnWire(t, c, gate, "p2")
 
-		go func() { _, _ = c.Get(ctx, "p2") }()
-		<-gate.held
-		// The next read's sender gives up before its read is sent; the
-		// caller who joined it still gets an answer.
+		// The caller that will send the next read gives up before it is
+		// sent; the caller who joined it still gets an answer.
 		senderCtx, cancel := context.WithCancel(ctx)
 		sender := make(chan error, 1)
 		go func() {
@@ -166,6 +183,12 @@ func TestSharedReadSurvivesItsSenderLeaving(t *testing.T) {
 		if err := <-joiner; err != nil {
 			t.Errorf("joiner: %v, want the value", err)
 		}
+		waitFor(t, 5*time.Second, "the key's record to go", func() bool {
+			sh := &s.reads.shards[maphash.String(s.reads.seed, rkey)%uint64(len(s.reads.shards))]
+			sh.mu.Lock()
+			defer sh.mu.Unlock()
+			return len(sh.keys) == 0
+		})
 	})
 }
 
