@@ -140,6 +140,7 @@ func (g *readGroup) finish(sh *readShard, k readKey, kr *keyReads) {
 		keyReadsPool.Put(kr)
 	}
 }
+
 // wait waits for a shared read under the caller's own context.
 func (g *readGroup) wait(ctx context.Context, sr *sharedRead) (readResult, error) {
 	select {
