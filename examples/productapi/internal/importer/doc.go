@@ -42,7 +42,8 @@
 // products table (an empty database, or one holding only the bundled
 // sample catalogue), it loads the whole file in one transaction: it drops
 // the table's secondary indexes, writes the rows as above (validation,
-// lookups, counts and duplicate handling are the same), and builds the
+// counts and duplicate handling are the same; a row is looked up only if a
+// Bloom filter of the ASINs in the table may hold its ASIN), and builds the
 // indexes again before the single COMMIT. Building an index from a full
 // table sorts it once, where inserting every row into seven B-trees in
 // random key order rewrites pages all over the file; on 1.4 million rows

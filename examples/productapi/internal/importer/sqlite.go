@@ -36,7 +36,8 @@ const productColumns = `asin, title, img_url, product_url, stars, reviews, price
 // New rows go in with multi-row INSERT statements, changed rows with one
 // UPDATE each, unchanged rows not at all. An import that finds products
 // empty, or nearly, is a bulk load (see begin): the same statements, in one
-// transaction, without the secondary indexes until the end.
+// transaction, without the secondary indexes until the end, and lookups
+// only for the ASINs a filter of those in the table may hold.
 //
 // Foreign keys are switched off on the import connection, and the writer
 // enforces them itself: every row's category is checked against the known
@@ -62,8 +63,12 @@ type sqliteProducts struct {
 	refs map[int64]struct{} // categories referred to by this transaction
 
 	begun   bool     // the first transaction has begun
-	bulk    bool     // the import began on an empty table, in one transaction
+	bulk    bool     // the import is a bulk load, in one transaction
 	indexes []string // CREATE INDEX statements of the indexes dropped for it
+	// seen holds, in a bulk load, every ASIN in the table: the rows
+	// stored before and those the load inserted. Rows it has not seen
+	// are new without a lookup.
+	seen *asinFilter
 
 	// Reused between chunks.
 	args     []any
@@ -154,32 +159,65 @@ func (w *sqliteProducts) begin(ctx context.Context) (bool, error) {
 	if n > sqliteBulkMaxRows {
 		return false, nil
 	}
+	if err := w.fillSeen(ctx); err != nil {
+		return false, err
+	}
+	if err := w.dropIndexes(ctx); err != nil {
+		return false, err
+	}
+	w.bulk = true
+	return true, nil
+}
+
+// fillSeen makes w.seen a filter of the ASINs in the table.
+func (w *sqliteProducts) fillSeen(ctx context.Context) error {
+	w.seen = newASINFilter()
+	rows, err := w.conn.QueryContext(ctx, `SELECT asin FROM products`)
+	if err != nil {
+		return fmt.Errorf("importer: reading products: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var asin string
+		if err := rows.Scan(&asin); err != nil {
+			return fmt.Errorf("importer: reading products: %w", err)
+		}
+		w.seen.add(asin)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("importer: reading products: %w", err)
+	}
+	return nil
+}
+
+// dropIndexes drops the secondary indexes of products and keeps their
+// definitions in w.indexes.
+func (w *sqliteProducts) dropIndexes(ctx context.Context) error {
 	rows, err := w.conn.QueryContext(ctx, `SELECT name, sql FROM sqlite_schema
 		WHERE type = 'index' AND tbl_name = 'products' AND sql IS NOT NULL ORDER BY rowid`)
 	if err != nil {
-		return false, fmt.Errorf("importer: listing indexes: %w", err)
+		return fmt.Errorf("importer: listing indexes: %w", err)
 	}
 	var names []string
 	for rows.Next() {
 		var name, def string
 		if err := rows.Scan(&name, &def); err != nil {
 			rows.Close()
-			return false, fmt.Errorf("importer: listing indexes: %w", err)
+			return fmt.Errorf("importer: listing indexes: %w", err)
 		}
 		names = append(names, name)
 		w.indexes = append(w.indexes, def)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return false, fmt.Errorf("importer: listing indexes: %w", err)
+		return fmt.Errorf("importer: listing indexes: %w", err)
 	}
 	for _, name := range names {
 		if _, err := w.conn.ExecContext(ctx, `DROP INDEX `+quoteIdent(name)); err != nil {
-			return false, fmt.Errorf("importer: dropping index %s: %w", name, err)
+			return fmt.Errorf("importer: dropping index %s: %w", name, err)
 		}
 	}
-	w.bulk = true
-	return true, nil
+	return nil
 }
 
 // quoteIdent quotes an SQL identifier.
@@ -199,32 +237,20 @@ func (w *sqliteProducts) write(ctx context.Context, rows []product, tx *txState)
 }
 
 func (w *sqliteProducts) writeChunk(ctx context.Context, rows []product, tx *txState) error {
-	// Classify against what is stored. A short chunk repeats its first
-	// ASIN to fill the prepared statement's parameters.
+	// Classify against what is stored: look up every row, or, in a bulk
+	// load, those whose ASIN the load's filter may have seen.
 	w.args = w.args[:0]
-	for i := range sqliteChunk {
-		w.args = append(w.args, rows[min(i, len(rows)-1)].asin)
+	for i := range rows {
+		if w.seen == nil || w.seen.mayContain(rows[i].asin) {
+			w.args = append(w.args, rows[i].asin)
+		}
 	}
 	clear(w.existing)
-	rs, err := w.lookup.QueryContext(ctx, w.args...)
-	if err != nil {
-		return fmt.Errorf("importer: looking up products: %w", err)
-	}
-	for rs.Next() {
-		var p product
-		var best int64
-		if err := rs.Scan(&p.asin, &p.title, &p.imgURL, &p.productURL, &p.stars, &p.reviews,
-			&p.price, &p.listPrice, &p.categoryID, &best, &p.bought); err != nil {
-			rs.Close()
-			return fmt.Errorf("importer: looking up products: %w", err)
+	if len(w.args) > 0 {
+		if err := w.lookupExisting(ctx); err != nil {
+			return err
 		}
-		p.bestSeller = best != 0
-		w.existing[p.asin] = p
 	}
-	if err := rs.Err(); err != nil {
-		return fmt.Errorf("importer: looking up products: %w", err)
-	}
-	rs.Close()
 
 	w.fresh = w.fresh[:0]
 	for i := range rows {
@@ -249,6 +275,11 @@ func (w *sqliteProducts) writeChunk(ctx context.Context, rows []product, tx *txS
 	}
 
 	fresh := w.fresh
+	if w.seen != nil {
+		for _, r := range fresh {
+			w.seen.add(r.asin)
+		}
+	}
 	if len(fresh) == sqliteChunk {
 		w.args = w.args[:0]
 		for _, r := range fresh {
@@ -263,6 +294,34 @@ func (w *sqliteProducts) writeChunk(ctx context.Context, rows []product, tx *txS
 		if _, err := w.insertOne.ExecContext(ctx, w.rowArgs(r)...); err != nil {
 			return fmt.Errorf("importer: inserting product %s: %w", r.asin, err)
 		}
+	}
+	return nil
+}
+
+// lookupExisting fills w.existing with the stored rows of the ASINs in
+// w.args, at most sqliteChunk of them; it repeats the first to fill the
+// prepared statement's parameters.
+func (w *sqliteProducts) lookupExisting(ctx context.Context) error {
+	for len(w.args) < sqliteChunk {
+		w.args = append(w.args, w.args[0])
+	}
+	rs, err := w.lookup.QueryContext(ctx, w.args...)
+	if err != nil {
+		return fmt.Errorf("importer: looking up products: %w", err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var p product
+		var best int64
+		if err := rs.Scan(&p.asin, &p.title, &p.imgURL, &p.productURL, &p.stars, &p.reviews,
+			&p.price, &p.listPrice, &p.categoryID, &best, &p.bought); err != nil {
+			return fmt.Errorf("importer: looking up products: %w", err)
+		}
+		p.bestSeller = best != 0
+		w.existing[p.asin] = p
+	}
+	if err := rs.Err(); err != nil {
+		return fmt.Errorf("importer: looking up products: %w", err)
 	}
 	return nil
 }
