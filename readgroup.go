@@ -2,6 +2,7 @@ package cachefront
 
 import (
 	"context"
+	"errors"
 	"hash/maphash"
 	"sync"
 	"unsafe"
@@ -64,6 +65,10 @@ type sharedRead struct {
 	err     error
 }
 
+// errSharedReadFailed answers the callers of a shared read whose sender
+// panicked.
+var errSharedReadFailed = unavailable(errors.New("the shared read did not complete"))
+
 var keyReadsPool = sync.Pool{New: func() any { return new(keyReads) }}
 
 func newReadGroup() *readGroup {
@@ -95,9 +100,8 @@ func (g *readGroup) read(ctx context.Context, s *Store, cc *counters, rkey strin
 	if kr.onWire < maxReadsOnWire {
 		kr.onWire++
 		sh.mu.Unlock()
-		res, err := s.readOnce(ctx, cc, rkey, tags, typeHash)
-		g.finish(sh, k, kr)
-		return res, err
+		defer g.finish(sh, k, kr) // even if a client hook panics
+		return s.readOnce(ctx, cc, rkey, tags, typeHash)
 	}
 	// Gather the next read, and send it when a read on the wire is
 	// answered and hands over its slot.
@@ -108,16 +112,20 @@ func (g *readGroup) read(ctx context.Context, s *Store, cc *counters, rkey strin
 	<-slot // bounded: the reads on the wire are under the operation timeout
 
 	// Others may be waiting for this read: it runs even if this caller has
-	// gone away meanwhile (under the operation timeout all the same).
-	res, err := s.readOnce(context.WithoutCancel(ctx), cc, rkey, tags, typeHash)
-
-	sh.mu.Lock()
-	if sr.joiners > 0 {
-		sr.res, sr.err = res, err
-		close(sr.done)
-	}
-	sh.mu.Unlock()
-	g.finish(sh, k, kr)
+	// gone away meanwhile (under the operation timeout all the same), and
+	// they are answered even if a client hook panics.
+	var res readResult
+	err := errSharedReadFailed
+	defer func() {
+		sh.mu.Lock()
+		if sr.joiners > 0 {
+			sr.res, sr.err = res, err
+			close(sr.done)
+		}
+		sh.mu.Unlock()
+		g.finish(sh, k, kr)
+	}()
+	res, err = s.readOnce(context.WithoutCancel(ctx), cc, rkey, tags, typeHash)
 	if ctx.Err() != nil {
 		return readResult{}, ctx.Err()
 	}

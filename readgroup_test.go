@@ -23,6 +23,8 @@ type readGate struct {
 	reads   atomic.Int32
 	held    sync.WaitGroup
 	release chan struct{}
+	// panicAt makes the read with this number (counting from 1) panic.
+	panicAt int32
 }
 
 func newReadGate(key string, hold int) *readGate {
@@ -42,7 +44,14 @@ func (g *readGate) readsKey(cmds ...redis.Cmder) bool {
 }
 
 func (g *readGate) gate(cmds ...redis.Cmder) {
-	if g.readsKey(cmds...) && g.reads.Add(1) <= g.hold {
+	if !g.readsKey(cmds...) {
+		return
+	}
+	n := g.reads.Add(1)
+	if n == g.panicAt {
+		panic("client hook failed")
+	}
+	if n <= g.hold {
 		g.held.Done()
 		<-g.release
 	}
@@ -189,6 +198,61 @@ func TestSharedReadSurvivesItsSenderLeaving(t *testing.T) {
 			defer sh.mu.Unlock()
 			return len(sh.keys) == 0
 		})
+	})
+}
+
+func TestSharedReadWhoseSenderPanicsStillAnswersTheOthers(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		ctx := context.Background()
+		// A hook that panics inside a watchdog goroutine ends the process;
+		// the shared read is only in the caller's goroutine when the client
+		// honours context deadlines.
+		single, ok := b.rdb.(*redis.Client)
+		if !ok {
+			t.Skip("builds a ContextTimeoutEnabled client from a single-server one")
+		}
+		opt := *single.Options()
+		opt.ContextTimeoutEnabled = true
+		b = &testBackend{name: b.name, rdb: redis.NewClient(&opt)}
+		t.Cleanup(func() { _ = b.rdb.Close() })
+		s := newTestStore(t, b)
+		c := New[Product](s, "products")
+		if err := c.Set(ctx, "p3", sampleProduct("B000000003")); err != nil {
+			t.Fatal(err)
+		}
+		rkey, _ := s.keys.entry("products", "p3")
+		gate := newReadGate(rkey, maxReadsOnWire)
+		gate.panicAt = maxReadsOnWire + 1
+		b.rdb.AddHook(gate)
+		early := fillReadsOnWire(t, c, gate, "p3")
+
+		sender := make(chan any, 1)
+		go func() {
+			defer func() { sender <- recover() }()
+			_, _ = c.Get(ctx, "p3")
+		}()
+		waitFor(t, 5*time.Second, "the next read's sender", func() bool { return s.reads.gathering(rkey) == 1 })
+		joiner := make(chan error, 1)
+		go func() {
+			_, err := c.Get(ctx, "p3")
+			joiner <- err
+		}()
+		waitFor(t, 5*time.Second, "the joiner", func() bool { return s.reads.gathering(rkey) == 2 })
+		close(gate.release)
+		if p := <-sender; p == nil {
+			t.Error("the sender's hook panic did not reach the sender")
+		}
+		if err := <-joiner; !errors.Is(err, ErrUnavailable) {
+			t.Errorf("joiner: %v, want ErrUnavailable", err)
+		}
+		for range maxReadsOnWire {
+			if err := <-early; err != nil {
+				t.Error(err)
+			}
+		}
+		if _, err := c.Get(ctx, "p3"); err != nil {
+			t.Errorf("a read after the panic: %v", err)
+		}
 	})
 }
 
