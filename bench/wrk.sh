@@ -7,6 +7,9 @@
 # one after the other (fixed and cached-l1, oneget and cached), in the
 # opposite order in every other round, so that each round also gives a
 # paired ratio; the median of those is printed beside the ratio of medians.
+# Each round also records the server's CPU time (user and system, from
+# /proc) per request served: unlike req/s, it hardly depends on how much of
+# the machine wrk and other processes took meanwhile.
 #
 #   bench/wrk.sh                  # 3 rounds of wrk -t2 -c32 -d10s per mode
 #   ROUNDS=5 bench/wrk.sh
@@ -56,6 +59,11 @@ start_server() {
 	exit 1
 }
 
+# server_cpu prints the server's user and system CPU time, in clock ticks.
+server_cpu() {
+	awk '{print $14 + $15}' "/proc/$server/stat"
+}
+
 stop_server() {
 	kill "$server"
 	wait "$server" || true
@@ -77,7 +85,9 @@ for round in $(seq "$ROUNDS"); do
 	if [ $((round % 2)) -eq 0 ]; then order=(cached oneget cached-l1 fixed); fi
 	for mode in "${order[@]}"; do
 		start_server "$mode"
+		cpu0="$(server_cpu)"
 		wrk -t2 -c32 -d"$DURATION" "http://$addr/products/B0BTXNYW2Q" >"$tmp/wrk.out"
+		cpu1="$(server_cpu)"
 		stop_server
 		if grep -q 'Non-2xx\|Socket errors' "$tmp/wrk.out"; then
 			echo "wrk.sh: errors in $mode, round $round:" >&2
@@ -85,7 +95,9 @@ for round in $(seq "$ROUNDS"); do
 			exit 1
 		fi
 		rps="$(awk '/^Requests\/sec:/ {print $2}' "$tmp/wrk.out")"
-		echo "round=$round mode=$mode req/s=$rps" | tee -a "$OUT"
+		reqs="$(awk '/ requests in / {print $1}' "$tmp/wrk.out")"
+		cpu="$(awk -v t="$((cpu1 - cpu0))" -v hz="$(getconf CLK_TCK)" -v n="$reqs" 'BEGIN {printf "%.2f", t / hz * 1e6 / n}')"
+		echo "round=$round mode=$mode req/s=$rps server-cpu-us/req=$cpu" | tee -a "$OUT"
 	done
 done
 echo "# load average $(cut -d' ' -f1-3 /proc/loadavg) at the end, $(date -u '+%H:%M:%S UTC')" >>"$OUT"
@@ -93,8 +105,9 @@ echo "# load average $(cut -d' ' -f1-3 /proc/loadavg) at the end, $(date -u '+%H
 echo
 awk '
 /^round=/ {
-	split($1, n, "="); split($2, m, "="); split($3, r, "=")
+	split($1, n, "="); split($2, m, "="); split($3, r, "="); split($4, c, "=")
 	v[m[2]] = v[m[2]] " " r[2]
+	cpu[m[2]] = cpu[m[2]] " " c[2]
 	rps[n[2], m[2]] = r[2]
 	if (n[2] > rounds) rounds = n[2]
 }
@@ -115,9 +128,12 @@ function median(s,    a, n, i, j, t) {
 }
 END {
 	split("fixed oneget cached cached-l1", modes, " ")
-	print "| mode | median req/s | rounds |"
-	print "|---|---:|---|"
-	for (i = 1; i <= 4; i++) { med[modes[i]] = median(v[modes[i]]); printf "| %s | %.0f |%s |\n", modes[i], med[modes[i]], v[modes[i]] }
+	print "| mode | median req/s | rounds | median server CPU µs/request | rounds |"
+	print "|---|---:|---|---:|---|"
+	for (i = 1; i <= 4; i++) {
+		med[modes[i]] = median(v[modes[i]]); mcpu[modes[i]] = median(cpu[modes[i]])
+		printf "| %s | %.0f |%s | %.2f |%s |\n", modes[i], med[modes[i]], v[modes[i]], mcpu[modes[i]], cpu[modes[i]]
+	}
 	print ""
 	print "| ratio | of medians | per round: median (range) | target |"
 	print "|---|---:|---:|---|"
@@ -125,4 +141,6 @@ END {
 	printf "| cached-l1 / fixed | %.2f | %s | ≥ 0.9 |\n", med["cached-l1"] / med["fixed"], paired("cached-l1", "fixed")
 	printf "| cached-l1 / oneget | %.2f | %s | |\n", med["cached-l1"] / med["oneget"], paired("cached-l1", "oneget")
 	printf "| oneget / fixed | %.2f | %s | |\n", med["oneget"] / med["fixed"], paired("oneget", "fixed")
+	print ""
+	printf "Server CPU per request, ratio of medians: cached / oneget %.2f, cached-l1 / fixed %.2f.\n", mcpu["cached"] / mcpu["oneget"], mcpu["cached-l1"] / mcpu["fixed"]
 }' "$OUT"
