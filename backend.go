@@ -22,8 +22,13 @@ type backend struct {
 	// Ring clients get per-key commands in pipelines instead.
 	single bool
 	// ctxDeadlines is true when the client honours context deadlines on socket
-	// reads (ContextTimeoutEnabled); otherwise a watchdog enforces the timeout.
+	// reads (ContextTimeoutEnabled). socketBound is true when the client's own
+	// read and write timeouts are within the operation timeout, so that every
+	// socket operation ends in time by itself. Otherwise (and on a
+	// socket-bound client when the caller's deadline is sooner) a watchdog
+	// enforces the bound.
 	ctxDeadlines bool
+	socketBound  bool
 	timeout      time.Duration
 	breaker      *breaker.Breaker
 }
@@ -32,14 +37,32 @@ func newBackend(rdb redis.UniversalClient, timeout time.Duration, b *breaker.Bre
 	be := &backend{rdb: rdb, timeout: timeout, breaker: b}
 	switch c := rdb.(type) {
 	case *redis.Client:
+		o := c.Options()
 		be.single = true
-		be.ctxDeadlines = c.Options().ContextTimeoutEnabled
+		be.ctxDeadlines = o.ContextTimeoutEnabled
+		be.socketBound = within(timeout, o.ReadTimeout, o.WriteTimeout)
 	case *redis.ClusterClient:
-		be.ctxDeadlines = c.Options().ContextTimeoutEnabled
+		o := c.Options()
+		be.ctxDeadlines = o.ContextTimeoutEnabled
+		be.socketBound = within(timeout, o.ReadTimeout, o.WriteTimeout)
 	case *redis.Ring:
-		be.ctxDeadlines = c.Options().ContextTimeoutEnabled
+		o := c.Options()
+		be.ctxDeadlines = o.ContextTimeoutEnabled
+		be.socketBound = within(timeout, o.ReadTimeout, o.WriteTimeout)
 	}
 	return be
+}
+
+// within reports whether socket timeouts are set and no longer than bound.
+// A socket operation then ends within the bound by itself; waits for a
+// connection and dials are bounded by the operation's context.
+func within(bound time.Duration, timeouts ...time.Duration) bool {
+	for _, t := range timeouts {
+		if t <= 0 || t > bound {
+			return false
+		}
+	}
+	return true
 }
 
 // run calls fn under the operation timeout. It returns ErrUnavailable
@@ -72,13 +95,14 @@ func (be *backend) runOp(ctx context.Context, op operation) error {
 		return unavailable(errCircuitOpen)
 	}
 	opCtx := ctx
+	callerSooner := true
 	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > be.timeout {
 		oc := newOpContext(ctx, be.timeout)
 		defer oc.release()
-		opCtx = oc
+		opCtx, callerSooner = oc, false
 	}
 	var err error
-	if be.ctxDeadlines {
+	if be.inline(callerSooner) {
 		err = op.do(opCtx)
 	} else {
 		done := make(chan error, 1)
@@ -105,6 +129,12 @@ func (be *backend) runOp(ctx context.Context, op operation) error {
 		be.breaker.Failure()
 		return unavailable(err)
 	}
+}
+
+// inline reports whether an operation can run in the caller's goroutine,
+// bounded by the client itself.
+func (be *backend) inline(callerSooner bool) bool {
+	return be.ctxDeadlines || be.socketBound && !callerSooner
 }
 
 // reuse returns buf, written to Redis by an operation that ended with err,

@@ -110,7 +110,9 @@
 // cachefront then runs the operation under a watchdog and stops waiting at
 // the timeout. The watchdog costs a goroutine per operation; a client built
 // with ContextTimeoutEnabled lets the deadline reach the socket instead, and
-// is the faster choice. After repeated failures a circuit breaker
+// is the faster choice, as is a client whose ReadTimeout and WriteTimeout
+// are no longer than the operation timeout (each socket operation then ends
+// in time by itself). After repeated failures a circuit breaker
 // ([WithCircuitBreaker]) stops calling Redis for a cool-down, then lets one
 // probe through; it closes again by itself once Redis answers.
 //

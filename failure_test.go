@@ -165,6 +165,54 @@ func TestUnresponsiveRedisIsBoundedWithDefaultClient(t *testing.T) {
 	}
 }
 
+// A client whose own socket timeouts are within the operation timeout runs
+// operations in the caller's goroutine; against a silent server each read
+// still ends in time, and a caller deadline sooner than the timeout holds.
+func TestUnresponsiveRedisIsBoundedWithShortSocketTimeouts(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { conn.Close() })
+		}
+	}()
+	rdb := redis.NewClient(&redis.Options{Addr: l.Addr().String(), ReadTimeout: 100 * time.Millisecond,
+		WriteTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	defer rdb.Close()
+	s := NewStore(rdb, WithOperationTimeout(150*time.Millisecond), WithCircuitBreaker(100, time.Minute))
+	if !s.be.socketBound {
+		t.Fatal("socket timeouts within the operation timeout: operations should run inline")
+	}
+	c := New[string](s, "c")
+	for _, tc := range []struct {
+		name  string
+		ctx   func() (context.Context, context.CancelFunc)
+		bound time.Duration
+	}{
+		{"no caller deadline", func() (context.Context, context.CancelFunc) { return context.WithCancel(ctxBG) }, 500 * time.Millisecond},
+		{"caller deadline sooner", func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctxBG, 20*time.Millisecond) }, 90 * time.Millisecond},
+	} {
+		ctx, cancel := tc.ctx()
+		start := time.Now()
+		_, err := c.Get(ctx, "k")
+		d := time.Since(start)
+		cancel()
+		if err == nil || errors.Is(err, ErrNotFound) {
+			t.Fatalf("%s: Get = %v, want a failure", tc.name, err)
+		}
+		if d > tc.bound {
+			t.Fatalf("%s: Get took %v against a silent server, want at most %v", tc.name, d, tc.bound)
+		}
+	}
+}
+
 func TestCallerCancellationDoesNotTripTheBreaker(t *testing.T) {
 	mr := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})

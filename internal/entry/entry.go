@@ -161,6 +161,15 @@ type View struct {
 // ErrCorrupt (wrapped) for anything that is not a complete entry of this
 // format; it never panics.
 func Decode(b []byte) (View, error) {
+	v, err := decode(b)
+	if err == nil {
+		v.Gen = string(b[GenOffset : GenOffset+GenLen])
+	}
+	return v, err
+}
+
+// decode is Decode without the generation.
+func decode(b []byte) (View, error) {
 	var v View
 	if len(b) < HeaderLen {
 		return v, fmt.Errorf("%w: %d bytes", ErrCorrupt, len(b))
@@ -171,7 +180,6 @@ func Decode(b []byte) (View, error) {
 	if b[1] != Version {
 		return v, fmt.Errorf("%w: format version %d", ErrCorrupt, b[1])
 	}
-	v.Gen = string(b[GenOffset : GenOffset+GenLen])
 	v.Kind = Kind(b[18])
 	switch v.Kind {
 	case KindValue, KindNotFound, KindTombstone:
@@ -242,5 +250,9 @@ func (v *View) TagNames() []string {
 // without copying it. The View aliases s read-only; nothing may write to
 // View.Payload.
 func DecodeString(s string) (View, error) {
-	return Decode(unsafe.Slice(unsafe.StringData(s), len(s)))
+	v, err := decode(unsafe.Slice(unsafe.StringData(s), len(s)))
+	if err == nil {
+		v.Gen = s[GenOffset : GenOffset+GenLen] // the same bytes, without a copy
+	}
+	return v, err
 }

@@ -45,6 +45,9 @@ func TestRoundTrip(t *testing.T) {
 	if string(b[GenOffset:GenOffset+GenLen]) != h.Gen {
 		t.Fatal("generation is not at its fixed offset")
 	}
+	if vs, err := DecodeString(string(b)); err != nil || vs.Gen != h.Gen || string(vs.Payload) != "payload" {
+		t.Fatalf("DecodeString: gen %q, payload %q, %v", vs.Gen, vs.Payload, err)
+	}
 	if n := EncodedLen(h, len("payload")); n != len(b) {
 		t.Fatalf("EncodedLen = %d, Encode wrote %d bytes", n, len(b))
 	}
