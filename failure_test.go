@@ -122,14 +122,15 @@ func TestRedisStoppedMidTestFailsOpenAndRecovers(t *testing.T) {
 	}
 }
 
-// A server that accepts connections and never answers: the operation timeout
-// must hold although the client ignores context deadlines on reads.
-func TestUnresponsiveRedisIsBoundedWithDefaultClient(t *testing.T) {
+// silentServer returns the address of a server that accepts connections and
+// never answers.
+func silentServer(t *testing.T) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	t.Cleanup(func() { l.Close() })
 	go func() {
 		for {
 			conn, err := l.Accept()
@@ -139,7 +140,13 @@ func TestUnresponsiveRedisIsBoundedWithDefaultClient(t *testing.T) {
 			t.Cleanup(func() { conn.Close() })
 		}
 	}()
-	rdb := redis.NewClient(&redis.Options{Addr: l.Addr().String()}) // go-redis defaults: 3s read timeout
+	return l.Addr().String()
+}
+
+// A server that accepts connections and never answers: the operation timeout
+// must hold although the client ignores context deadlines on reads.
+func TestUnresponsiveRedisIsBoundedWithDefaultClient(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: silentServer(t)}) // go-redis defaults: 3s read timeout
 	defer rdb.Close()
 	s := NewStore(rdb, WithOperationTimeout(50*time.Millisecond), WithCircuitBreaker(2, time.Minute))
 	c := New[string](s, "c")
@@ -169,21 +176,7 @@ func TestUnresponsiveRedisIsBoundedWithDefaultClient(t *testing.T) {
 // operations in the caller's goroutine; against a silent server each read
 // still ends in time, and a caller deadline sooner than the timeout holds.
 func TestUnresponsiveRedisIsBoundedWithShortSocketTimeouts(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { conn.Close() })
-		}
-	}()
-	rdb := redis.NewClient(&redis.Options{Addr: l.Addr().String(), ReadTimeout: 100 * time.Millisecond,
+	rdb := redis.NewClient(&redis.Options{Addr: silentServer(t), ReadTimeout: 100 * time.Millisecond,
 		WriteTimeout: 100 * time.Millisecond, MaxRetries: -1})
 	defer rdb.Close()
 	s := NewStore(rdb, WithOperationTimeout(150*time.Millisecond), WithCircuitBreaker(100, time.Minute))
