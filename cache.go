@@ -124,11 +124,11 @@ func (c *Cache[T]) tagsOnly(opts []Option) (*callConfig, bool) {
 	}
 	names := c.cfg.tags
 	for _, o := range opts {
-		tags, isTags := o.(tagsOption)
+		tags, isTags := o.(*tagsOption)
 		if !isTags || tags.validate() != nil {
 			return nil, false
 		}
-		names = appendUnique(names, tags...)
+		names = appendUnique(names, tags.names...)
 	}
 	if len(names) == len(c.call.tags.names) {
 		return &c.call, true // nothing new
@@ -150,11 +150,11 @@ func sameTags(names, base []string, opts []Option) bool {
 		n++
 	}
 	for _, o := range opts {
-		tags, isTags := o.(tagsOption)
+		tags, isTags := o.(*tagsOption)
 		if !isTags {
 			return false
 		}
-		for _, t := range tags {
+		for _, t := range tags.names {
 			if slices.Contains(names[:n], t) {
 				continue
 			}
@@ -216,7 +216,7 @@ func (c *Cache[T]) beginRead(key string, opts []Option) (rkey string, call *call
 
 func onlyValidTags(opts []Option) bool {
 	for _, o := range opts {
-		if tags, ok := o.(tagsOption); !ok || tags.validate() != nil {
+		if tags, ok := o.(*tagsOption); !ok || tags.validate() != nil {
 			return false
 		}
 	}

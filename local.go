@@ -38,6 +38,7 @@ type event struct {
 
 type localTier struct {
 	cache   *otter.Cache[entryKeyParts, *localEntry]
+	clock   *otter.CoarseClock
 	keys    keyspace
 	maxTTL  time.Duration
 	channel string
@@ -50,17 +51,29 @@ type localTier struct {
 	done   chan struct{}
 }
 
+// localClockResolution is how often the tier's clock reads the time. Its
+// reads cost as much as reading a variable, where reading the time is a
+// large part of a hit; entries are stored for this much less than their
+// TTL, so that the clock's lag never keeps one past it.
+const localClockResolution = 5 * time.Millisecond
+
+// minLocalTTL is the shortest local TTL WithLocalCache accepts.
+const minLocalTTL = 50 * time.Millisecond
+
 func newLocalTier(maxEntries int, ttl time.Duration, keys keyspace, channel string) (*localTier, error) {
+	clock := otter.NewCoarseClock(localClockResolution)
 	c, err := otter.New(&otter.Options[entryKeyParts, *localEntry]{
 		MaximumSize: maxEntries,
+		Clock:       clock,
 		ExpiryCalculator: otter.ExpiryCreatingFunc(func(e otter.Entry[entryKeyParts, *localEntry]) time.Duration {
 			return e.Value.ttl
 		}),
 	})
 	if err != nil {
+		clock.Stop()
 		return nil, err
 	}
-	return &localTier{cache: c, keys: keys, maxTTL: ttl, channel: channel, done: make(chan struct{})}, nil
+	return &localTier{cache: c, clock: clock, keys: keys, maxTTL: ttl, channel: channel, done: make(chan struct{})}, nil
 }
 
 // get returns a live local entry for the entry key rkey of the given type.
@@ -105,7 +118,7 @@ func (l *localTier) put(rkey string, e *localEntry, seenEpoch uint64, freshUntil
 		return
 	}
 	e.freshUntil = freshUntilMs
-	e.ttl = min(l.maxTTL, time.Until(time.UnixMilli(freshUntilMs)))
+	e.ttl = min(l.maxTTL, time.Until(time.UnixMilli(freshUntilMs))) - 2*localClockResolution
 	if e.ttl <= 0 {
 		return
 	}
@@ -166,6 +179,7 @@ func (l *localTier) close() {
 	<-l.done
 	l.cache.InvalidateAll()
 	l.cache.StopAllGoroutines()
+	l.clock.Stop()
 }
 
 // subscribe runs the event loop until ctx ends.

@@ -3,6 +3,7 @@ package cachefront
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -276,22 +277,36 @@ func WithLoadTimeout(d time.Duration) Option {
 // invalidates the entry. Given to New, the tags go on every entry of the
 // cache; given to a call, they are added to the cache's. Applies to New, a
 // call and Middleware.
-func WithTags(tags ...string) Option { return tagsOption(tags) }
+func WithTags(tags ...string) Option {
+	o := &tagsOption{}
+	if len(tags) == 1 {
+		// The common case in one allocation; the caller's argument list
+		// stays on its stack.
+		o.one[0] = tags[0]
+		o.names = o.one[:]
+	} else {
+		o.names = slices.Clone(tags)
+	}
+	return o
+}
 
 // tagsOption is WithTags; it has a type of its own so that calls whose only
 // options are tags skip copying the whole configuration.
-type tagsOption []string
+type tagsOption struct {
+	names []string
+	one   [1]string
+}
 
-func (o tagsOption) apply(c *config) error {
+func (o *tagsOption) apply(c *config) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
-	c.tags = appendUnique(c.tags, o...)
+	c.tags = appendUnique(c.tags, o.names...)
 	return nil
 }
 
-func (o tagsOption) validate() error {
-	for _, t := range o {
+func (o *tagsOption) validate() error {
+	for _, t := range o.names {
 		if err := validTag(t); err != nil {
 			return err
 		}
@@ -299,8 +314,8 @@ func (o tagsOption) validate() error {
 	return nil
 }
 
-func (tagsOption) scopes() scope      { return scopeCache | scopeCall | scopeHTTP }
-func (tagsOption) optionName() string { return "WithTags" }
+func (*tagsOption) scopes() scope      { return scopeCache | scopeCall | scopeHTTP }
+func (*tagsOption) optionName() string { return "WithTags" }
 
 // WithTypeName names the stored type in entry headers. An entry written under
 // another type name is foreign to this cache: a miss, deleted and counted as
@@ -393,15 +408,17 @@ func WithStampedeLease(maxWait time.Duration) Option {
 // Redis pub/sub; while that subscription is down, the tier is bypassed and
 // then flushed. An entry can therefore be stale for at most the time an event
 // takes to arrive, and never beyond ttl. Hits are counted with
-// layer="local". Applies to NewStore; every instance sharing the namespace
-// should use it. Default: off.
+// layer="local". ttl is at least 50ms (the tier's clock reads the time every
+// few milliseconds, and entries are kept that much less than their TTL).
+// Applies to NewStore; every instance sharing the namespace should use it.
+// Default: off.
 func WithLocalCache(maxEntries int, ttl time.Duration) Option {
 	return option{"WithLocalCache", scopeStore, func(c *config) error {
 		if maxEntries <= 0 {
 			return fmt.Errorf("maxEntries must be positive, got %d", maxEntries)
 		}
-		if err := positive("local TTL", ttl); err != nil {
-			return err
+		if ttl < minLocalTTL {
+			return fmt.Errorf("local TTL must be at least %v, got %v", minLocalTTL, ttl)
 		}
 		c.localMax, c.localTTL = maxEntries, ttl
 		return nil

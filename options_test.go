@@ -39,6 +39,8 @@ func TestInvalidConfigurationPanicsAtConstruction(t *testing.T) {
 		"store option on New": func() { New[string](s, "c", WithNamespace("x")) },
 		"zero timeout":        func() { NewStore(rdb, WithOperationTimeout(0)) },
 		"nil store":           func() { New[string](nil, "c") },
+		"local TTL too short": func() { NewStore(rdb, WithLocalCache(10, 10*time.Millisecond)) },
+		"local tier of none":  func() { NewStore(rdb, WithLocalCache(0, time.Minute)) },
 	}
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) { mustPanicWith(t, ErrInvalidOption, fn) })
