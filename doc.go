@@ -5,7 +5,8 @@
 //
 // # Quick start
 //
-//	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{"localhost:6379"}})
+//	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{"localhost:6379"},
+//		ContextTimeoutEnabled: true}) // operations bounded without a watchdog goroutine
 //	store := cachefront.NewStore(rdb, cachefront.WithNamespace("shop"),
 //		cachefront.WithRegisterer(prometheus.DefaultRegisterer))
 //	defer store.Close()

@@ -145,9 +145,13 @@ func (a *App) connectRedis(ctx context.Context) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("REDIS_URL: %w", err)
 		}
+		// Context deadlines reach the socket: cachefront bounds each
+		// operation through them instead of a watchdog goroutine.
+		opts.ContextTimeoutEnabled = true
 		rdb = redis.NewClient(opts)
 	case len(cfg.RedisAddrs) > 0:
-		rdb = redis.NewUniversalClient(&redis.UniversalOptions{Addrs: cfg.RedisAddrs, Password: cfg.RedisPassword})
+		rdb = redis.NewUniversalClient(&redis.UniversalOptions{Addrs: cfg.RedisAddrs, Password: cfg.RedisPassword,
+			ContextTimeoutEnabled: true})
 	default:
 		mr, err := miniredis.Run()
 		if err != nil {
@@ -156,7 +160,7 @@ func (a *App) connectRedis(ctx context.Context) (redis.UniversalClient, error) {
 		a.embedded = mr
 		a.Log.Warn("REDIS_URL is not set: using an embedded in-process Redis-compatible server (miniredis). It is for development only: the cache is not shared between instances and is lost on restart. Set REDIS_URL or REDIS_ADDRS in any real deployment.",
 			"addr", mr.Addr())
-		rdb = redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		rdb = redis.NewClient(&redis.Options{Addr: mr.Addr(), ContextTimeoutEnabled: true})
 	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
