@@ -37,6 +37,7 @@ func NewGoRedisCacheTinyLFU(rdb redis.UniversalClient, prefix string) *GoRedisCa
 	return &GoRedisCacheTinyLFU{&GoRedisCache{c: c, prefix: prefix}, local}
 }
 
+// Name implements Peer.
 func (g *GoRedisCacheTinyLFU) Name() string { return "goredis-cache-tinylfu" }
 
 // Rueidis drives github.com/redis/rueidis with server-assisted client-side
@@ -59,11 +60,19 @@ func NewRueidis(addr, prefix string) (*Rueidis, error) {
 	return &Rueidis{c: c, prefix: prefix}, nil
 }
 
-func (r *Rueidis) Name() string                                { return "rueidis" }
-func (r *Rueidis) Key(id string) string                        { return r.prefix + id }
-func (r *Rueidis) Close() error                                { r.c.Close(); return nil }
+// Name implements Peer.
+func (r *Rueidis) Name() string { return "rueidis" }
+
+// Key implements Peer.
+func (r *Rueidis) Key(id string) string { return r.prefix + id }
+
+// Close implements Peer.
+func (r *Rueidis) Close() error { r.c.Close(); return nil }
+
+// InvalidateTag implements Peer.
 func (r *Rueidis) InvalidateTag(context.Context, string) error { return ErrUnsupported }
 
+// Set implements Peer.
 func (r *Rueidis) Set(ctx context.Context, id string, p *Product, _ string) error {
 	b, err := msgpack.Marshal(p)
 	if err != nil {
@@ -72,6 +81,7 @@ func (r *Rueidis) Set(ctx context.Context, id string, p *Product, _ string) erro
 	return r.c.Do(ctx, r.c.B().Set().Key(r.prefix+id).Value(rueidis.BinaryString(b)).Ex(TTL).Build()).Error()
 }
 
+// Get implements Peer.
 func (r *Rueidis) Get(ctx context.Context, id, _ string) (Product, error) {
 	var p Product
 	s, err := r.c.DoCache(ctx, r.c.B().Get().Key(r.prefix+id).Cache(), LocalTTL).ToString()
@@ -85,6 +95,7 @@ func (r *Rueidis) Get(ctx context.Context, id, _ string) (Product, error) {
 	return p, err
 }
 
+// GetOrLoad implements Peer.
 func (r *Rueidis) GetOrLoad(ctx context.Context, id, tag string, load func(context.Context) (Product, error)) (Product, error) {
 	p, err := r.Get(ctx, id, tag)
 	if err != ErrMiss {

@@ -72,11 +72,19 @@ func NewFloor(rdb redis.UniversalClient, prefix string) *Floor {
 	return &Floor{rdb: rdb, prefix: prefix}
 }
 
-func (f *Floor) Name() string                                { return "floor" }
-func (f *Floor) Key(id string) string                        { return f.prefix + id }
-func (f *Floor) Close() error                                { return nil }
+// Name implements Peer.
+func (f *Floor) Name() string { return "floor" }
+
+// Key implements Peer.
+func (f *Floor) Key(id string) string { return f.prefix + id }
+
+// Close implements Peer.
+func (f *Floor) Close() error { return nil }
+
+// InvalidateTag implements Peer.
 func (f *Floor) InvalidateTag(context.Context, string) error { return ErrUnsupported }
 
+// Set implements Peer.
 func (f *Floor) Set(ctx context.Context, id string, p *Product, _ string) error {
 	b, err := msgpack.Marshal(p)
 	if err != nil {
@@ -85,6 +93,7 @@ func (f *Floor) Set(ctx context.Context, id string, p *Product, _ string) error 
 	return f.rdb.Set(ctx, f.prefix+id, b, TTL).Err()
 }
 
+// Get implements Peer.
 func (f *Floor) Get(ctx context.Context, id, _ string) (Product, error) {
 	var p Product
 	s, err := f.rdb.Get(ctx, f.prefix+id).Result()
@@ -98,6 +107,7 @@ func (f *Floor) Get(ctx context.Context, id, _ string) (Product, error) {
 	return p, err
 }
 
+// GetOrLoad implements Peer.
 func (f *Floor) GetOrLoad(ctx context.Context, id, tag string, load func(context.Context) (Product, error)) (Product, error) {
 	p, err := f.Get(ctx, id, tag)
 	if err != ErrMiss {
@@ -141,10 +151,16 @@ func (c *Cachefront) Store() *cachefront.Store { return c.store }
 // Cache returns the peer's typed cache.
 func (c *Cachefront) Cache() *cachefront.Cache[Product] { return c.cache }
 
-func (c *Cachefront) Name() string         { return c.name }
-func (c *Cachefront) Key(id string) string { return c.store.Namespace() + ":" + c.cache.StoreKey(id) }
-func (c *Cachefront) Close() error         { return c.store.Close() }
+// Name implements Peer.
+func (c *Cachefront) Name() string { return c.name }
 
+// Key implements Peer.
+func (c *Cachefront) Key(id string) string { return c.store.Namespace() + ":" + c.cache.StoreKey(id) }
+
+// Close implements Peer.
+func (c *Cachefront) Close() error { return c.store.Close() }
+
+// Set implements Peer.
 func (c *Cachefront) Set(ctx context.Context, id string, p *Product, tag string) error {
 	if tag == "" {
 		return c.cache.Set(ctx, id, *p)
@@ -152,6 +168,7 @@ func (c *Cachefront) Set(ctx context.Context, id string, p *Product, tag string)
 	return c.cache.Set(ctx, id, *p, cachefront.WithTags(tag))
 }
 
+// Get implements Peer.
 func (c *Cachefront) Get(ctx context.Context, id, tag string) (Product, error) {
 	var (
 		p   Product
@@ -168,6 +185,7 @@ func (c *Cachefront) Get(ctx context.Context, id, tag string) (Product, error) {
 	return p, err
 }
 
+// GetOrLoad implements Peer.
 func (c *Cachefront) GetOrLoad(ctx context.Context, id, tag string, load func(context.Context) (Product, error)) (Product, error) {
 	if tag == "" {
 		return c.cache.GetOrLoad(ctx, id, load)
@@ -175,6 +193,7 @@ func (c *Cachefront) GetOrLoad(ctx context.Context, id, tag string, load func(co
 	return c.cache.GetOrLoad(ctx, id, load, cachefront.WithTags(tag))
 }
 
+// InvalidateTag implements Peer.
 func (c *Cachefront) InvalidateTag(ctx context.Context, tag string) error {
 	return c.store.InvalidateTags(ctx, tag)
 }
@@ -193,15 +212,24 @@ func NewGoRedisCache(rdb redis.UniversalClient, prefix string) *GoRedisCache {
 	return &GoRedisCache{c: grcache.New(&grcache.Options{Redis: rdb}), prefix: prefix}
 }
 
-func (g *GoRedisCache) Name() string                                { return "goredis-cache" }
-func (g *GoRedisCache) Key(id string) string                        { return g.prefix + id }
-func (g *GoRedisCache) Close() error                                { return nil }
+// Name implements Peer.
+func (g *GoRedisCache) Name() string { return "goredis-cache" }
+
+// Key implements Peer.
+func (g *GoRedisCache) Key(id string) string { return g.prefix + id }
+
+// Close implements Peer.
+func (g *GoRedisCache) Close() error { return nil }
+
+// InvalidateTag implements Peer.
 func (g *GoRedisCache) InvalidateTag(context.Context, string) error { return ErrUnsupported }
 
+// Set implements Peer.
 func (g *GoRedisCache) Set(ctx context.Context, id string, p *Product, _ string) error {
 	return g.c.Set(&grcache.Item{Ctx: ctx, Key: g.prefix + id, Value: p, TTL: TTL})
 }
 
+// Get implements Peer.
 func (g *GoRedisCache) Get(ctx context.Context, id, _ string) (Product, error) {
 	var p Product
 	err := g.c.Get(ctx, g.prefix+id, &p)
@@ -211,6 +239,7 @@ func (g *GoRedisCache) Get(ctx context.Context, id, _ string) (Product, error) {
 	return p, err
 }
 
+// GetOrLoad implements Peer.
 func (g *GoRedisCache) GetOrLoad(ctx context.Context, id, _ string, load func(context.Context) (Product, error)) (Product, error) {
 	var p Product
 	err := g.c.Once(&grcache.Item{
@@ -264,10 +293,16 @@ type ekoLoad struct {
 	load func(context.Context) (Product, error)
 }
 
-func (e *Eko) Name() string         { return "eko" }
-func (e *Eko) Key(id string) string { return e.prefix + id }
-func (e *Eko) Close() error         { return e.loadable.Close() }
+// Name implements Peer.
+func (e *Eko) Name() string { return "eko" }
 
+// Key implements Peer.
+func (e *Eko) Key(id string) string { return e.prefix + id }
+
+// Close implements Peer.
+func (e *Eko) Close() error { return e.loadable.Close() }
+
+// Set implements Peer.
 func (e *Eko) Set(ctx context.Context, id string, p *Product, tag string) error {
 	if tag == "" {
 		return e.m.Set(ctx, e.prefix+id, p)
@@ -275,6 +310,7 @@ func (e *Eko) Set(ctx context.Context, id string, p *Product, tag string) error 
 	return e.m.Set(ctx, e.prefix+id, p, ekostore.WithTags([]string{tag}))
 }
 
+// Get implements Peer.
 func (e *Eko) Get(ctx context.Context, id, _ string) (Product, error) {
 	var p Product
 	_, err := e.m.Get(ctx, e.prefix+id, &p)
@@ -284,6 +320,7 @@ func (e *Eko) Get(ctx context.Context, id, _ string) (Product, error) {
 	return p, err
 }
 
+// GetOrLoad implements Peer.
 func (e *Eko) GetOrLoad(ctx context.Context, id, tag string, load func(context.Context) (Product, error)) (Product, error) {
 	var p Product
 	v, err := e.loadable.Get(context.WithValue(ctx, ekoLoaderKey{}, &ekoLoad{tag: tag, load: load}), e.prefix+id)
@@ -301,6 +338,7 @@ func (e *Eko) GetOrLoad(ctx context.Context, id, tag string, load func(context.C
 	return p, err
 }
 
+// InvalidateTag implements Peer.
 func (e *Eko) InvalidateTag(ctx context.Context, tag string) error {
 	return e.m.Invalidate(ctx, ekostore.WithInvalidateTags([]string{tag}))
 }
