@@ -35,20 +35,21 @@ type backend struct {
 
 func newBackend(rdb redis.UniversalClient, timeout time.Duration, b *breaker.Breaker) *backend {
 	be := &backend{rdb: rdb, timeout: timeout, breaker: b}
+	bounds := func(ctxEnabled bool, read, write time.Duration) {
+		be.ctxDeadlines = ctxEnabled
+		be.socketBound = within(timeout, read, write)
+	}
 	switch c := rdb.(type) {
 	case *redis.Client:
 		o := c.Options()
 		be.single = true
-		be.ctxDeadlines = o.ContextTimeoutEnabled
-		be.socketBound = within(timeout, o.ReadTimeout, o.WriteTimeout)
+		bounds(o.ContextTimeoutEnabled, o.ReadTimeout, o.WriteTimeout)
 	case *redis.ClusterClient:
 		o := c.Options()
-		be.ctxDeadlines = o.ContextTimeoutEnabled
-		be.socketBound = within(timeout, o.ReadTimeout, o.WriteTimeout)
+		bounds(o.ContextTimeoutEnabled, o.ReadTimeout, o.WriteTimeout)
 	case *redis.Ring:
 		o := c.Options()
-		be.ctxDeadlines = o.ContextTimeoutEnabled
-		be.socketBound = within(timeout, o.ReadTimeout, o.WriteTimeout)
+		bounds(o.ContextTimeoutEnabled, o.ReadTimeout, o.WriteTimeout)
 	}
 	return be
 }
@@ -95,24 +96,27 @@ func (be *backend) runOp(ctx context.Context, op operation) error {
 		return unavailable(errCircuitOpen)
 	}
 	opCtx := ctx
-	callerSooner := true
+	var oc *opContext
 	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > be.timeout {
-		oc := newOpContext(ctx, be.timeout)
-		defer oc.release()
-		opCtx, callerSooner = oc, false
+		oc = newOpContext(ctx, be.timeout)
+		opCtx = oc
 	}
 	var err error
-	if be.inline(callerSooner) {
+	if be.inline(oc == nil) {
 		err = op.do(opCtx)
+		oc.release()
 	} else {
 		done := make(chan error, 1)
 		go func() { done <- op.do(opCtx) }()
 		select {
 		case err = <-done:
+			oc.release()
 		case <-opCtx.Done():
+			// The operation goes on in its goroutine with oc: it is not
+			// reused (release would see the timer fired anyway).
 			err = context.DeadlineExceeded
 		case <-ctx.Done():
-			err = ctx.Err()
+			err = ctx.Err() // likewise
 		}
 	}
 	switch {

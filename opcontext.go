@@ -45,9 +45,11 @@ func newOpContext(parent context.Context, d time.Duration) *opContext {
 
 // release stops the timer and returns the context for reuse, unless the
 // timer already fired (its channel is closed for good, and a goroutine left
-// behind by the watchdog may still hold it).
+// behind by the watchdog may still hold it). A nil context is ignored.
+// Only call it once the operation is over: a context abandoned to a
+// running operation must not be released.
 func (oc *opContext) release() {
-	if !oc.timer.Stop() {
+	if oc == nil || !oc.timer.Stop() {
 		return
 	}
 	oc.parent = context.Background() // keep nothing of the caller's alive
