@@ -32,7 +32,9 @@ type httpOutcome struct {
 	fromCache bool            // found by the leader's second look, not built
 	created   int64           // entry times (Unix ms), when fromCache
 	fresh     int64
-	conflict  bool // a tag added by the handler was invalidated while it ran
+	conflict  bool      // a tag added by the handler was invalidated while it ran
+	flight    uint64    // the flight's number; names its waiters' retry
+	started   time.Time // when the flight began
 }
 
 // Flight states: a flight function runs only if its request still waits.
@@ -53,11 +55,14 @@ func (m *httpCache) coalesce(w http.ResponseWriter, r *http.Request, next http.H
 	// request's goroutine and holds the flight open until the request
 	// publishes its outcome.
 	ch := m.c.store.flights.DoChan(fkey, func() (any, error) {
-		if !state.CompareAndSwap(flightPending, flightLeading) {
-			return &httpOutcome{}, nil // the request left before it could lead
+		started := time.Now()
+		o := &httpOutcome{} // if the request left before it could lead
+		if state.CompareAndSwap(flightPending, flightLeading) {
+			close(led)
+			o = <-done
 		}
-		close(led)
-		return <-done, nil
+		o.flight, o.started = m.c.store.flightSeq.Add(1), started
+		return o, nil
 	})
 	publish := func(o *httpOutcome) {
 		select {
@@ -86,12 +91,14 @@ func (m *httpCache) coalesce(w http.ResponseWriter, r *http.Request, next http.H
 
 // follow answers r with the outcome of a flight it waited for.
 func (m *httpCache) follow(w http.ResponseWriter, r *http.Request, next http.Handler, p *httpPlan, fkey string, retries int, o *httpOutcome) {
-	if o.resp == nil || o.conflict && retries > 0 {
+	predates := !p.blind.IsZero() && o.started.Before(p.blind)
+	if o.resp == nil || (o.conflict || predates) && retries > 0 {
 		if retries > 0 {
 			// The response was not shareable, or this request may have
-			// arrived after the invalidation that kept it out of the cache:
-			// the waiters form a new flight of their own.
-			m.coalesce(w, r, next, p, fkey+"\x00retry", retries-1)
+			// arrived after an invalidation that the response predates (one
+			// that kept it out of the cache, or one its failed read could
+			// not see): the waiters form a new flight of their own.
+			m.coalesce(w, r, next, p, retryKey(fkey, o.flight), retries-1)
 			return
 		}
 		m.lead(w, r, next, p, func(*httpOutcome) {})
@@ -113,6 +120,10 @@ func (m *httpCache) follow(w http.ResponseWriter, r *http.Request, next http.Han
 // called several times; only the first call counts.
 func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handler, p *httpPlan, publish func(*httpOutcome)) {
 	c := m.c
+	// However lead ends, even by a panic in a Redis client hook, the waiters
+	// are released: when nothing was published before, they run the handler
+	// themselves.
+	defer publish(&httpOutcome{})
 	// Redis calls outlive the client: the store and the waiters need them.
 	ctx := context.WithoutCancel(r.Context())
 	epoch := c.store.local.epochNow()
@@ -166,7 +177,6 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 			// The handler panicked (or exited its goroutine): the panic goes
 			// on, unrecovered, to the server or an outer recoverer, and the
 			// waiters run the handler themselves.
-			publish(&httpOutcome{})
 			c.cc.miss()
 			c.cc.load(time.Since(start), errHandlerPanicked)
 		}

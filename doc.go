@@ -67,7 +67,12 @@
 //   - A caller arriving after the invalidation does not join a load in flight
 //     from before it: the in-process load is named by what its callers saw
 //     (the entry's generation and each tag's invalidation sequence), so the
-//     newcomer starts a new load.
+//     newcomer starts a new load. A caller whose read failed saw nothing: it
+//     waits for the load of a cold key, as a stampede on a struggling Redis
+//     should, but takes its result only if that load began after the read
+//     failed, and otherwise shares a new one with the others in its case.
+//     Retries of a load are named after the load they follow, so no retry is
+//     ever shared with a caller of an older one.
 //   - Nor does it join a read in flight: concurrent reads of one key share
 //     round trips, but a caller that finds a read already sent waits for the
 //     next one, sent after it arrived and shared by everyone arriving

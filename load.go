@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/cachefront/cachefront/internal/entry"
@@ -20,6 +21,8 @@ type flightResult[T any] struct {
 	conflict  bool        // a tag added during the load was invalidated meanwhile
 	noResult  bool        // a refresh left to another instance: nothing to hand out
 	panicked  *PanicError // the loader panicked
+	flight    uint64      // the flight's number; names its callers' retry
+	started   time.Time   // when the flight began
 }
 
 // GetOrLoad returns the cached value of key, or calls loader, caches what it
@@ -64,19 +67,22 @@ func (c *Cache[T]) GetOrLoad(ctx context.Context, key string, loader func(contex
 				r.fillVersions(call.tags.names)
 				fkey := flightKey(rkey, c.typeHash, &r, len(call.tags.names), false)
 				c.store.flights.DoChan(fkey, func() (any, error) {
-					return c.flight(ctx, rkey, loader, call, r.gen), nil
+					started := time.Now()
+					return c.numbered(c.flight(ctx, rkey, loader, call, r.gen), started), nil
 				})
 			}
 			return v, err
 		}
 	}
+	var blind time.Time
 	if rerr != nil {
 		if ctx.Err() != nil {
 			return zero, ctx.Err()
 		}
 		c.cc.fail(opRead)
+		blind = time.Now()
 	}
-	return c.loadShared(ctx, rkey, flightKey(rkey, c.typeHash, &r, len(call.tags.names), rerr != nil), loader, call, 1)
+	return c.loadShared(ctx, rkey, flightKey(rkey, c.typeHash, &r, len(call.tags.names), rerr != nil), loader, call, 1, blind)
 }
 
 // needsRefresh decides whether a hit should start a background refresh:
@@ -97,12 +103,15 @@ func needsRefresh(v *entry.View, call *callConfig, now time.Time) (refresh, earl
 }
 
 // loadShared joins or starts the shared load named fkey and waits for it
-// under ctx.
-func (c *Cache[T]) loadShared(ctx context.Context, rkey, fkey string, loader func(context.Context) (T, error), call *callConfig, retries int) (T, error) {
+// under ctx. blind is when the caller's read failed (zero if it did not):
+// such a caller does not know what it would have seen, and does not take the
+// result of a load that began before then.
+func (c *Cache[T]) loadShared(ctx context.Context, rkey, fkey string, loader func(context.Context) (T, error), call *callConfig, retries int, blind time.Time) (T, error) {
 	ran := false
 	ch := c.store.flights.DoChan(fkey, func() (any, error) {
 		ran = true
-		return c.flight(ctx, rkey, loader, call, ""), nil
+		started := time.Now()
+		return c.numbered(c.flight(ctx, rkey, loader, call, ""), started), nil
 	})
 	select {
 	case res := <-ch:
@@ -112,14 +121,16 @@ func (c *Cache[T]) loadShared(ctx context.Context, rkey, fkey string, loader fun
 		}
 		if fr.noResult {
 			// Joined a background refresh that another instance is doing.
-			return c.loadShared(ctx, rkey, fkey+"\x00retry", loader, call, retries)
+			return c.loadShared(ctx, rkey, retryKey(fkey, fr.flight), loader, call, retries, blind)
 		}
 		if !ran {
 			c.cc.dedup()
-			if fr.conflict && retries > 0 {
-				// This caller may have arrived after the invalidation that
-				// made the result unstorable: it gets a load of its own.
-				return c.loadShared(ctx, rkey, fkey+"\x00retry", loader, call, retries-1)
+			if (fr.conflict || fr.predates(blind)) && retries > 0 {
+				// This caller may have arrived after an invalidation that the
+				// load predates (one that made the result unstorable, or one
+				// its failed read could not see): it gets a load of its own,
+				// shared with the others in the same case.
+				return c.loadShared(ctx, rkey, retryKey(fkey, fr.flight), loader, call, retries-1, blind)
 			}
 		}
 		if fr.fromCache {
@@ -133,6 +144,28 @@ func (c *Cache[T]) loadShared(ctx context.Context, rkey, fkey string, loader fun
 		var zero T
 		return zero, ctx.Err()
 	}
+}
+
+// numbered gives a finished flight's result its number and start.
+func (c *Cache[T]) numbered(fr *flightResult[T], started time.Time) *flightResult[T] {
+	fr.flight = c.store.flightSeq.Add(1)
+	fr.started = started
+	return fr
+}
+
+// predates reports whether the flight began before blind, the moment a
+// caller's read failed (never when blind is zero).
+func (fr *flightResult[T]) predates(blind time.Time) bool {
+	return !blind.IsZero() && fr.started.Before(blind)
+}
+
+// retryKey names the retry of the callers of flight number n, named fkey.
+// Only they can join it, and it starts after that flight ended, so after
+// each of them arrived: a retry never hands out a result whose load began
+// before its caller did (as a retry shared by the callers of different
+// flights could).
+func retryKey(fkey string, n uint64) string {
+	return fkey + "\x00retry\x00" + strconv.FormatUint(n, 10)
 }
 
 // flight is the shared load: second look, lease, loader, conditional write.

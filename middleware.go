@@ -201,6 +201,9 @@ type httpPlan struct {
 	call      *callConfig
 	userKeyed bool   // the key holds a WithUserKey identity
 	fwd       string // the Cache-Status fwd of a miss
+	// blind is when the request's read of the entry failed (zero if it
+	// did not); see flightKey.
+	blind time.Time
 }
 
 func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
@@ -256,6 +259,7 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 		}
 		c.cc.fail(opRead)
 		mp.fwd = "miss; detail=unavailable"
+		mp.blind = time.Now()
 	case res.found == foundStale:
 		mp.fwd = "stale"
 	}

@@ -289,7 +289,10 @@ func seqOf(version string) int64 {
 //
 // A caller whose read failed saw nothing; it joins the load of a key that is
 // absent and whose tags were never invalidated, which is what a cold key
-// looks like, so that a stampede on a struggling Redis still loads once.
+// looks like, so that a stampede on a struggling Redis still shares loads.
+// Such a load may predate an invalidation the caller could not see: a caller
+// whose read failed after the load began does not take its result but
+// shares a new load with the others in the same case (see loadShared).
 func flightKey(rkey string, typeHash uint32, r *readResult, tagCount int, readFailed bool) string {
 	var b strings.Builder
 	b.Grow(len(rkey) + 32)

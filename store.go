@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cachefront/cachefront/internal/breaker"
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,9 +24,15 @@ type Store struct {
 	keys    keyspace
 	metrics *metrics
 	flights singleflight.Group
-	reads   *readGroup
-	seen    seenVersions
-	closed  atomic.Bool
+	// flightSeq numbers finished flights, so that a retry can be named
+	// after the flight it follows (see retryKey).
+	flightSeq atomic.Uint64
+	reads     *readGroup
+	seen      seenVersions
+	// tombstoneGrace is how long a tombstone outlives the load timeout
+	// (defaultTombstoneGrace; shorter in tests).
+	tombstoneGrace time.Duration
+	closed         atomic.Bool
 
 	storeOps      *counters // errors of store-wide operations (cache label "")
 	invalidations atomic.Uint64
@@ -68,7 +75,8 @@ func newStore(rdb redis.UniversalClient, opts []Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
-	s := &Store{cfg: cfg, keys: newKeyspace(cfg.namespace), metrics: m, caches: map[string]*counters{}, closing: make(chan struct{}), reads: newReadGroup()}
+	s := &Store{cfg: cfg, keys: newKeyspace(cfg.namespace), metrics: m, caches: map[string]*counters{}, closing: make(chan struct{}), reads: newReadGroup(),
+		tombstoneGrace: defaultTombstoneGrace}
 	s.storeOps = newCounters(m, "")
 	s.tagInvalidations = m.invalidations.WithLabelValues("tag")
 	s.keyDeletions = m.invalidations.WithLabelValues("key")

@@ -10,16 +10,17 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// tombstoneGrace is how long a deleted key keeps a tombstone beyond the
-// store's load timeout. The tombstone carries a new generation, so a load
+// defaultTombstoneGrace is how long a deleted key keeps a tombstone beyond
+// the store's load timeout. The tombstone carries a new generation, so a load
 // that started before the delete cannot write its older value afterwards.
-const tombstoneGrace = 30 * time.Second
+const defaultTombstoneGrace = 30 * time.Second
 
-func (s *Store) tombstoneTTL() time.Duration { return s.cfg.loadTimeout + tombstoneGrace }
+func (s *Store) tombstoneTTL() time.Duration { return s.cfg.loadTimeout + s.tombstoneGrace }
 
 // maxWriteDelay is how long after its snapshot a load may still write: past
-// it, a tombstone the load must respect could have expired.
-func (s *Store) maxWriteDelay() time.Duration { return s.tombstoneTTL() - 5*time.Second }
+// it, a tombstone the load must respect could have expired (a sixth of the
+// grace, 5 s by default, is kept for delays on the way to Redis).
+func (s *Store) maxWriteDelay() time.Duration { return s.tombstoneTTL() - s.tombstoneGrace/6 }
 
 // jittered shortens ttl by a random fraction of at most jitter.
 func jittered(ttl time.Duration, jitter float64) time.Duration {
