@@ -17,7 +17,7 @@ import (
 //
 //	miniredis  always (in process)
 //	redis      CACHEFRONT_REDIS_ADDR=127.0.0.1:6379
-//	cluster    CACHEFRONT_CLUSTER_ADDRS=127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003
+//	cluster    CACHEFRONT_CLUSTER_ADDRS=127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103
 //
 // Each test gets its own namespace, so runs never see each other's keys.
 

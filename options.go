@@ -234,7 +234,8 @@ func WithTTL(d time.Duration) Option {
 
 // WithTTLJitter shortens each entry's TTL by a random fraction of at most f,
 // so that keys written together do not expire together. 0 turns it off; f
-// must be below 1. The TTL is never lengthened. Applies to NewStore and New.
+// must be below 1. The TTL is never lengthened. Applies to NewStore, New and
+// Middleware.
 // Default 0.1.
 func WithTTLJitter(f float64) Option {
 	return option{"WithTTLJitter", scopeStore | scopeCache | scopeHTTP, func(c *config) error {

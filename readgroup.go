@@ -33,7 +33,7 @@ type readGroup struct {
 const maxReadsOnWire = 1
 
 type readShard struct {
-	mu   sync.Mutex
+	mu   sync.Mutex // guards keys and every keyReads and sharedRead in it
 	keys map[readKey]*keyReads
 }
 
