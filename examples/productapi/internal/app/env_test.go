@@ -158,8 +158,8 @@ func (r *response) json(t *testing.T, v any) {
 	}
 }
 
-// do sends a request; body may be nil, a string, []byte, or a value to
-// encode as JSON.
+// do sends a request; body may be nil, a string, []byte, an io.Reader, or a
+// value to encode as JSON.
 func (e *env) do(method, path, token string, body any, headers ...string) *response {
 	e.t.Helper()
 	var rd io.Reader
@@ -169,6 +169,8 @@ func (e *env) do(method, path, token string, body any, headers ...string) *respo
 		rd = strings.NewReader(b)
 	case []byte:
 		rd = bytes.NewReader(b)
+	case io.Reader: // sent as is: chunked, unless it is one whose length net/http knows
+		rd = b
 	default:
 		buf, err := json.Marshal(b)
 		if err != nil {

@@ -3,10 +3,15 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"mime/multipart"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/cachefront/cachefront/examples/productapi/internal/dbtest"
 )
 
 func TestLoadSample(t *testing.T) {
@@ -88,4 +93,60 @@ func TestImportBadInput(t *testing.T) {
 		t.Fatalf("summary %+v", sum)
 	}
 	e.must(e.do("POST", "/admin/import/products", e.userToken(), header+row, "Content-Type", "text/csv"), 403)
+}
+
+// chunkedBody hides the length of its reader, so that the request is sent
+// chunked (curl -T -) and the server cannot refuse it up front.
+type chunkedBody struct{ r io.Reader }
+
+func (c chunkedBody) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// TestImportChunkedOversized sends, without a Content-Length, a file whose
+// first rows fill more than one of the importer's transactions (10 000 rows
+// on PostgreSQL) before the import limit is reached: the upload is refused
+// and none of its rows are left in the database. (On SQLite, where a
+// transaction holds 100 000 rows and an import into a nearly empty table
+// only one, the file would have to be far larger to reach a commit; the
+// handler's own test, in httpapi, covers every dialect.)
+func TestImportChunkedOversized(t *testing.T) {
+	header := "asin,title,imgUrl,productURL,stars,reviews,price,listPrice,category_id,isBestSeller,boughtInLastMonth\n"
+	var file strings.Builder
+	file.WriteString(header)
+	limit := 0
+	for i := range 12000 {
+		fmt.Fprintf(&file, "B0C%07d,Chunked upload product %d,,,4.0,3,2.0,0.0,1,False,0\n", i, i)
+		if i == 10500 {
+			limit = file.Len()
+		}
+	}
+	for _, dialect := range dbtest.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			e := newEnv(t, dialect, map[string]string{"MAX_IMPORT_BYTES": strconv.Itoa(limit)})
+			tmp := t.TempDir() // after newEnv, whose SQLite file must not land in it
+			t.Setenv("TMPDIR", tmp)
+			products := e.count("products")
+			post := func(body string) *response {
+				return e.do("POST", "/admin/import/products", e.admin, chunkedBody{strings.NewReader(body)}, "Content-Type", "text/csv")
+			}
+
+			r := post(file.String())
+			if r.StatusCode != 413 || !strings.Contains(string(r.body), "body_too_large") {
+				t.Fatalf("status %d, want 413 body_too_large: %s", r.StatusCode, r.body)
+			}
+			if got := e.count("products"); got != products {
+				t.Fatalf("%d products after a refused chunked import, want %d", got, products)
+			}
+
+			// Within the limit, a chunked upload imports as any other.
+			var sum struct{ Inserted, Failed int64 }
+			small := header + strings.Join(strings.SplitAfter(file.String()[len(header):], "\n")[:100], "")
+			e.must(post(small), 200).json(t, &sum)
+			if sum.Inserted != 100 || sum.Failed != 0 || e.count("products") != products+100 {
+				t.Fatalf("summary %+v, %d products; want 100 inserted", sum, e.count("products"))
+			}
+			if left, _ := os.ReadDir(tmp); len(left) != 0 {
+				t.Fatalf("%d spooled uploads left in TMPDIR", len(left))
+			}
+		})
+	}
 }

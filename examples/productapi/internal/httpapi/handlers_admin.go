@@ -120,13 +120,17 @@ func (a *api) importProducts(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// importCSV streams a CSV upload (the raw body, or the multipart field
-// "file") into run and answers with its summary. Imports may take minutes:
+// importCSV imports a CSV upload (the raw body, or the multipart field
+// "file") with run and answers with its summary. Imports may take minutes:
 // the route lifts the server's read and write deadlines for itself.
 //
-// An upload whose Content-Length passes the limit is refused before it is
-// read. One without a length (chunked) that passes it mid-way is cut there:
-// the batches the importer committed before stay, and are invalidated.
+// A refused upload imports nothing. One whose Content-Length passes the
+// limit is refused before it is read. Any other is first copied to a
+// temporary file (see spoolUpload), so that an upload without a length
+// (chunked) that passes the limit mid-way is refused before run starts:
+// the importer commits large imports in several transactions, and reading
+// the request as it imports would leave the batches before the limit
+// committed.
 func (a *api) importCSV(w http.ResponseWriter, r *http.Request, run func(context.Context, io.Reader) (any, error)) {
 	if a.Importer == nil {
 		writeError(w, r, http.StatusServiceUnavailable, "import_unavailable", "imports are not available on this server")
@@ -146,11 +150,24 @@ func (a *api) importCSV(w http.ResponseWriter, r *http.Request, run func(context
 		writeAPIError(w, r, e)
 		return
 	}
-	summary, err := run(r.Context(), body)
+	file, err := spoolUpload(body)
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
 		writeError(w, r, http.StatusRequestEntityTooLarge, "body_too_large", "the file is larger than the import limit")
+		return
+	case errors.Is(err, errUploadRead):
+		a.Log.WarnContext(r.Context(), "reading an import upload", "request_id", RequestIDFrom(r.Context()), "error", err)
+		writeError(w, r, http.StatusBadRequest, "incomplete_body", "the upload could not be read to its end")
+		return
+	case err != nil:
+		a.internal(w, r, err)
+		return
+	}
+	defer removeSpool(a.Log, file)
+
+	summary, err := run(r.Context(), file)
+	switch {
 	case errors.Is(err, ErrBadCSV):
 		writeAPIError(w, r, newError(http.StatusBadRequest, "invalid_csv", "%s", err.Error()))
 	case err != nil:
