@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -20,24 +21,19 @@ func loadConfig() (*config.Config, error) {
 	return config.Load(".env")
 }
 
-// openMigrated loads the configuration, opens the database and brings its
-// schema up to date, returning the migrations it applied. The caller closes
-// the database.
-func openMigrated(ctx context.Context) (*config.Config, *db.DB, []string, error) {
-	cfg, err := loadConfig()
-	if err != nil {
-		return nil, nil, nil, err
-	}
+// openMigrated opens the database of cfg and brings its schema up to date,
+// returning the migrations it applied. The caller closes the database.
+func openMigrated(ctx context.Context, cfg *config.Config) (*db.DB, []string, error) {
 	d, err := db.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	applied, err := d.Migrate(ctx)
 	if err != nil {
 		d.Close()
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	return cfg, d, applied, nil
+	return d, applied, nil
 }
 
 func serve(ctx context.Context, args []string) error {
@@ -72,7 +68,11 @@ func migrate(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	_, d, applied, err := openMigrated(ctx)
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	d, applied, err := openMigrated(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -81,17 +81,30 @@ func migrate(ctx context.Context, args []string) error {
 	return nil
 }
 
-func createAdmin(ctx context.Context, args []string) error {
+// createAdmin makes an admin. Its credentials come from the configuration,
+// read as serve reads it (the environment, .env, ADMIN_*_FILE), with the
+// flags taking precedence: the email from --email, else ADMIN_EMAIL; the
+// password from --password-file, else ADMIN_PASSWORD, else a line of stdin.
+func createAdmin(ctx context.Context, args []string, stdin io.Reader) error {
 	fs := flag.NewFlagSet("create-admin", flag.ContinueOnError)
-	email := fs.String("email", os.Getenv("ADMIN_EMAIL"), "the admin's email (default $ADMIN_EMAIL)")
+	email := fs.String("email", "", "the admin's email (default $ADMIN_EMAIL)")
 	pwFile := fs.String("password-file", "", "read the password from this file (default $ADMIN_PASSWORD, else stdin)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *email == "" {
-		return errors.New("create-admin: --email is required")
+	// Either half may come from a flag or the prompt: the rule that
+	// ADMIN_EMAIL and ADMIN_PASSWORD are set together is serve's.
+	cfg, err := config.LoadPartialAdmin(".env")
+	if err != nil {
+		return err
 	}
-	password := os.Getenv("ADMIN_PASSWORD")
+	if *email == "" {
+		*email = cfg.AdminEmail
+	}
+	if *email == "" {
+		return errors.New("create-admin: --email (or ADMIN_EMAIL) is required")
+	}
+	password := cfg.AdminPassword
 	switch {
 	case *pwFile != "":
 		b, err := os.ReadFile(*pwFile)
@@ -101,13 +114,13 @@ func createAdmin(ctx context.Context, args []string) error {
 		password = strings.TrimRight(string(b), "\r\n")
 	case password == "":
 		fmt.Fprint(os.Stderr, "password: ")
-		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		line, err := bufio.NewReader(stdin).ReadString('\n')
 		if err != nil && line == "" {
 			return fmt.Errorf("create-admin: reading the password: %w", err)
 		}
 		password = strings.TrimRight(line, "\r\n")
 	}
-	cfg, d, _, err := openMigrated(ctx)
+	d, _, err := openMigrated(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -6,9 +6,10 @@
 //
 //	productapi [serve]                           run the API (default)
 //	productapi migrate                           apply database migrations and exit
-//	productapi create-admin --email E [--password-file F]
-//	                                             create or promote an admin (password from
-//	                                             ADMIN_PASSWORD, the file, or stdin)
+//	productapi create-admin [--email E] [--password-file F]
+//	                                             create or promote an admin (email from --email,
+//	                                             else ADMIN_EMAIL; password from the file, else
+//	                                             ADMIN_PASSWORD, else stdin)
 //	productapi import --products FILE [--categories FILE]
 //	productapi gen --rows N --out DIR [--seed S]
 //	productapi healthcheck                       exit 0 if the server on ADDR answers /healthz
@@ -50,7 +51,7 @@ func run(args []string) error {
 	case "migrate":
 		return migrate(ctx, args)
 	case "create-admin":
-		return createAdmin(ctx, args)
+		return createAdmin(ctx, args, os.Stdin)
 	case "import":
 		return importCmd(ctx, args)
 	case "gen":
@@ -68,7 +69,8 @@ func run(args []string) error {
 const usage = `usage:
   productapi [serve]                                     run the API (default)
   productapi migrate                                     apply database migrations and exit
-  productapi create-admin --email E [--password-file F]  create or promote an admin
+  productapi create-admin [--email E] [--password-file F]
+                                                         create or promote an admin
   productapi import --products FILE [--categories FILE]  import Kaggle CSV files
   productapi gen --rows N --out DIR [--seed S]           write a generated catalogue
   productapi healthcheck                                 exit 0 if the local server answers /healthz

@@ -65,18 +65,43 @@ var ErrConfig = errors.New("config")
 // environment. A secret NAME may be given as NAME_FILE, the path of a file
 // holding it (one trailing newline is dropped); setting both is an error.
 func Load(envFile string) (*Config, error) {
-	if envFile != "" {
-		if _, err := os.Stat(envFile); err == nil {
-			if err := godotenv.Load(envFile); err != nil {
-				return nil, fmt.Errorf("%w: reading %s: %w", ErrConfig, envFile, err)
-			}
-		}
+	if err := loadEnvFile(envFile); err != nil {
+		return nil, err
 	}
 	return FromLookup(os.LookupEnv)
 }
 
+// LoadPartialAdmin reads the configuration as Load does, without the rule
+// that ADMIN_EMAIL and ADMIN_PASSWORD are set together: it is for a command
+// that completes them from its flags or a prompt (create-admin).
+func LoadPartialAdmin(envFile string) (*Config, error) {
+	if err := loadEnvFile(envFile); err != nil {
+		return nil, err
+	}
+	return fromLookup(os.LookupEnv, false)
+}
+
+func loadEnvFile(envFile string) error {
+	if envFile == "" {
+		return nil
+	}
+	if _, err := os.Stat(envFile); err != nil {
+		return nil
+	}
+	if err := godotenv.Load(envFile); err != nil {
+		return fmt.Errorf("%w: reading %s: %w", ErrConfig, envFile, err)
+	}
+	return nil
+}
+
 // FromLookup builds a Config from lookup (os.LookupEnv, or a map in tests).
 func FromLookup(lookup func(string) (string, bool)) (*Config, error) {
+	return fromLookup(lookup, true)
+}
+
+// fromLookup is FromLookup; adminPair says whether ADMIN_EMAIL and
+// ADMIN_PASSWORD must be set together.
+func fromLookup(lookup func(string) (string, bool), adminPair bool) (*Config, error) {
 	r := reader{lookup: lookup}
 	c := &Config{
 		Env:             r.str("APP_ENV", Development),
@@ -110,7 +135,7 @@ func FromLookup(lookup func(string) (string, bool)) (*Config, error) {
 	if len(r.errs) > 0 {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, errors.Join(r.errs...))
 	}
-	if err := c.validate(); err != nil {
+	if err := c.validate(adminPair); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	return c, nil
@@ -123,7 +148,9 @@ func (c *Config) EmbeddedRedis() bool { return c.RedisURL == "" && len(c.RedisAd
 // Production reports whether APP_ENV is production.
 func (c *Config) Production() bool { return c.Env == Production }
 
-func (c *Config) validate() error {
+// validate checks c; adminPair says whether ADMIN_EMAIL and ADMIN_PASSWORD
+// must be set together.
+func (c *Config) validate(adminPair bool) error {
 	var errs []error
 	if c.Env != Development && c.Env != Production {
 		errs = append(errs, fmt.Errorf("APP_ENV must be %s or %s, got %q", Development, Production, c.Env))
@@ -142,7 +169,7 @@ func (c *Config) validate() error {
 			errs = append(errs, errors.New("APP_ENV=production needs a real Redis: set REDIS_URL or REDIS_ADDRS"))
 		}
 	}
-	if (c.AdminEmail == "") != (c.AdminPassword == "") {
+	if adminPair && (c.AdminEmail == "") != (c.AdminPassword == "") {
 		errs = append(errs, errors.New("set ADMIN_EMAIL and ADMIN_PASSWORD together"))
 	}
 	for _, d := range []struct {

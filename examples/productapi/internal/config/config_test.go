@@ -87,3 +87,25 @@ func TestInvalid(t *testing.T) {
 		t.Fatalf("valid production config: %v %+v", err, c)
 	}
 }
+
+func TestPartialAdmin(t *testing.T) {
+	for _, vars := range []map[string]string{
+		{"ADMIN_PASSWORD": "admin-password-1"},
+		{"ADMIN_EMAIL": "admin@example.com"},
+	} {
+		if _, err := FromLookup(lookup(vars)); err == nil || !strings.Contains(err.Error(), "together") {
+			t.Errorf("FromLookup(%v): %v, want the error that they are set together", vars, err)
+		}
+		c, err := fromLookup(lookup(vars), false)
+		if err != nil {
+			t.Fatalf("fromLookup(%v, adminPair false): %v", vars, err)
+		}
+		if c.AdminEmail != vars["ADMIN_EMAIL"] || c.AdminPassword != vars["ADMIN_PASSWORD"] {
+			t.Fatalf("fromLookup(%v, adminPair false) = %q, %q", vars, c.AdminEmail, c.AdminPassword)
+		}
+	}
+	// The other rules still hold.
+	if _, err := fromLookup(lookup(map[string]string{"ADMIN_PASSWORD": "x", "BCRYPT_COST": "99"}), false); err == nil {
+		t.Fatal("fromLookup accepted BCRYPT_COST=99")
+	}
+}
