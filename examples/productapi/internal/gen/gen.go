@@ -6,9 +6,10 @@
 //
 // The files look like the real export, awkward parts included: a UTF-8
 // byte-order mark, titles quoted because they hold commas, doubled quotes or
-// line breaks, empty titles, text beyond ASCII, floats written as "0.0",
-// booleans as True/False. Every row is valid, so a generated file imports
-// with no errors; ASINs are unique. Output is a pure function of the row
+// line breaks, short titles and titles with a leading space, text beyond
+// ASCII, floats written as "0.0", booleans as True/False. Every row is
+// valid under the API's rules (catalog.Product.Check: titles are never
+// empty), so a generated file imports with no errors; ASINs are unique. Output is a pure function of the row
 // count and the seed.
 package gen
 
@@ -298,13 +299,13 @@ var (
 )
 
 // title draws a product title. Most are long, Amazon-style and full of
-// commas (so quoted in the CSV); a few carry quotes, line breaks, or are
-// empty.
+// commas (so quoted in the CSV); a few carry quotes, line breaks, a leading
+// space, or are just a noun.
 func (g *productGen) title(cat Category) string {
 	r := g.r
 	switch n := r.IntN(1000); {
 	case n == 0:
-		return ""
+		return nouns[r.IntN(len(nouns))]
 	case n < 4:
 		return brands[r.IntN(len(brands))] + " " + nouns[r.IntN(len(nouns))] + "\nNew Version"
 	case n < 6:

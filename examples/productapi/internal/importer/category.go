@@ -33,6 +33,11 @@ func parseCategory(rec []string, c *category, bad func(column, reason string)) b
 	if c.id, reason = parseCount(rec[0]); reason != "" {
 		ok = false
 		bad("id", reason)
+	} else if c.id == 0 {
+		// The API takes category ids from 1 (catalog.ParseFilter and
+		// catalog.Product.Check): a category 0 could never be used.
+		ok = false
+		bad("id", "must be a positive integer")
 	}
 	c.name = rec[1]
 	if reason := checkText(c.name); reason != "" {

@@ -61,8 +61,12 @@
 // a 10-character upper-case alphanumeric ASIN, numbers where numbers belong,
 // stars within 0–5, non-negative prices and counts, True/False for
 // isBestSeller, a category id that exists in the categories table (loaded once
-// at the start), valid UTF-8 without NUL bytes in text. A row that breaks a
-// rule is skipped and reported as a [RowError] (its first line in the file,
+// at the start), valid UTF-8 without NUL bytes in text; then the rules the
+// API applies to a product it is sent (catalog.Product.Check: a non-empty
+// title of at most 2000 bytes, stored trimmed; http or https URLs of at most
+// 2048 bytes, or none; prices up to 1e9; a positive category id), so that
+// the import stores nothing the API would refuse. Category ids start at 1.
+// A row that breaks a rule is skipped and reported as a [RowError] (its first line in the file,
 // the column, the reason); the other rows are imported. The first line of the
 // file must be the expected header; a UTF-8 byte-order mark before it is
 // ignored. Fields follow RFC 4180: quoted fields may hold commas, doubled

@@ -50,8 +50,8 @@ func Example() {
 
 	products := "\uFEFFasin,title,imgUrl,productURL,stars,reviews,price,listPrice,category_id,isBestSeller,boughtInLastMonth\n" +
 		"B014TMV5YE,\"Sion Softside Expandable Roller Luggage, Black, Checked-Large 29-Inch\",https://m.media-amazon.com/images/I/815dLQKYIYL._AC_UL320_.jpg,https://www.amazon.com/dp/B014TMV5YE,4.5,0,139.99,0.0,2,False,2000\n" +
-		"B07GDLCQXV,Luggage with a bad rating,img,url,6.5,10,169.99,209.99,2,False,1000\n" +
-		"B07XSCCZYG,Unknown category,img,url,4.6,0,365.49,429.99,99,False,300\n"
+		"B07GDLCQXV,Luggage with a bad rating,http://img,http://url,6.5,10,169.99,209.99,2,False,1000\n" +
+		"B07XSCCZYG,Unknown category,http://img,http://url,4.6,0,365.49,429.99,99,False,300\n"
 	sum, err := im.ImportProducts(ctx, strings.NewReader(products), opts)
 	if err != nil {
 		panic(err)

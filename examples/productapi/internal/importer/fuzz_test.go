@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/cachefront/cachefront/examples/productapi/internal/catalog"
 )
 
 // parseAll runs the parser over in without a database and returns the valid
@@ -31,20 +33,22 @@ func parseAll(t *testing.T, in []byte, known knownSet, batchSize int) ([]product
 // round trip through a CSV writer unchanged.
 func FuzzParseProducts(f *testing.F) {
 	seeds := []string{
-		"B000000001,\"Cable, USB-C, 2 Pack\",img,url,4.5,120,9.99,12.99,1,False,100\n",
-		"B000000002,\"12\"\" Ruler\",img,url,0.0,0,0.0,0.0,2,True,0\n",
-		"B000000003,\"a\nb\r\nc\",i,u,5,1,1,0,1,False,0\r\n",
+		"B000000001,\"Cable, USB-C, 2 Pack\",http://img,http://url,4.5,120,9.99,12.99,1,False,100\n",
+		"B000000002,\"12\"\" Ruler\",http://img,http://url,0.0,0,0.0,0.0,2,True,0\n",
+		"B000000003,\"a\nb\r\nc\",http://i,http://u,5,1,1,0,1,False,0\r\n",
 		"B000000004,,,,3,7,2,0,2,False,50",
-		"B000000005,Café 日本製 🎁,i,u,4.0,2,19.5,0.0,1,False,0\n",
-		"B00000000,t,i,u,4.5,10,9.99,0.0,1,False,0\n",
-		"B0000000A2,t,i,u,5.1,10,9.99,0.0,1,False,0\n",
-		"B0000000C3,t,i,u,4.5,10,Inf,0.0,1,False,0\n",
-		"B0000000E1,t,i,u,4.5,10,9.99,0.0,999,False,0\n",
-		"B0000000H1,t,i,u,4.5,10,9.99,0.0,1,False\n",
-		"B0000000I1,bad \xff,i,u,4.5,10,9.99,0.0,1,False,0\n",
-		"B0000000J1,bare \"quote,i,u,4.5,10,9.99,0.0,1,False,0\n",
-		"B0000000M1,\"never closed,i,u,1,1,1,1,1,False,1\n",
-		"B000000001,a,i,u,1,1,1,1,1,False,1\nB000000001,b,i,u,1,1,1,1,2,True,1\n",
+		"B000000006,\"  padded  \",,,3,7,2,0,2,False,50\n",
+		"B000000007,t,javascript:x,ftp://u,3,7,1e10,2e9,2,False,50\n",
+		"B000000005,Café 日本製 🎁,http://i,http://u,4.0,2,19.5,0.0,1,False,0\n",
+		"B00000000,t,http://i,http://u,4.5,10,9.99,0.0,1,False,0\n",
+		"B0000000A2,t,http://i,http://u,5.1,10,9.99,0.0,1,False,0\n",
+		"B0000000C3,t,http://i,http://u,4.5,10,Inf,0.0,1,False,0\n",
+		"B0000000E1,t,http://i,http://u,4.5,10,9.99,0.0,999,False,0\n",
+		"B0000000H1,t,http://i,http://u,4.5,10,9.99,0.0,1,False\n",
+		"B0000000I1,bad \xff,http://i,http://u,4.5,10,9.99,0.0,1,False,0\n",
+		"B0000000J1,bare \"quote,http://i,http://u,4.5,10,9.99,0.0,1,False,0\n",
+		"B0000000M1,\"never closed,http://i,http://u,1,1,1,1,1,False,1\n",
+		"B000000001,a,http://i,http://u,1,1,1,1,1,False,1\nB000000001,b,http://i,http://u,1,1,1,1,2,True,1\n",
 		"\n\n,,,,,,,,,,\n",
 	}
 	for _, s := range seeds {
@@ -75,6 +79,12 @@ func FuzzParseProducts(f *testing.F) {
 				!(r.stars >= 0 && r.stars <= 5) || r.reviews < 0 || !(r.price >= 0) || !(r.listPrice >= 0) ||
 				r.bought < 0 {
 				t.Fatalf("invalid row let through: %+v", r)
+			}
+			cp := catalog.Product{ASIN: r.asin, Title: r.title, ImgURL: r.imgURL, ProductURL: r.productURL,
+				Stars: r.stars, Reviews: r.reviews, Price: r.price, ListPrice: r.listPrice,
+				CategoryID: r.categoryID, IsBestSeller: r.bestSeller, BoughtInLastMonth: r.bought}
+			if err := cp.Validate(); err != nil || cp.Title != r.title {
+				t.Fatalf("row the API refuses let through: %+v: %v (title %q)", r, err, cp.Title)
 			}
 			if _, ok := known[r.categoryID]; !ok {
 				t.Fatalf("unknown category let through: %+v", r)

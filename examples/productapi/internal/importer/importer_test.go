@@ -149,7 +149,7 @@ func expectedProducts(t *testing.T, data string) map[string]product {
 			}
 			return v
 		}
-		out[r[0]] = product{r[0], r[1], r[2], r[3], f(r[4]), i(r[5]), f(r[6]), f(r[7]), i(r[8]), r[9] == "True", i(r[10])}
+		out[r[0]] = product{r[0], strings.TrimSpace(r[1]), r[2], r[3], f(r[4]), i(r[5]), f(r[6]), f(r[7]), i(r[8]), r[9] == "True", i(r[10])}
 	}
 	return out
 }
@@ -164,25 +164,25 @@ func readFile(t *testing.T, path string) string {
 }
 
 // TestAwkwardCSV covers what real exports contain: a byte-order mark,
-// quoted fields with commas, doubled quotes and line breaks, empty titles,
-// text beyond ASCII, CRLF line ends.
+// quoted fields with commas, doubled quotes and line breaks, text beyond
+// ASCII, CRLF line ends, padded titles (trimmed, as the API trims them).
 func TestAwkwardCSV(t *testing.T) {
 	in := "\uFEFF" + prodHeader +
 		`B000000001,"Cable, USB-C, 2 Pack",https://m.media-amazon.com/images/I/a.jpg,https://www.amazon.com/dp/B000000001,4.5,120,9.99,12.99,1,False,100` + "\n" +
-		`B000000002,"12"" Ruler ""Pro""",img,url,0.0,0,0.0,0.0,2,True,0` + "\n" +
-		"B000000003,\"Line one\nLine two\r\nLine three\",img,url,5.0,1,1.0,0.0,3,False,0\n" +
-		`B000000004,,img,url,3,7,2,0,4,False,50` + "\n" +
-		`B000000005,Café Ünïcödé 日本製 🎁 Größe,img,url,4.0,2,19.5,0.0,1,False,0` + "\r\n" +
-		`B000000006,"",,,1.5,3,100,150,2,False,0` + "\n" +
-		`B000000007,   spaced   ,img,url,2.0,4,3.25,0.0,3,False,0`
+		`B000000002,"12"" Ruler ""Pro""",http://img,http://url,0.0,0,0.0,0.0,2,True,0` + "\n" +
+		"B000000003,\"Line one\nLine two\r\nLine three\",http://img,http://url,5.0,1,1.0,0.0,3,False,0\n" +
+		`B000000004,Four,http://img,http://url,3,7,2,0,4,False,50` + "\n" +
+		`B000000005,Café Ünïcödé 日本製 🎁 Größe,http://img,http://url,4.0,2,19.5,0.0,1,False,0` + "\r\n" +
+		`B000000006,"Six",,,1.5,3,100,150,2,False,0` + "\n" +
+		`B000000007,   spaced   ,http://img,http://url,2.0,4,3.25,0.0,3,False,0`
 	want := map[string]product{
 		"B000000001": {"B000000001", "Cable, USB-C, 2 Pack", "https://m.media-amazon.com/images/I/a.jpg", "https://www.amazon.com/dp/B000000001", 4.5, 120, 9.99, 12.99, 1, false, 100},
-		"B000000002": {"B000000002", `12" Ruler "Pro"`, "img", "url", 0, 0, 0, 0, 2, true, 0},
-		"B000000003": {"B000000003", "Line one\nLine two\nLine three", "img", "url", 5, 1, 1, 0, 3, false, 0},
-		"B000000004": {"B000000004", "", "img", "url", 3, 7, 2, 0, 4, false, 50},
-		"B000000005": {"B000000005", "Café Ünïcödé 日本製 🎁 Größe", "img", "url", 4, 2, 19.5, 0, 1, false, 0},
-		"B000000006": {"B000000006", "", "", "", 1.5, 3, 100, 150, 2, false, 0},
-		"B000000007": {"B000000007", "   spaced   ", "img", "url", 2, 4, 3.25, 0, 3, false, 0},
+		"B000000002": {"B000000002", `12" Ruler "Pro"`, "http://img", "http://url", 0, 0, 0, 0, 2, true, 0},
+		"B000000003": {"B000000003", "Line one\nLine two\nLine three", "http://img", "http://url", 5, 1, 1, 0, 3, false, 0},
+		"B000000004": {"B000000004", "Four", "http://img", "http://url", 3, 7, 2, 0, 4, false, 50},
+		"B000000005": {"B000000005", "Café Ünïcödé 日本製 🎁 Größe", "http://img", "http://url", 4, 2, 19.5, 0, 1, false, 0},
+		"B000000006": {"B000000006", "Six", "", "", 1.5, 3, 100, 150, 2, false, 0},
+		"B000000007": {"B000000007", "spaced", "http://img", "http://url", 2, 4, 3.25, 0, 3, false, 0},
 	}
 	forEachDialect(t, func(t *testing.T, db testDB) {
 		db.importCategories(t, smallCategories, Options{})
@@ -207,7 +207,7 @@ func TestAwkwardCSV(t *testing.T) {
 // each report and that the good rows land.
 func TestValidation(t *testing.T) {
 	good := func(asin string) string {
-		return asin + `,Good,img,url,4.5,10,9.99,0.0,1,False,0` + "\n"
+		return asin + `,Good,http://img,http://url,4.5,10,9.99,0.0,1,False,0` + "\n"
 	}
 	type bad struct {
 		row    string
@@ -215,40 +215,49 @@ func TestValidation(t *testing.T) {
 		reason string // substring
 	}
 	cases := []bad{
-		{`B00000000,t,i,u,4.5,10,9.99,0.0,1,False,0`, "asin", "10 characters"},
-		{`B0000000001,t,i,u,4.5,10,9.99,0.0,1,False,0`, "asin", "10 characters"},
-		{`b00000000x,t,i,u,4.5,10,9.99,0.0,1,False,0`, "asin", "upper-case"},
-		{`,t,i,u,4.5,10,9.99,0.0,1,False,0`, "asin", "10 characters"},
-		{`B0000000A1,t,i,u,five,10,9.99,0.0,1,False,0`, "stars", "number"},
-		{`B0000000A2,t,i,u,5.1,10,9.99,0.0,1,False,0`, "stars", "between 0 and 5"},
-		{`B0000000A3,t,i,u,-0.5,10,9.99,0.0,1,False,0`, "stars", "negative"},
-		{`B0000000A4,t,i,u,NaN,10,9.99,0.0,1,False,0`, "stars", "number"},
-		{`B0000000A5,t,i,u,,10,9.99,0.0,1,False,0`, "stars", "empty"},
-		{`B0000000B1,t,i,u,4.5,ten,9.99,0.0,1,False,0`, "reviews", "whole number"},
-		{`B0000000B2,t,i,u,4.5,-1,9.99,0.0,1,False,0`, "reviews", "negative"},
-		{`B0000000B3,t,i,u,4.5,1.5,9.99,0.0,1,False,0`, "reviews", "whole number"},
-		{`B0000000B4,t,i,u,4.5,99999999999999999999,9.99,0.0,1,False,0`, "reviews", "out of range"},
-		{`B0000000C1,t,i,u,4.5,10,-9.99,0.0,1,False,0`, "price", "negative"},
-		{`B0000000C2,t,i,u,4.5,10,$9.99,0.0,1,False,0`, "price", "number"},
-		{`B0000000C3,t,i,u,4.5,10,Inf,0.0,1,False,0`, "price", "number"},
-		{`B0000000C4,t,i,u,4.5,10,1e400,0.0,1,False,0`, "price", "number"},
-		{`B0000000D1,t,i,u,4.5,10,9.99,-1,1,False,0`, "listPrice", "negative"},
-		{`B0000000D2,t,i,u,4.5,10,9.99,x,1,False,0`, "listPrice", "number"},
-		{`B0000000E1,t,i,u,4.5,10,9.99,0.0,999,False,0`, "category_id", "unknown category 999"},
-		{`B0000000E2,t,i,u,4.5,10,9.99,0.0,one,False,0`, "category_id", "whole number"},
-		{`B0000000E3,t,i,u,4.5,10,9.99,0.0,-1,False,0`, "category_id", "negative"},
-		{`B0000000F1,t,i,u,4.5,10,9.99,0.0,1,true,0`, "isBestSeller", "True or False"},
-		{`B0000000F2,t,i,u,4.5,10,9.99,0.0,1,1,0`, "isBestSeller", "True or False"},
-		{`B0000000F3,t,i,u,4.5,10,9.99,0.0,1,,0`, "isBestSeller", "True or False"},
-		{`B0000000G1,t,i,u,4.5,10,9.99,0.0,1,False,-50`, "boughtInLastMonth", "negative"},
-		{`B0000000G2,t,i,u,4.5,10,9.99,0.0,1,False,50+`, "boughtInLastMonth", "whole number"},
-		{`B0000000H1,t,i,u,4.5,10,9.99,0.0,1,False`, "", "expected 11 columns, got 10"},
-		{`B0000000H2,t,i,u,4.5,10,9.99,0.0,1,False,0,extra`, "", "expected 11 columns, got 12"},
-		{"B0000000I1,bad \xff utf8,i,u,4.5,10,9.99,0.0,1,False,0", "title", "UTF-8"},
-		{"B0000000I2,t,i\x00,u,4.5,10,9.99,0.0,1,False,0", "imgUrl", "NUL"},
-		{"B0000000I3,t,i,u\xc3,4.5,10,9.99,0.0,1,False,0", "productURL", "UTF-8"},
-		{`B0000000J1,bare "quote,i,u,4.5,10,9.99,0.0,1,False,0`, "", "malformed CSV"},
-		{`B0000000J2,"quoted"x,i,u,4.5,10,9.99,0.0,1,False,0`, "", "malformed CSV"},
+		{`B00000000,t,http://i,http://u,4.5,10,9.99,0.0,1,False,0`, "asin", "10 characters"},
+		{`B0000000001,t,http://i,http://u,4.5,10,9.99,0.0,1,False,0`, "asin", "10 characters"},
+		{`b00000000x,t,http://i,http://u,4.5,10,9.99,0.0,1,False,0`, "asin", "upper-case"},
+		{`,t,http://i,http://u,4.5,10,9.99,0.0,1,False,0`, "asin", "10 characters"},
+		{`B0000000A1,t,http://i,http://u,five,10,9.99,0.0,1,False,0`, "stars", "number"},
+		{`B0000000A2,t,http://i,http://u,5.1,10,9.99,0.0,1,False,0`, "stars", "between 0 and 5"},
+		{`B0000000A3,t,http://i,http://u,-0.5,10,9.99,0.0,1,False,0`, "stars", "negative"},
+		{`B0000000A4,t,http://i,http://u,NaN,10,9.99,0.0,1,False,0`, "stars", "number"},
+		{`B0000000A5,t,http://i,http://u,,10,9.99,0.0,1,False,0`, "stars", "empty"},
+		{`B0000000B1,t,http://i,http://u,4.5,ten,9.99,0.0,1,False,0`, "reviews", "whole number"},
+		{`B0000000B2,t,http://i,http://u,4.5,-1,9.99,0.0,1,False,0`, "reviews", "negative"},
+		{`B0000000B3,t,http://i,http://u,4.5,1.5,9.99,0.0,1,False,0`, "reviews", "whole number"},
+		{`B0000000B4,t,http://i,http://u,4.5,99999999999999999999,9.99,0.0,1,False,0`, "reviews", "out of range"},
+		{`B0000000C1,t,http://i,http://u,4.5,10,-9.99,0.0,1,False,0`, "price", "negative"},
+		{`B0000000C2,t,http://i,http://u,4.5,10,$9.99,0.0,1,False,0`, "price", "number"},
+		{`B0000000C3,t,http://i,http://u,4.5,10,Inf,0.0,1,False,0`, "price", "number"},
+		{`B0000000C4,t,http://i,http://u,4.5,10,1e400,0.0,1,False,0`, "price", "number"},
+		{`B0000000D1,t,http://i,http://u,4.5,10,9.99,-1,1,False,0`, "listPrice", "negative"},
+		{`B0000000D2,t,http://i,http://u,4.5,10,9.99,x,1,False,0`, "listPrice", "number"},
+		{`B0000000E1,t,http://i,http://u,4.5,10,9.99,0.0,999,False,0`, "category_id", "unknown category 999"},
+		{`B0000000E2,t,http://i,http://u,4.5,10,9.99,0.0,one,False,0`, "category_id", "whole number"},
+		{`B0000000E3,t,http://i,http://u,4.5,10,9.99,0.0,-1,False,0`, "category_id", "negative"},
+		{`B0000000F1,t,http://i,http://u,4.5,10,9.99,0.0,1,true,0`, "isBestSeller", "True or False"},
+		{`B0000000F2,t,http://i,http://u,4.5,10,9.99,0.0,1,1,0`, "isBestSeller", "True or False"},
+		{`B0000000F3,t,http://i,http://u,4.5,10,9.99,0.0,1,,0`, "isBestSeller", "True or False"},
+		{`B0000000G1,t,http://i,http://u,4.5,10,9.99,0.0,1,False,-50`, "boughtInLastMonth", "negative"},
+		{`B0000000G2,t,http://i,http://u,4.5,10,9.99,0.0,1,False,50+`, "boughtInLastMonth", "whole number"},
+		{`B0000000H1,t,http://i,http://u,4.5,10,9.99,0.0,1,False`, "", "expected 11 columns, got 10"},
+		{`B0000000H2,t,http://i,http://u,4.5,10,9.99,0.0,1,False,0,extra`, "", "expected 11 columns, got 12"},
+		{"B0000000I1,bad \xff utf8,http://i,http://u,4.5,10,9.99,0.0,1,False,0", "title", "UTF-8"},
+		{"B0000000I2,t,http://i\x00,http://u,4.5,10,9.99,0.0,1,False,0", "imgUrl", "NUL"},
+		{"B0000000I3,t,http://i,http://u\xc3,4.5,10,9.99,0.0,1,False,0", "productURL", "UTF-8"},
+		// The API's rules (catalog.Product.Check).
+		{`B0000000N1,,http://i,http://u,4.5,10,9.99,0.0,1,False,0`, "title", "non-empty"},
+		{`B0000000N2,"   ",http://i,http://u,4.5,10,9.99,0.0,1,False,0`, "title", "non-empty"},
+		{`B0000000N3,` + strings.Repeat("t", 2001) + `,http://i,http://u,4.5,10,9.99,0.0,1,False,0`, "title", "at most 2000 bytes"},
+		{`B0000000N4,t,javascript:alert(1),http://u,4.5,10,9.99,0.0,1,False,0`, "imgUrl", "http or https URL"},
+		{`B0000000N5,t,http://i,www.amazon.com/dp/B0000000N5,4.5,10,9.99,0.0,1,False,0`, "productURL", "http or https URL"},
+		{`B0000000N6,t,http://i/` + strings.Repeat("x", 2048) + `,http://u,4.5,10,9.99,0.0,1,False,0`, "imgUrl", "at most 2048 bytes"},
+		{`B0000000N7,t,http://i,http://u,4.5,10,1000000000.01,0.0,1,False,0`, "price", "from 0 to 1e9"},
+		{`B0000000N8,t,http://i,http://u,4.5,10,9.99,2e9,1,False,0`, "listPrice", "from 0 to 1e9"},
+		{`B0000000J1,bare "quote,http://i,http://u,4.5,10,9.99,0.0,1,False,0`, "", "malformed CSV"},
+		{`B0000000J2,"quoted"x,http://i,http://u,4.5,10,9.99,0.0,1,False,0`, "", "malformed CSV"},
 	}
 	var b strings.Builder
 	b.WriteString(prodHeader)
@@ -264,15 +273,15 @@ func TestValidation(t *testing.T) {
 		line++
 	}
 	// A multi-line good row shifts the line numbers of what follows.
-	b.WriteString("B000000999,\"two\nlines\",i,u,1,1,1,1,1,False,1\n")
+	b.WriteString("B000000999,\"two\nlines\",http://i,http://u,1,1,1,1,1,False,1\n")
 	nGood++
 	line += 2
-	b.WriteString(`B0000000K1,t,i,u,4.5,10,9.99,0.0,1,Maybe,0` + "\n")
+	b.WriteString(`B0000000K1,t,http://i,http://u,4.5,10,9.99,0.0,1,Maybe,0` + "\n")
 	wantErrs = append(wantErrs, RowError{Line: line, Column: "isBestSeller", Reason: "True or False"})
 	line++
 	// Several bad fields in one row are each reported, and count as one
 	// failed row.
-	b.WriteString(`B0000000L1,t,i,u,9,x,-1,0.0,1,False,0` + "\n")
+	b.WriteString(`B0000000L1,t,http://i,http://u,9,x,-1,0.0,1,False,0` + "\n")
 	for _, col := range []string{"stars", "reviews", "price"} {
 		wantErrs = append(wantErrs, RowError{Line: line, Column: col})
 	}
@@ -281,7 +290,7 @@ func TestValidation(t *testing.T) {
 	b.WriteString(good("B000000998"))
 	nGood++
 	line++
-	b.WriteString("B0000000M1,\"never closed,i,u,1,1,1,1,1,False,1\nB0000000M2,t,i,u,1,1,1,1,1,False,1\n")
+	b.WriteString("B0000000M1,\"never closed,http://i,http://u,1,1,1,1,1,False,1\nB0000000M2,t,http://i,http://u,1,1,1,1,1,False,1\n")
 	wantErrs = append(wantErrs, RowError{Line: line, Column: "", Reason: "malformed CSV"})
 	nBad := int64(len(cases) + 3)
 
@@ -344,14 +353,14 @@ func TestCategoryValidation(t *testing.T) {
 // that both the old and the new category of a moved product are invalidated.
 func TestUpdates(t *testing.T) {
 	v1 := prodHeader +
-		"B000000001,One,i,u,4.5,10,9.99,0.0,1,False,0\n" +
-		"B000000002,Two,i,u,4.5,10,9.99,0.0,1,False,0\n" +
-		"B000000003,Three,i,u,4.5,10,9.99,0.0,2,False,0\n"
+		"B000000001,One,http://i,http://u,4.5,10,9.99,0.0,1,False,0\n" +
+		"B000000002,Two,http://i,http://u,4.5,10,9.99,0.0,1,False,0\n" +
+		"B000000003,Three,http://i,http://u,4.5,10,9.99,0.0,2,False,0\n"
 	v2 := prodHeader +
-		"B000000001,One,i,u,4.5,10,9.99,0.0,1,False,0\n" + // unchanged
-		"B000000002,Two,i,u,4.5,10,9.99,0.0,3,False,0\n" + // moved from 1 to 3
-		"B000000003,Three,i,u,4.5,10,8.99,0.0,2,True,0\n" + // price and flag in 2
-		"B000000004,Four,i,u,1,1,1,1,4,False,0\n" // new in 4
+		"B000000001,One,http://i,http://u,4.5,10,9.99,0.0,1,False,0\n" + // unchanged
+		"B000000002,Two,http://i,http://u,4.5,10,9.99,0.0,3,False,0\n" + // moved from 1 to 3
+		"B000000003,Three,http://i,http://u,4.5,10,8.99,0.0,2,True,0\n" + // price and flag in 2
+		"B000000004,Four,http://i,http://u,1,1,1,1,4,False,0\n" // new in 4
 	forEachDialect(t, func(t *testing.T, db testDB) {
 		var iv invalidations
 		db.importCategories(t, smallCategories, Options{})
@@ -402,11 +411,11 @@ func TestUpdates(t *testing.T) {
 // whatever the batch boundaries.
 func TestDuplicatesInFile(t *testing.T) {
 	in := prodHeader +
-		"B000000001,First,i,u,1,1,1.0,0.0,1,False,0\n" +
-		"B000000002,Other,i,u,1,1,1.0,0.0,1,False,0\n" +
-		"B000000001,Second,i,u,1,1,2.0,0.0,2,False,0\n" +
-		"B000000001,Second,i,u,1,1,2.0,0.0,2,False,0\n" +
-		"B000000001,Third,i,u,1,1,3.0,0.0,3,False,0\n"
+		"B000000001,First,http://i,http://u,1,1,1.0,0.0,1,False,0\n" +
+		"B000000002,Other,http://i,http://u,1,1,1.0,0.0,1,False,0\n" +
+		"B000000001,Second,http://i,http://u,1,1,2.0,0.0,2,False,0\n" +
+		"B000000001,Second,http://i,http://u,1,1,2.0,0.0,2,False,0\n" +
+		"B000000001,Third,http://i,http://u,1,1,3.0,0.0,3,False,0\n"
 	for _, bs := range []int{1, 2, 3, 100} {
 		t.Run(fmt.Sprintf("batch%d", bs), func(t *testing.T) {
 			forEachDialect(t, func(t *testing.T, db testDB) {
@@ -432,7 +441,7 @@ func TestHeaderErrors(t *testing.T) {
 		"only BOM":       "\uFEFF",
 		"wrong names":    "asin,name,imgUrl,productURL,stars,reviews,price,listPrice,category_id,isBestSeller,boughtInLastMonth\n",
 		"missing column": "asin,title,imgUrl,productURL,stars,reviews,price,listPrice,category_id,isBestSeller\n",
-		"no header":      "B000000001,One,i,u,4.5,10,9.99,0.0,1,False,0\n",
+		"no header":      "B000000001,One,http://i,http://u,4.5,10,9.99,0.0,1,False,0\n",
 	}
 	forEachDialect(t, func(t *testing.T, db testDB) {
 		db.importCategories(t, smallCategories, Options{})
@@ -452,7 +461,7 @@ func TestHeaderErrors(t *testing.T) {
 			t.Errorf("categories with the products header: err = %v", err)
 		}
 		// Case and spaces in the header do not matter.
-		s := db.importProducts(t, "ASIN, Title ,imgurl,producturl,stars,reviews,price,listprice,CATEGORY_ID,isbestseller,boughtinlastmonth\nB000000001,One,i,u,4.5,10,9.99,0.0,1,False,0\n", Options{})
+		s := db.importProducts(t, "ASIN, Title ,imgurl,producturl,stars,reviews,price,listprice,CATEGORY_ID,isbestseller,boughtinlastmonth\nB000000001,One,http://i,http://u,4.5,10,9.99,0.0,1,False,0\n", Options{})
 		if s.Inserted != 1 {
 			t.Errorf("relaxed header: %v", counts4(s))
 		}
@@ -574,7 +583,7 @@ func TestSQLiteConnectionRestored(t *testing.T) {
 	db.QueryRow(`PRAGMA foreign_keys`).Scan(&fk)
 	db.QueryRow(`PRAGMA cache_size`).Scan(&cache)
 	db.importCategories(t, smallCategories, Options{})
-	db.importProducts(t, prodHeader+"B000000001,One,i,u,4.5,10,9.99,0.0,1,False,0\n", Options{})
+	db.importProducts(t, prodHeader+"B000000001,One,http://i,http://u,4.5,10,9.99,0.0,1,False,0\n", Options{})
 	var fk2, cache2 int64
 	db.QueryRow(`PRAGMA foreign_keys`).Scan(&fk2)
 	db.QueryRow(`PRAGMA cache_size`).Scan(&cache2)

@@ -40,7 +40,7 @@ func productRows(asins ...string) string {
 	var b strings.Builder
 	b.WriteString(prodHeader)
 	for _, a := range asins {
-		fmt.Fprintf(&b, "%s,t,i,u,1,1,1,1,1,False,1\n", a)
+		fmt.Fprintf(&b, "%s,t,http://i,http://u,1,1,1,1,1,False,1\n", a)
 	}
 	return b.String()
 }

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/cachefront/cachefront/examples/productapi/internal/catalog"
 )
 
 // productHeader is the header line of amazon_products.csv, in order.
@@ -45,57 +47,125 @@ func productFormat(known knownSet) *format[product] {
 
 // parseProduct validates the 11 fields of rec into p, reporting every bad
 // field. known == nil accepts any category id.
+//
+// The fields are parsed here, then checked against the API's own rules
+// (catalog.Product.Check: a non-empty title of at most 2000 bytes, once
+// trimmed, http(s) URLs, prices up to 1e9, a positive category id …), so
+// that an imported product is one the API would have accepted. A field is
+// reported once, with the first reason found.
 func parseProduct(rec []string, known knownSet, p *product, bad func(column, reason string)) bool {
-	ok := true
-	fail := func(col, reason string) {
-		ok = false
-		bad(col, reason)
+	var failed uint16 // bit i: column i of productHeader was reported
+	fail := func(col int, reason string) {
+		if failed&(1<<col) == 0 {
+			failed |= 1 << col
+			bad(productHeader[col], reason)
+		}
 	}
-	if reason := checkASIN(rec[0]); reason != "" {
-		fail("asin", reason)
+	if reason := checkASIN(rec[colASIN]); reason != "" {
+		fail(colASIN, reason)
 	}
-	p.asin = rec[0]
-	for i, col := range [...]string{"title", "imgUrl", "productURL"} {
-		if reason := checkText(rec[1+i]); reason != "" {
+	p.asin = rec[colASIN]
+	for _, col := range [...]int{colTitle, colImgURL, colProductURL} {
+		if reason := checkText(rec[col]); reason != "" {
 			fail(col, reason)
 		}
 	}
-	p.title, p.imgURL, p.productURL = rec[1], rec[2], rec[3]
+	p.title, p.imgURL, p.productURL = rec[colTitle], rec[colImgURL], rec[colProductURL]
 
 	var reason string
-	if p.stars, reason = parseFloat(rec[4]); reason != "" {
-		fail("stars", reason)
+	if p.stars, reason = parseFloat(rec[colStars]); reason != "" {
+		fail(colStars, reason)
 	} else if p.stars > 5 {
-		fail("stars", "must be between 0 and 5, got "+quote(rec[4]))
+		fail(colStars, "must be between 0 and 5, got "+quote(rec[colStars]))
 	}
-	if p.reviews, reason = parseCount(rec[5]); reason != "" {
-		fail("reviews", reason)
+	if p.reviews, reason = parseCount(rec[colReviews]); reason != "" {
+		fail(colReviews, reason)
 	}
-	if p.price, reason = parseFloat(rec[6]); reason != "" {
-		fail("price", reason)
+	if p.price, reason = parseFloat(rec[colPrice]); reason != "" {
+		fail(colPrice, reason)
 	}
-	if p.listPrice, reason = parseFloat(rec[7]); reason != "" {
-		fail("listPrice", reason)
+	if p.listPrice, reason = parseFloat(rec[colListPrice]); reason != "" {
+		fail(colListPrice, reason)
 	}
-	if p.categoryID, reason = parseCount(rec[8]); reason != "" {
-		fail("category_id", reason)
+	if p.categoryID, reason = parseCount(rec[colCategory]); reason != "" {
+		fail(colCategory, reason)
 	} else if known != nil {
 		if _, found := known[p.categoryID]; !found {
-			fail("category_id", "unknown category "+rec[8])
+			fail(colCategory, "unknown category "+rec[colCategory])
 		}
 	}
-	switch rec[9] {
+	switch rec[colBestSeller] {
 	case "True":
 		p.bestSeller = true
 	case "False":
 		p.bestSeller = false
 	default:
-		fail("isBestSeller", "must be True or False, got "+quote(rec[9]))
+		fail(colBestSeller, "must be True or False, got "+quote(rec[colBestSeller]))
 	}
-	if p.bought, reason = parseCount(rec[10]); reason != "" {
-		fail("boughtInLastMonth", reason)
+	if p.bought, reason = parseCount(rec[colBought]); reason != "" {
+		fail(colBought, reason)
 	}
-	return ok
+
+	cp := catalog.Product{
+		ASIN: p.asin, Title: p.title, ImgURL: p.imgURL, ProductURL: p.productURL,
+		Stars: p.stars, Reviews: p.reviews, Price: p.price, ListPrice: p.listPrice,
+		CategoryID: p.categoryID, IsBestSeller: p.bestSeller, BoughtInLastMonth: p.bought,
+	}
+	cp.Check(func(field, reason string) {
+		if col := catalogColumn(field); col >= 0 {
+			fail(col, reason)
+		} else {
+			bad("", field+": "+reason)
+			failed |= 1 << 15
+		}
+	})
+	p.title = cp.Title // trimmed, as the API stores it
+	return failed == 0
+}
+
+// The columns of productHeader.
+const (
+	colASIN = iota
+	colTitle
+	colImgURL
+	colProductURL
+	colStars
+	colReviews
+	colPrice
+	colListPrice
+	colCategory
+	colBestSeller
+	colBought
+)
+
+// catalogColumn returns the column of productHeader that holds the
+// catalog.Product field of JSON name field, or -1.
+func catalogColumn(field string) int {
+	switch field {
+	case "asin":
+		return colASIN
+	case "title":
+		return colTitle
+	case "img_url":
+		return colImgURL
+	case "product_url":
+		return colProductURL
+	case "stars":
+		return colStars
+	case "reviews":
+		return colReviews
+	case "price":
+		return colPrice
+	case "list_price":
+		return colListPrice
+	case "category_id":
+		return colCategory
+	case "is_best_seller":
+		return colBestSeller
+	case "bought_in_last_month":
+		return colBought
+	}
+	return -1
 }
 
 // checkASIN returns why s is not an ASIN: 10 characters, digits and

@@ -100,7 +100,7 @@ func TestSQLiteBulkLoad(t *testing.T) {
 	// identical (unchanged); a bad row.
 	moved := slices.Clone(recs[1])
 	moved[6], moved[8] = "1234.5", recs[2][8]
-	prods += line(moved) + line(recs[3]) + "B0BADBADBA,Bad,i,u,9.9,1,1,1," + moved[8] + ",False,0\n"
+	prods += line(moved) + line(recs[3]) + "B0BADBADBA,Bad,http://i,http://u,9.9,1,1,1," + moved[8] + ",False,0\n"
 	want := expectedProducts(t, prods)
 	delete(want, "B0BADBADBA")
 
@@ -240,7 +240,7 @@ func TestSQLiteBulkThreshold(t *testing.T) {
 	if !begin() {
 		t.Errorf("%d rows: begin did not take the bulk path", sqliteBulkMaxRows)
 	}
-	db.importProducts(t, prodHeader+"B000000001,One,i,u,4.5,10,9.99,0.0,1,False,0\n", Options{})
+	db.importProducts(t, prodHeader+"B000000001,One,http://i,http://u,4.5,10,9.99,0.0,1,False,0\n", Options{})
 	if begin() {
 		t.Errorf("%d rows: begin took the bulk path", sqliteBulkMaxRows+1)
 	}
