@@ -47,6 +47,7 @@ type FieldError struct {
 	Reason string
 }
 
+// Error returns "field: reason".
 func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 
 // ListParams lists the query parameters ParseFilter accepts.

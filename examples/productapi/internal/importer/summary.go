@@ -38,6 +38,8 @@ type RowError struct {
 	Reason string `json:"reason"`
 }
 
+// String returns "line N: column: reason", or "line N: reason" for a
+// problem with the whole row.
 func (e RowError) String() string {
 	if e.Column == "" {
 		return fmt.Sprintf("line %d: %s", e.Line, e.Reason)
