@@ -122,8 +122,10 @@
 // ([WithCircuitBreaker]) stops calling Redis for a cool-down, then lets one
 // probe through; it closes again by itself once Redis answers.
 //
-// Meanwhile GetOrLoad and GetManyOrLoad call their loaders (still once per
-// key across concurrent callers) and skip the cache write; Get, Set, Delete
+// Meanwhile GetOrLoad and GetManyOrLoad call their loaders and skip the
+// cache write. GetOrLoad still shares loads: callers that find one under
+// way wait for it, and those who arrived after it began share one more
+// (they cannot see whether an invalidation came in between); Get, Set, Delete
 // and InvalidateTags return [ErrUnavailable]. Errors are counted apart from
 // misses. Invalidations and deletes that failed are kept and applied again in
 // the background once Redis answers ([Store.PendingInvalidations]), so that
