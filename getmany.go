@@ -205,7 +205,7 @@ func (s *Store) snapshotMany(ctx context.Context, rkeys []string, tags tagSet) (
 // markers) in one pipeline of conditional writes.
 func (c *Cache[T]) storeMany(ctx context.Context, batch manyRead[T], rkeys []string, snaps []snapshot, loaded map[string]T, took time.Duration) {
 	call := batch.call
-	if len(snaps) > 0 && time.Since(snaps[0].at) > c.store.maxWriteDelay() {
+	if len(snaps) > 0 && c.store.tooLateToWrite(snaps[0].at) {
 		// A tombstone written since the snapshot may have expired: the
 		// values cannot be told apart from ones a Delete removed.
 		for range rkeys {

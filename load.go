@@ -67,8 +67,7 @@ func (c *Cache[T]) GetOrLoad(ctx context.Context, key string, loader func(contex
 				r.fillVersions(call.tags.names)
 				fkey := flightKey(rkey, c.typeHash, &r, len(call.tags.names), false)
 				c.store.flights.DoChan(fkey, func() (any, error) {
-					started := time.Now()
-					return c.numbered(c.flight(ctx, rkey, loader, call, r.gen), started), nil
+					return c.numberedFlight(ctx, rkey, loader, call, r.gen), nil
 				})
 			}
 			return v, err
@@ -110,8 +109,7 @@ func (c *Cache[T]) loadShared(ctx context.Context, rkey, fkey string, loader fun
 	ran := false
 	ch := c.store.flights.DoChan(fkey, func() (any, error) {
 		ran = true
-		started := time.Now()
-		return c.numbered(c.flight(ctx, rkey, loader, call, ""), started), nil
+		return c.numberedFlight(ctx, rkey, loader, call, ""), nil
 	})
 	select {
 	case res := <-ch:
@@ -146,10 +144,12 @@ func (c *Cache[T]) loadShared(ctx context.Context, rkey, fkey string, loader fun
 	}
 }
 
-// numbered gives a finished flight's result its number and start.
-func (c *Cache[T]) numbered(fr *flightResult[T], started time.Time) *flightResult[T] {
-	fr.flight = c.store.flightSeq.Add(1)
-	fr.started = started
+// numberedFlight runs flight and gives its result the flight's number and
+// start.
+func (c *Cache[T]) numberedFlight(parent context.Context, rkey string, loader func(context.Context) (T, error), call *callConfig, refreshGen string) *flightResult[T] {
+	started := time.Now()
+	fr := c.flight(parent, rkey, loader, call, refreshGen)
+	fr.flight, fr.started = c.store.flightSeq.Add(1), started
 	return fr
 }
 
@@ -291,7 +291,7 @@ func (c *Cache[T]) storeLoaded(ctx context.Context, rkey string, snap *snapshot,
 			tags = append(tags, entry.Tag{Name: late[i], Version: ver})
 		}
 	}
-	if time.Since(snap.at) > s.maxWriteDelay() {
+	if s.tooLateToWrite(snap.at) {
 		c.cc.skipped(skipConflict)
 		return false, nil
 	}

@@ -17,10 +17,13 @@ const defaultTombstoneGrace = 30 * time.Second
 
 func (s *Store) tombstoneTTL() time.Duration { return s.cfg.loadTimeout + s.tombstoneGrace }
 
-// maxWriteDelay is how long after its snapshot a load may still write: past
-// it, a tombstone the load must respect could have expired (a sixth of the
-// grace, 5 s by default, is kept for delays on the way to Redis).
-func (s *Store) maxWriteDelay() time.Duration { return s.tombstoneTTL() - s.tombstoneGrace/6 }
+// tooLateToWrite reports whether a load whose snapshot was taken at
+// snapshotAt may no longer write: a tombstone it must respect could have
+// expired since (a sixth of the grace, 5 s by default, is kept for delays on
+// the way to Redis).
+func (s *Store) tooLateToWrite(snapshotAt time.Time) bool {
+	return time.Since(snapshotAt) > s.tombstoneTTL()-s.tombstoneGrace/6
+}
 
 // jittered shortens ttl by a random fraction of at most jitter.
 func jittered(ttl time.Duration, jitter float64) time.Duration {
