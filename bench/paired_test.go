@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -29,7 +30,7 @@ import (
 //	op=set        a Set with one tag, against msgpack encode and raw SET
 //	op=invalidate InvalidateTags of a tag on 100 or 10,000 entries, against a
 //	              GET of a 2-byte value (one round trip)
-//	op=parallel   bursts of reads of one hot key by 16 goroutines (8 per core)
+//	op=parallel   bursts of reads of one hot key by 16, 64 and 256 goroutines
 //	op=watchdog   a cachefront hit on a default client against the same hit
 //	              on a ContextTimeoutEnabled client: the cost of the watchdog
 func BenchmarkPaired(b *testing.B) {
@@ -107,15 +108,17 @@ func BenchmarkPaired(b *testing.B) {
 			func() error { _, err := lib.Get(ctx, "hot", hotTag); return err })
 	})
 	b.Run("op=parallel", func(b *testing.B) {
-		for _, kind := range clientKinds {
-			for _, name := range libs {
-				b.Run("client="+kind+"/lib="+name, func(b *testing.B) {
-					ref, lib := peer(b, "floor", kind), peer(b, name, kind)
-					setBoth(b, ref, lib, "hot-par", &product)
-					pairedParallel(b, 16, 100,
-						func() error { _, err := ref.Get(ctx, "hot-par", hotTag); return err },
-						func() error { _, err := lib.Get(ctx, "hot-par", hotTag); return err })
-				})
+		for _, readers := range hotKeyReaders {
+			for _, kind := range clientKinds {
+				for _, name := range libs {
+					b.Run(fmt.Sprintf("readers=%d/client=%s/lib=%s", readers, kind, name), func(b *testing.B) {
+						ref, lib := peer(b, "floor", kind), peer(b, name, kind)
+						setBoth(b, ref, lib, "hot-par", &product)
+						pairedParallel(b, readers, 100,
+							func() error { _, err := ref.Get(ctx, "hot-par", hotTag); return err },
+							func() error { _, err := lib.Get(ctx, "hot-par", hotTag); return err })
+					})
+				}
 			}
 		}
 	})

@@ -46,13 +46,13 @@ func TestParseAndMedians(t *testing.T) {
 
 func TestFloorOf(t *testing.T) {
 	for in, want := range map[string]string{
-		"Get/client=ctxtimeout/lib=cachefront":          "Get/client=ctxtimeout/lib=floor",
-		"GetOrLoad/client=default/lib=eko":              "Get/client=default/lib=floor",
-		"Set/client=default/lib=cachefront":             "Set/client=default/lib=floor",
-		"ParallelHotKey/client=default/lib=eko":         "ParallelHotKey/client=default/lib=floor",
-		"Stampede/lib=cachefront":                       "Stampede/lib=floor",
-		"InvalidateTag/keys=100/client=default/lib=eko": "RoundTrip/value=small",
-		"RoundTrip/value=small":                         "",
+		"Get/client=ctxtimeout/lib=cachefront":             "Get/client=ctxtimeout/lib=floor",
+		"GetOrLoad/client=default/lib=eko":                 "Get/client=default/lib=floor",
+		"Set/client=default/lib=cachefront":                "Set/client=default/lib=floor",
+		"ParallelHotKey/readers=64/client=default/lib=eko": "ParallelHotKey/readers=64/client=default/lib=floor",
+		"Stampede/lib=cachefront":                          "Stampede/lib=floor",
+		"InvalidateTag/keys=100/client=default/lib=eko":    "RoundTrip/value=small",
+		"RoundTrip/value=small":                            "",
 	} {
 		if got := floorOf(in); got != want {
 			t.Errorf("floorOf(%q) = %q, want %q", in, got, want)
