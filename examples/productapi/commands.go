@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -113,12 +112,9 @@ func createAdmin(ctx context.Context, args []string, stdin io.Reader) error {
 		}
 		password = strings.TrimRight(string(b), "\r\n")
 	case password == "":
-		fmt.Fprint(os.Stderr, "password: ")
-		line, err := bufio.NewReader(stdin).ReadString('\n')
-		if err != nil && line == "" {
-			return fmt.Errorf("create-admin: reading the password: %w", err)
+		if password, err = promptPassword(stdin); err != nil {
+			return err
 		}
-		password = strings.TrimRight(line, "\r\n")
 	}
 	d, _, err := openMigrated(ctx, cfg)
 	if err != nil {
