@@ -27,7 +27,7 @@ type readGroup struct {
 // maxReadsOnWire is how many reads of one key may be in flight before
 // callers start to share one. One is the fastest measured: the shared read's
 // callers decode while the next read is on the wire, and more reads in
-// flight only add round trips (BenchmarkPaired/op=parallel, 16 goroutines on
+// flight only add round trips (BenchmarkPaired/op=parallel/readers=16, on
 // 2 cores: 0.39-0.44x the floor's time with 1, 0.47-0.63x with 2, 0.79-1.03x
 // with 4).
 const maxReadsOnWire = 1
