@@ -59,3 +59,34 @@ func TestFloorOf(t *testing.T) {
 		}
 	}
 }
+
+func TestPrintTargetsJudgesThroughputAndShowsTheRest(t *testing.T) {
+	const run = `BenchmarkParallelHotKey/readers=64/client=default/lib=floor-2	100	15000 ns/op
+BenchmarkParallelHotKey/readers=64/client=default/lib=cachefront-2	100	4000 ns/op
+BenchmarkPaired/op=parallel/readers=64/client=default/lib=cachefront-2	10	1 ns/op	4000 lib-ns/op	16000 ref-ns/op	0.25 x-ref
+BenchmarkPaired/op=parallel/readers=16/client=default/lib=cachefront-2	10	1 ns/op	8000 lib-ns/op	16000 ref-ns/op	0.5 x-ref
+BenchmarkPaired/op=get/client=default/lib=cachefront-2	10	1 ns/op	53000 lib-ns/op	50000 ref-ns/op	1.06 x-ref
+`
+	res := &results{by: map[string]samples{}}
+	if err := parse(strings.NewReader(run), res); err != nil {
+		t.Fatal(err)
+	}
+	ts := []target{
+		{"judged", "Paired/op=parallel/readers=64/client=default/lib=cachefront", "ParallelHotKey/readers=64/client=default/lib=cachefront", "ParallelHotKey/readers=64/client=default/lib=floor", "speedup", 3, "≥ 3×"},
+		{"shown", "Paired/op=parallel/readers=16/client=default/lib=cachefront", "", "", "shown", 3, "shown"},
+		{"missed", "Paired/op=get/client=default/lib=cachefront", "", "", "ratio", 1.05, "≤ 1.05×"},
+		{"absent", "Paired/op=set/client=default/lib=cachefront", "", "", "ratio", 1.1, "≤ 1.1×"},
+	}
+	var out strings.Builder
+	printTargets(&out, res, ts)
+	for _, want := range []string{
+		"| judged | 4.00× | 3.75× | ≥ 3× | yes |",
+		"| shown | 2.00× | not measured | shown | – |",
+		"| missed | 1.06× | not measured | ≤ 1.05× | **no** |",
+		"| absent | not measured | not measured | ≤ 1.1× | – |",
+	} {
+		if !strings.Contains(out.String(), want+"\n") {
+			t.Errorf("missing row %q in\n%s", want, out.String())
+		}
+	}
+}
