@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 )
@@ -17,6 +18,11 @@ var errUploadRead = errors.New("reading the upload")
 // os.TempDir ($TMPDIR, /tmp by default) and returns the file positioned at
 // its start, for the caller to import and then give to removeSpool.
 //
+// The file's name is removed from the directory as soon as it is created,
+// where the system allows it (Linux, macOS): the open file lives on until
+// closed, and a process that dies mid-import leaves nothing behind. Where
+// it does not (Windows), removeSpool deletes it.
+//
 // body must be bounded (by http.MaxBytesReader): the file then takes at most
 // the import limit of disk per upload in flight, and memory use is one copy
 // buffer whatever the size. On error nothing is left behind; an error
@@ -27,6 +33,7 @@ func spoolUpload(body io.Reader) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spooling an import upload: %w", err)
 	}
+	_ = os.Remove(f.Name()) // see above; removeSpool tries again
 	_, err = io.Copy(f, uploadReader{body})
 	if err == nil {
 		_, err = f.Seek(0, io.SeekStart)
@@ -45,7 +52,7 @@ func spoolUpload(body io.Reader) (*os.File, error) {
 // removeSpool closes and deletes a file from spoolUpload.
 func removeSpool(log *slog.Logger, f *os.File) {
 	f.Close()
-	if err := os.Remove(f.Name()); err != nil {
+	if err := os.Remove(f.Name()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		log.Warn("removing a spooled import upload", "file", f.Name(), "error", err)
 	}
 }

@@ -139,3 +139,24 @@ func TestSpoolUploadErrors(t *testing.T) {
 		t.Fatalf("unwritable directory reported as too large: %v", err)
 	}
 }
+
+func TestSpoolLeavesNoNameWhileOpen(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	f, err := spoolUpload(strings.NewReader("asin,title\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer removeSpool(slog.New(slog.DiscardHandler), f)
+	left, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 0 {
+		t.Fatalf("the spooled upload is reachable as %s while it is read: a crash would leave it behind", left[0].Name())
+	}
+	got, err := io.ReadAll(f)
+	if err != nil || string(got) != "asin,title\n" {
+		t.Fatalf("read back %q, %v", got, err)
+	}
+}
