@@ -187,28 +187,20 @@ func (d *msgpackReader) bytes(n int) string {
 	return b
 }
 
-func (d *msgpackReader) mapLen() (n int, isNil bool) {
-	switch c := d.next(); {
-	case c >= 0x80 && c <= 0x8f:
-		return int(c & 0x0f), false
-	case c == 0xde:
-		return d.length(2), false
-	case c == 0xdf:
-		return d.length(4), false
-	case c == 0xc0:
-		return 0, true
-	}
-	d.bad = true
-	return 0, false
-}
+func (d *msgpackReader) mapLen() (n int, isNil bool) { return d.containerLen(0x80, 0xde, 0xdf) }
 
-func (d *msgpackReader) arrayLen() (n int, isNil bool) {
+func (d *msgpackReader) arrayLen() (n int, isNil bool) { return d.containerLen(0x90, 0xdc, 0xdd) }
+
+// containerLen reads the length of a map or an array: fix is its fixmap or
+// fixarray prefix (the length in the low four bits), len16 and len32 the
+// codes followed by a 2- or 4-byte length.
+func (d *msgpackReader) containerLen(fix, len16, len32 byte) (n int, isNil bool) {
 	switch c := d.next(); {
-	case c >= 0x90 && c <= 0x9f:
+	case c&0xf0 == fix:
 		return int(c & 0x0f), false
-	case c == 0xdc:
+	case c == len16:
 		return d.length(2), false
-	case c == 0xdd:
+	case c == len32:
 		return d.length(4), false
 	case c == 0xc0:
 		return 0, true

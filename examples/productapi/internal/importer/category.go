@@ -146,20 +146,5 @@ func rebind(dialect, q string) string {
 
 // loadKnown fills known with the ids of the categories table.
 func loadKnown(ctx context.Context, conn *sql.Conn, known knownSet) error {
-	rows, err := conn.QueryContext(ctx, `SELECT id FROM categories`)
-	if err != nil {
-		return fmt.Errorf("importer: loading categories: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return fmt.Errorf("importer: loading categories: %w", err)
-		}
-		known[id] = struct{}{}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("importer: loading categories: %w", err)
-	}
-	return nil
+	return eachValue(ctx, conn, `SELECT id FROM categories`, "loading categories", func(id int64) { known[id] = struct{}{} })
 }

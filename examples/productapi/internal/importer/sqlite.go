@@ -173,22 +173,7 @@ func (w *sqliteProducts) begin(ctx context.Context) (bool, error) {
 // fillSeen makes w.seen a filter of the ASINs in the table.
 func (w *sqliteProducts) fillSeen(ctx context.Context) error {
 	w.seen = newASINFilter()
-	rows, err := w.conn.QueryContext(ctx, `SELECT asin FROM products`)
-	if err != nil {
-		return fmt.Errorf("importer: reading products: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var asin string
-		if err := rows.Scan(&asin); err != nil {
-			return fmt.Errorf("importer: reading products: %w", err)
-		}
-		w.seen.add(asin)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("importer: reading products: %w", err)
-	}
-	return nil
+	return eachValue(ctx, w.conn, `SELECT asin FROM products`, "reading products", w.seen.add)
 }
 
 // dropIndexes drops the secondary indexes of products and keeps their
