@@ -59,14 +59,11 @@ func TestFailedReadNeverTakesALoadFromBeforeIt(t *testing.T) {
 		hook := &failReads{key: rkey}
 		b.rdb.AddHook(hook)
 
-		var mu sync.Mutex
-		db := "old"
+		db := &sourceData{v: "old"}
 		started := make(chan struct{}, 4)
 		release := make(chan struct{})
 		loader := func(ctx context.Context) (string, error) {
-			mu.Lock()
-			seen := db
-			mu.Unlock()
+			seen := db.read()
 			started <- struct{}{}
 			<-release
 			return seen, nil
@@ -77,15 +74,7 @@ func TestFailedReadNeverTakesALoadFromBeforeIt(t *testing.T) {
 			a <- v
 		}()
 		<-started
-
-		mu.Lock()
-		db = "new"
-		mu.Unlock()
-		if err := s.InvalidateTags(ctx, "t"); err != nil {
-			t.Fatal(err)
-		}
-
-		hook.on.Store(true) // one transient read failure, after the invalidation
+		changeAndInvalidate(t, s, db, hook)
 		bRes := make(chan string, 1)
 		go func() {
 			v, err := c.GetOrLoad(ctx, "k", loader, WithTags("t"))
@@ -109,17 +98,13 @@ func TestFailedReadNeverTakesALoadFromBeforeIt(t *testing.T) {
 // began before it.
 func TestMiddlewareFailedReadNeverTakesAResponseFromBeforeIt(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *testBackend) {
-		ctx := context.Background()
 		s := newTestStore(t, b)
-		var mu sync.Mutex
-		db := "old"
+		db := &sourceData{v: "old"}
 		started := make(chan struct{}, 4)
 		release := make(chan struct{})
 		var calls atomic.Int32
 		h := Middleware(s, WithTags("t"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			mu.Lock()
-			seen := db
-			mu.Unlock()
+			seen := db.read()
 			if calls.Add(1) == 1 {
 				started <- struct{}{}
 				<-release
@@ -140,13 +125,7 @@ func TestMiddlewareFailedReadNeverTakesAResponseFromBeforeIt(t *testing.T) {
 
 		a := get()
 		<-started
-		mu.Lock()
-		db = "new"
-		mu.Unlock()
-		if err := s.InvalidateTags(ctx, "t"); err != nil {
-			t.Fatal(err)
-		}
-		hook.on.Store(true) // one transient read failure, after the invalidation
+		changeAndInvalidate(t, s, db, hook)
 		second := get()
 		time.Sleep(150 * time.Millisecond) // the request reaches its flight
 		hook.on.Store(false)
@@ -158,4 +137,29 @@ func TestMiddlewareFailedReadNeverTakesAResponseFromBeforeIt(t *testing.T) {
 			t.Fatalf("a request arriving after InvalidateTags returned got %q, built before it", got)
 		}
 	})
+}
+
+// sourceData is the source of truth the tests' loaders and handlers read.
+type sourceData struct {
+	mu sync.Mutex
+	v  string
+}
+
+func (d *sourceData) read() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.v
+}
+
+// changeAndInvalidate changes d to "new", invalidates tag "t" and then makes
+// the next read of hook's key fail once, as a transient Redis error would.
+func changeAndInvalidate(t *testing.T, s *Store, d *sourceData, hook *failReads) {
+	t.Helper()
+	d.mu.Lock()
+	d.v = "new"
+	d.mu.Unlock()
+	if err := s.InvalidateTags(context.Background(), "t"); err != nil {
+		t.Fatal(err)
+	}
+	hook.on.Store(true)
 }
