@@ -54,13 +54,8 @@ const smallCategories = catHeader + `1,Beading & Jewelry Making
 // TestImportGenerated imports a generated file, checks that every value
 // round-trips, then re-imports it and checks that nothing changes.
 func TestImportGenerated(t *testing.T) {
-	dir := t.TempDir()
 	const rows = 3000
-	if err := gen.Write(dir, rows, 42); err != nil {
-		t.Fatal(err)
-	}
-	catsCSV := readFile(t, filepath.Join(dir, gen.CategoriesFile))
-	prodsCSV := readFile(t, filepath.Join(dir, gen.ProductsFile))
+	catsCSV, prodsCSV := generated(t, rows, 42)
 	nCats := int64(len(gen.Categories(42)))
 
 	forEachDialect(t, func(t *testing.T, db testDB) {
@@ -152,6 +147,17 @@ func expectedProducts(t *testing.T, data string) map[string]product {
 		out[r[0]] = product{r[0], strings.TrimSpace(r[1]), r[2], r[3], f(r[4]), i(r[5]), f(r[6]), f(r[7]), i(r[8]), r[9] == "True", i(r[10])}
 	}
 	return out
+}
+
+// generated writes a generated catalogue of rows products (see gen.Write)
+// and returns its categories and products files.
+func generated(t *testing.T, rows int, seed int64) (categories, products string) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := gen.Write(dir, rows, seed); err != nil {
+		t.Fatal(err)
+	}
+	return readFile(t, filepath.Join(dir, gen.CategoriesFile)), readFile(t, filepath.Join(dir, gen.ProductsFile))
 }
 
 func readFile(t *testing.T, path string) string {
@@ -504,13 +510,9 @@ func (c *cancelAfter) Read(b []byte) (int, error) {
 // the table is filled beforehand, so that the import does not take the bulk
 // path, which runs in one transaction (TestSQLiteBulkCancel).
 func TestCancel(t *testing.T) {
-	dir := t.TempDir()
-	if err := gen.Write(dir, 20000, 3); err != nil {
-		t.Fatal(err)
-	}
-	prods := readFile(t, filepath.Join(dir, gen.ProductsFile))
+	cats, prods := generated(t, 20000, 3)
 	forEachDialect(t, func(t *testing.T, db testDB) {
-		db.importCategories(t, readFile(t, filepath.Join(dir, gen.CategoriesFile)), Options{})
+		db.importCategories(t, cats, Options{})
 		fillers := 0
 		if db.dialect == "sqlite" {
 			fillers = db.seedFillers(t, sqliteBulkMaxRows+1)
@@ -551,13 +553,9 @@ func TestInvalidateError(t *testing.T) {
 // TestProgress: the callback sees growing counts and a final Done call with
 // the totals.
 func TestProgress(t *testing.T) {
-	dir := t.TempDir()
-	if err := gen.Write(dir, 5000, 5); err != nil {
-		t.Fatal(err)
-	}
+	cats, prods := generated(t, 5000, 5)
 	db := newSQLite(t)
-	db.importCategories(t, readFile(t, filepath.Join(dir, gen.CategoriesFile)), Options{})
-	prods := readFile(t, filepath.Join(dir, gen.ProductsFile))
+	db.importCategories(t, cats, Options{})
 	var got []Progress
 	db.importProducts(t, prods, Options{Progress: func(p Progress) { got = append(got, p) }})
 	if len(got) == 0 {

@@ -5,14 +5,11 @@ import (
 	"database/sql"
 	"encoding/csv"
 	"errors"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/cachefront/cachefront/examples/productapi/internal/gen"
 )
 
 // indexDefs returns the CREATE INDEX statements of products, sorted.
@@ -77,13 +74,8 @@ func (db testDB) seedFillers(t *testing.T, n int) int {
 // report the same bad rows and the same counts, keep the rows that were
 // there, and leave every index as the migrations made it.
 func TestSQLiteBulkLoad(t *testing.T) {
-	dir := t.TempDir()
 	const rows = 3000
-	if err := gen.Write(dir, rows, 7); err != nil {
-		t.Fatal(err)
-	}
-	cats := readFile(t, filepath.Join(dir, gen.CategoriesFile))
-	prods := readFile(t, filepath.Join(dir, gen.ProductsFile))
+	cats, prods := generated(t, rows, 7)
 	recs, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(prods, "\uFEFF"))).ReadAll()
 	if err != nil {
 		t.Fatal(err)
@@ -182,14 +174,10 @@ func TestSQLiteBulkLoad(t *testing.T) {
 // TestSQLiteBulkCancel: a cancelled bulk load commits nothing, invalidates
 // nothing, and leaves the table and its indexes as they were.
 func TestSQLiteBulkCancel(t *testing.T) {
-	dir := t.TempDir()
-	if err := gen.Write(dir, 20000, 3); err != nil {
-		t.Fatal(err)
-	}
-	prods := readFile(t, filepath.Join(dir, gen.ProductsFile))
+	cats, prods := generated(t, 20000, 3)
 	db := newSQLite(t)
 	fresh := db.indexDefs(t)
-	db.importCategories(t, readFile(t, filepath.Join(dir, gen.CategoriesFile)), Options{})
+	db.importCategories(t, cats, Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var iv invalidations
