@@ -32,6 +32,7 @@ const (
 	scopeHTTP
 )
 
+// String names the scope in error messages.
 func (s scope) String() string {
 	var names []string
 	for _, n := range []struct {

@@ -312,11 +312,18 @@ type (
 	hijackPushWriter struct{ writerCore }
 )
 
-func (w hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error)     { return w.hijack() }
+// Hijack implements http.Hijacker.
+func (w hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.hijack() }
+
+// Hijack implements http.Hijacker.
 func (w hijackPushWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.hijack() }
+
+// Push implements http.Pusher.
 func (w pushWriter) Push(target string, opts *http.PushOptions) error {
 	return push(w.Unwrap(), target, opts)
 }
+
+// Push implements http.Pusher.
 func (w hijackPushWriter) Push(target string, opts *http.PushOptions) error {
 	return push(w.Unwrap(), target, opts)
 }

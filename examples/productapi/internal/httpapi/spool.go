@@ -61,6 +61,7 @@ func removeSpool(log *slog.Logger, f *os.File) {
 // in io.Copy.
 type uploadReader struct{ r io.Reader }
 
+// Read reads the upload, marking its errors with errUploadRead.
 func (u uploadReader) Read(p []byte) (int, error) {
 	n, err := u.r.Read(p)
 	if err != nil && err != io.EOF {

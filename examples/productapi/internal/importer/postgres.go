@@ -139,11 +139,13 @@ type productSource struct {
 	vals [11]any
 }
 
+// Next implements pgx.CopyFromSource.
 func (s *productSource) Next() bool {
 	s.i++
 	return s.i < len(s.rows)
 }
 
+// Values implements pgx.CopyFromSource.
 func (s *productSource) Values() ([]any, error) {
 	r := &s.rows[s.i]
 	s.vals = [11]any{r.asin, r.title, r.imgURL, r.productURL, r.stars, r.reviews,
@@ -151,4 +153,6 @@ func (s *productSource) Values() ([]any, error) {
 	return s.vals[:], nil
 }
 
+// Err implements pgx.CopyFromSource: the rows are already in memory, so
+// reading them cannot fail.
 func (s *productSource) Err() error { return nil }
