@@ -321,7 +321,7 @@ func (c *Cache[T]) Delete(ctx context.Context, keys ...string) error {
 	}
 	if err := c.store.deleteEntries(ctx, rkeys); err != nil {
 		c.cc.fail(opDelete)
-		c.store.queueInvalidation(nil, rkeys)
+		c.store.queuePending(pendingDelete, rkeys)
 		return err
 	}
 	return nil

@@ -32,9 +32,8 @@ type httpOutcome struct {
 	fromCache bool            // found by the leader's second look, not built
 	created   int64           // entry times (Unix ms), when fromCache
 	fresh     int64
-	conflict  bool      // a tag added by the handler was invalidated while it ran
-	flight    uint64    // the flight's number; names its waiters' retry
-	started   time.Time // when the flight began
+	late      lateCheck // what became of the tags the handler added
+	handoff
 }
 
 // Flight states: a flight function runs only if its request still waits.
@@ -45,7 +44,7 @@ const (
 )
 
 // coalesce leads the flight fkey or waits for it, and answers r.
-func (m *httpCache) coalesce(w http.ResponseWriter, r *http.Request, next http.Handler, p *httpPlan, fkey string, retries int) {
+func (m *httpCache) coalesce(w http.ResponseWriter, r *http.Request, next http.Handler, p *httpPlan, fkey string) {
 	ctx := r.Context()
 	var state atomic.Int32
 	led := make(chan struct{})
@@ -55,13 +54,13 @@ func (m *httpCache) coalesce(w http.ResponseWriter, r *http.Request, next http.H
 	// request's goroutine and holds the flight open until the request
 	// publishes its outcome.
 	ch := m.c.store.flights.DoChan(fkey, func() (any, error) {
-		started := time.Now()
+		start := m.c.store.startFlight()
 		o := &httpOutcome{} // if the request left before it could lead
 		if state.CompareAndSwap(flightPending, flightLeading) {
 			close(led)
 			o = <-done
 		}
-		o.flight, o.started = m.c.store.flightSeq.Add(1), started
+		o.handoff = m.c.store.endFlight(start, o.late)
 		return o, nil
 	})
 	publish := func(o *httpOutcome) {
@@ -77,7 +76,7 @@ func (m *httpCache) coalesce(w http.ResponseWriter, r *http.Request, next http.H
 		// after this one ended never joins it.
 		<-ch
 	case res := <-ch:
-		m.follow(w, r, next, p, fkey, retries, res.Val.(*httpOutcome))
+		m.follow(w, r, next, p, fkey, res.Val.(*httpOutcome))
 	case <-ctx.Done():
 		if !state.CompareAndSwap(flightPending, flightAbandoned) {
 			// Leadership came as the client left: hand the waiters an
@@ -90,15 +89,14 @@ func (m *httpCache) coalesce(w http.ResponseWriter, r *http.Request, next http.H
 }
 
 // follow answers r with the outcome of a flight it waited for.
-func (m *httpCache) follow(w http.ResponseWriter, r *http.Request, next http.Handler, p *httpPlan, fkey string, retries int, o *httpOutcome) {
-	predates := !p.blind.IsZero() && o.started.Before(p.blind)
-	if o.resp == nil || (o.conflict || predates) && retries > 0 {
-		if retries > 0 {
+func (m *httpCache) follow(w http.ResponseWriter, r *http.Request, next http.Handler, p *httpPlan, fkey string, o *httpOutcome) {
+	if o.resp == nil || !o.mayTake(p.wait) && p.wait.retries > 0 {
+		if p.wait.retries > 0 {
 			// The response was not shareable, or this request may have
-			// arrived after an invalidation that the response predates (one
-			// that kept it out of the cache, or one its failed read could
-			// not see): the waiters form a new flight of their own.
-			m.coalesce(w, r, next, p, retryKey(fkey, o.flight), retries-1)
+			// arrived after an invalidation that the response predates: the
+			// waiters form a new flight of their own.
+			p.wait.retries--
+			m.coalesce(w, r, next, p, retryKey(fkey, o.flight))
 			return
 		}
 		m.lead(w, r, next, p, func(*httpOutcome) {})
@@ -195,12 +193,15 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 	}
 	o := &httpOutcome{resp: resp}
 	if serr != nil {
+		// Tags the handler added cannot be checked: the response is for
+		// no one who arrived after the flight began.
+		o.late.added = hasLateTags(tc.list(), p.call.tags.names)
 		c.cc.skipped(skipUnavailable)
 	} else {
 		// The client has its response before the write to Redis.
 		_ = http.NewResponseController(w).Flush()
 		var stored *entry.Header
-		o.conflict, stored = c.storeLoaded(ctx, p.rkey, &snap, resp, false, took, tc.list(), p.call)
+		stored, o.late = c.storeLoaded(ctx, p.rkey, &snap, resp, false, took, tc.list(), p.call)
 		c.rememberStored(p.rkey, stored, resp, nil, epoch)
 	}
 	publish(o)

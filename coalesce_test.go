@@ -22,7 +22,7 @@ func planOf(t *testing.T, m *httpCache, r *http.Request) *httpPlan {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.rkey, p.fwd = rkey, "uri-miss"
+	p.rkey, p.fwd, p.wait.retries = rkey, "uri-miss", 1
 	return &p
 }
 
@@ -50,14 +50,14 @@ func TestCoalesceAbandonedLeadershipReleasesTheFlight(t *testing.T) {
 		cancel()
 		for i := 0; i < 100; i++ {
 			r := httptest.NewRequest("GET", "/x", nil).WithContext(gone)
-			m.coalesce(httptest.NewRecorder(), r, next, planOf(t, m, r), "flight", 1)
+			m.coalesce(httptest.NewRecorder(), r, next, planOf(t, m, r), "flight")
 		}
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
 			r := httptest.NewRequest("GET", "/x", nil)
 			w := httptest.NewRecorder()
-			m.coalesce(w, r, next, planOf(t, m, r), "flight", 1)
+			m.coalesce(w, r, next, planOf(t, m, r), "flight")
 			if w.Body.String() != "ok" {
 				t.Errorf("body %q", w.Body)
 			}

@@ -54,8 +54,12 @@
 // was loaded; a read compares the recorded versions with the current ones, in
 // the same round trip as the entry when the caller names the tags (a second
 // one otherwise). [Store.InvalidateTags] gives each tag a new version: one
-// round trip on a single server, two on a cluster, however many entries carry
-// the tag. Stale entries are simply never returned and expire with their TTL.
+// round trip on a single server, three on a cluster (a sequence number, the
+// tags' versions, then the event for other instances), however many entries
+// carry the tag. A tag's version only ever moves forward: on a cluster, where
+// two invalidations of one tag can reach its node in either order, a script
+// never replaces a newer version with an older one. Stale entries are simply
+// never returned and expire with their TTL.
 //
 // This design gives the guarantee that matters: after InvalidateTags(ctx, t)
 // returns, no read returns a value computed from data read before the
@@ -80,7 +84,12 @@
 //   - Tags a loader only learns while loading ([AddTags]) are checked against
 //     a namespace-wide invalidation sequence read before loading: if one was
 //     invalidated during the load, the result is not stored and callers that
-//     joined the load get a fresh one.
+//     joined the load get a fresh one. The check proves the tags current only
+//     for callers that arrived before it was sent, so a caller that joins the
+//     load later (an invalidation may have landed after the check, while the
+//     load was still writing) gets a load of its own; so does every caller
+//     that arrived after the load began when the check could not be made
+//     because Redis failed.
 //
 // Deletes ([Cache.Delete], [Store.Delete]) get the same guarantee from
 // generations: every write gives the entry a new random generation, a delete
@@ -129,7 +138,9 @@
 // and InvalidateTags return [ErrUnavailable]. Errors are counted apart from
 // misses. Invalidations and deletes that failed are kept and applied again in
 // the background once Redis answers ([Store.PendingInvalidations]), so that
-// entries written before a write to the source do not outlive the outage. The
+// entries written before a write to the source do not outlive the outage; so
+// are the announcements of Sets that other instances' local tiers did not
+// hear of. The
 // source of truth is never the cache, so nothing is lost.
 //
 // # Beyond one process: local tier, leases and refresh before expiry
@@ -139,10 +150,15 @@
 //
 //   - [WithLocalCache] keeps decoded values in process (otter, bounded by
 //     count and a short TTL). Sets, deletes and invalidations on any instance
-//     reach every other instance over Redis pub/sub (sharded on a cluster);
-//     when the subscription drops the tier is bypassed and flushed. Staleness:
-//     the pub/sub delivery delay, never more than the local TTL. Values are
-//     shared between callers: do not modify them.
+//     reach every other instance over Redis pub/sub (sharded on a cluster),
+//     each event published only once Redis holds the change it announces, so
+//     that an instance hearing of it never reads the old entry again; when
+//     the subscription drops the tier is bypassed and flushed. Staleness: the
+//     pub/sub delivery delay, never more than the local TTL (an event Redis
+//     did not take is published again in the background). Every instance
+//     sharing the namespace should have the option: Sets are announced only
+//     by instances that have it. Values are shared between callers: do not
+//     modify them.
 //   - [WithStampedeLease] makes one instance load a cold key while the others
 //     poll for its result (bounded wait, then they load themselves; a dead
 //     holder's lease expires with the load timeout).

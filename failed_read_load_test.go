@@ -151,6 +151,12 @@ func (d *sourceData) read() string {
 	return d.v
 }
 
+func (d *sourceData) set(v string) {
+	d.mu.Lock()
+	d.v = v
+	d.mu.Unlock()
+}
+
 // changeAndInvalidate changes d to "new", invalidates tag "t" and then makes
 // the next read of hook's key fail once, as a transient Redis error would.
 func changeAndInvalidate(t *testing.T, s *Store, d *sourceData, hook *failReads) {

@@ -14,7 +14,7 @@ import (
 
 // InvalidateTags invalidates every entry carrying any of tags, on every
 // instance sharing this Redis and namespace, in a constant number of round
-// trips whatever the number of entries (one on a single server, two on a
+// trips whatever the number of entries (one on a single server, three on a
 // cluster). When it returns nil, no read returns a value computed from data
 // read before the call started; see the package documentation for how.
 //
@@ -38,19 +38,29 @@ func (s *Store) InvalidateTags(ctx context.Context, tags ...string) error {
 	if err := s.invalidateTags(ctx, names); err != nil {
 		s.storeOps.fail(opInvalidate)
 		s.local.apply(event{Tags: names})
-		s.queueInvalidation(names, nil)
+		s.queuePending(pendingTag, names)
 		return fmt.Errorf("invalidating %d tags: %w", len(names), err)
 	}
 	return nil
 }
 
 // invalidateTags gives each tag a new version and tells every instance.
+//
+// On a single server one script does it all, the event published after the
+// versions are set. On a sharded client it takes a sequence number, then
+// sets each tag's version with a script that never replaces a newer one
+// (the writes of two invalidations of one tag may reach its node in either
+// order), and only once those writes are acknowledged publishes the event:
+// published with them, it could reach another instance before the new
+// versions reach their nodes, and that instance would read the old entry
+// again and keep it for its whole local TTL.
 func (s *Store) invalidateTags(ctx context.Context, names []string) error {
 	ts := s.tagSet(names)
 	suffix := entry.NewGen()
 	tagTTL := s.cfg.tagTTL
 	ev := event{Tags: ts.names}
-	var version string
+	var version string    // every tag's new version, on a single server
+	var versions []string // each tag's version afterwards, on a sharded client
 	err := s.be.run(ctx, func(ctx context.Context) error {
 		if s.be.single {
 			keys := append([]string{s.keys.seq()}, ts.keys...)
@@ -66,19 +76,31 @@ func (s *Store) invalidateTags(ctx context.Context, names []string) error {
 		if err != nil {
 			return err
 		}
-		version = strconv.FormatInt(seq, 10) + ":" + suffix
-		return s.be.pipelined(ctx, func(p redis.Pipeliner) {
-			for _, k := range ts.keys {
-				p.Set(ctx, k, version, tagTTL)
+		newVersion := strconv.FormatInt(seq, 10) + ":" + suffix
+		cmds := make([]*redis.Cmd, len(ts.keys))
+		err = s.be.pipelined(ctx, func(p redis.Pipeliner) {
+			for i, k := range ts.keys {
+				cmds[i] = scripts.SetVersion.Eval(ctx, p, []string{k}, newVersion, seq, tagTTL.Milliseconds())
 			}
-			s.publish(ctx, p, ev)
 		})
+		if err != nil {
+			return err
+		}
+		versions = make([]string, len(cmds))
+		for i, c := range cmds {
+			versions[i], _ = c.Text()
+		}
+		return s.publishNow(ctx, ev)
 	})
 	if err != nil {
 		s.seen.forget(ts.names)
 		return err
 	}
-	s.seen.learnAll(ts.names, version, time.Now().UnixMilli())
+	if versions != nil {
+		s.seen.learn(ts.names, versions, time.Now().UnixMilli())
+	} else {
+		s.seen.learnAll(ts.names, version, time.Now().UnixMilli())
+	}
 	s.local.apply(ev)
 	s.invalidations.Add(uint64(len(ts.names)))
 	s.tagInvalidations.Add(float64(len(ts.names)))
@@ -110,7 +132,7 @@ func (s *Store) Delete(ctx context.Context, storeKeys ...string) error {
 	}
 	if err := s.deleteEntries(ctx, rkeys); err != nil {
 		s.storeOps.fail(opDelete)
-		s.queueInvalidation(nil, rkeys)
+		s.queuePending(pendingDelete, rkeys)
 		return fmt.Errorf("deleting %d keys: %w", len(rkeys), err)
 	}
 	return nil

@@ -18,11 +18,10 @@ type flightResult[T any] struct {
 	value     T
 	err       error
 	fromCache bool        // found by the load's second look, not loaded
-	conflict  bool        // a tag added during the load was invalidated meanwhile
 	noResult  bool        // a refresh left to another instance: nothing to hand out
 	panicked  *PanicError // the loader panicked
-	flight    uint64      // the flight's number; names its callers' retry
-	started   time.Time   // when the flight began
+	late      lateCheck   // what became of the tags the loader added
+	handoff
 }
 
 // GetOrLoad returns the cached value of key, or calls loader, caches what it
@@ -57,6 +56,7 @@ func (c *Cache[T]) GetOrLoad(ctx context.Context, key string, loader func(contex
 		return v, lerr
 	}
 	epoch := c.store.local.epochNow()
+	w := waiter{arrived: c.store.arrival(), retries: 1}
 	r, rerr := c.store.read(ctx, c.cc, rkey, call.tagSet(c.store), c.typeHash)
 	if rerr == nil && r.found == foundEntry {
 		if v, err, ok := c.decode(ctx, rkey, &r); ok {
@@ -73,15 +73,14 @@ func (c *Cache[T]) GetOrLoad(ctx context.Context, key string, loader func(contex
 			return v, err
 		}
 	}
-	var blind time.Time
 	if rerr != nil {
 		if ctx.Err() != nil {
 			return zero, ctx.Err()
 		}
 		c.cc.fail(opRead)
-		blind = time.Now()
+		w.readFailed = time.Now()
 	}
-	return c.loadShared(ctx, rkey, flightKey(rkey, c.typeHash, &r, len(call.tags.names), rerr != nil), loader, call, 1, blind)
+	return c.loadShared(ctx, rkey, flightKey(rkey, c.typeHash, &r, len(call.tags.names), rerr != nil), loader, call, w)
 }
 
 // needsRefresh decides whether a hit should start a background refresh:
@@ -102,10 +101,8 @@ func needsRefresh(v *entry.View, call *callConfig, now time.Time) (refresh, earl
 }
 
 // loadShared joins or starts the shared load named fkey and waits for it
-// under ctx. blind is when the caller's read failed (zero if it did not):
-// such a caller does not know what it would have seen, and does not take the
-// result of a load that began before then.
-func (c *Cache[T]) loadShared(ctx context.Context, rkey, fkey string, loader func(context.Context) (T, error), call *callConfig, retries int, blind time.Time) (T, error) {
+// under ctx, taking its result only if handoff.mayTake says w may.
+func (c *Cache[T]) loadShared(ctx context.Context, rkey, fkey string, loader func(context.Context) (T, error), call *callConfig, w waiter) (T, error) {
 	ran := false
 	ch := c.store.flights.DoChan(fkey, func() (any, error) {
 		ran = true
@@ -119,16 +116,16 @@ func (c *Cache[T]) loadShared(ctx context.Context, rkey, fkey string, loader fun
 		}
 		if fr.noResult {
 			// Joined a background refresh that another instance is doing.
-			return c.loadShared(ctx, rkey, retryKey(fkey, fr.flight), loader, call, retries, blind)
+			return c.loadShared(ctx, rkey, retryKey(fkey, fr.flight), loader, call, w)
 		}
 		if !ran {
 			c.cc.dedup()
-			if (fr.conflict || fr.predates(blind)) && retries > 0 {
+			if !fr.mayTake(w) && w.retries > 0 {
 				// This caller may have arrived after an invalidation that the
-				// load predates (one that made the result unstorable, or one
-				// its failed read could not see): it gets a load of its own,
-				// shared with the others in the same case.
-				return c.loadShared(ctx, rkey, retryKey(fkey, fr.flight), loader, call, retries-1, blind)
+				// load predates: it gets a load of its own, shared with the
+				// others in the same case.
+				w.retries--
+				return c.loadShared(ctx, rkey, retryKey(fkey, fr.flight), loader, call, w)
 			}
 		}
 		if fr.fromCache {
@@ -144,19 +141,13 @@ func (c *Cache[T]) loadShared(ctx context.Context, rkey, fkey string, loader fun
 	}
 }
 
-// numberedFlight runs flight and gives its result the flight's number and
-// start.
+// numberedFlight runs flight and gives its result the handoff its joiners
+// go by.
 func (c *Cache[T]) numberedFlight(parent context.Context, rkey string, loader func(context.Context) (T, error), call *callConfig, refreshGen string) *flightResult[T] {
-	started := time.Now()
+	start := c.store.startFlight()
 	fr := c.flight(parent, rkey, loader, call, refreshGen)
-	fr.flight, fr.started = c.store.flightSeq.Add(1), started
+	fr.handoff = c.store.endFlight(start, fr.late)
 	return fr
-}
-
-// predates reports whether the flight began before blind, the moment a
-// caller's read failed (never when blind is zero).
-func (fr *flightResult[T]) predates(blind time.Time) bool {
-	return !blind.IsZero() && fr.started.Before(blind)
 }
 
 // retryKey names the retry of the callers of flight number n, named fkey.
@@ -225,11 +216,14 @@ func (c *Cache[T]) flight(parent context.Context, rkey string, loader func(conte
 		return res
 	}
 	if serr != nil {
+		// Tags the loader added cannot be checked: the result is for no
+		// one who arrived after the load began.
+		res.late.added = hasLateTags(tc.list(), call.tags.names)
 		c.cc.skipped(skipUnavailable)
 		return res
 	}
 	var stored *entry.Header
-	res.conflict, stored = c.storeLoaded(ctx, rkey, &snap, res.value, negative, took, tc.list(), call)
+	stored, res.late = c.storeLoaded(ctx, rkey, &snap, res.value, negative, took, tc.list(), call)
 	c.rememberStored(rkey, stored, res.value, res.err, epoch)
 	return res
 }
@@ -258,42 +252,42 @@ func callLoader[T any](ctx context.Context, loader func(context.Context) (T, err
 }
 
 // storeLoaded writes a loaded value (or a negative entry) if nothing
-// invalidated it since the snapshot. It reports a conflict on a tag added
-// during the load, and returns the header it stored, if it did.
-func (c *Cache[T]) storeLoaded(ctx context.Context, rkey string, snap *snapshot, v T, negative bool, took time.Duration, added []string, call *callConfig) (conflict bool, stored *entry.Header) {
+// invalidated it since the snapshot. It returns the header it stored, if it
+// did, and what it found of the tags added during the load.
+func (c *Cache[T]) storeLoaded(ctx context.Context, rkey string, snap *snapshot, v T, negative bool, took time.Duration, added []string, call *callConfig) (stored *entry.Header, late lateCheck) {
 	s := c.store
 	tags := make([]entry.Tag, len(call.tags.names), len(call.tags.names)+len(added))
 	for i, n := range call.tags.names {
 		tags[i] = entry.Tag{Name: n, Version: snap.versions[i]}
 	}
-	var late []string
+	var lateNames []string
 	for _, t := range added {
 		if indexOfString(call.tags.names, t) < 0 {
 			if err := validTag(t); err != nil {
 				c.cc.fail(opTags)
 				s.cfg.logger.Warn("cachefront: not caching a result tagged with an invalid tag", "key", rkey, "error", err)
-				return false, nil
+				return nil, lateCheck{added: true}
 			}
-			late = append(late, t)
+			lateNames = append(lateNames, t)
 		}
 	}
-	if len(late) > 0 {
-		versions, err := s.ensureTagVersions(ctx, s.tagSet(late))
-		if err != nil {
-			c.cc.skipped(skipUnavailable)
-			return false, nil
+	if len(lateNames) > 0 {
+		var versions []string
+		if versions, late = s.checkLateTags(ctx, lateNames, snap.seq); late.verified == 0 {
+			if late.conflict {
+				c.cc.skipped(skipConflict)
+			} else {
+				c.cc.skipped(skipUnavailable)
+			}
+			return nil, late
 		}
 		for i, ver := range versions {
-			if seqOf(ver) > snap.seq {
-				c.cc.skipped(skipConflict)
-				return true, nil
-			}
-			tags = append(tags, entry.Tag{Name: late[i], Version: ver})
+			tags = append(tags, entry.Tag{Name: lateNames[i], Version: ver})
 		}
 	}
 	if s.tooLateToWrite(snap.at) {
 		c.cc.skipped(skipConflict)
-		return false, nil
+		return nil, late
 	}
 
 	var payload []byte
@@ -305,7 +299,7 @@ func (c *Cache[T]) storeLoaded(ctx context.Context, rkey string, snap *snapshot,
 		if payload, err = encodeValue(v); err != nil {
 			c.cc.fail(opEncode)
 			s.cfg.logger.Warn("cachefront: cannot encode a loaded value", "key", rkey, "error", err)
-			return false, nil
+			return nil, late
 		}
 	}
 	ttl = jittered(ttl, call.jitter)
@@ -317,7 +311,7 @@ func (c *Cache[T]) storeLoaded(ctx context.Context, rkey string, snap *snapshot,
 	data, err := entry.Encode(nil, &h, payload)
 	if err != nil {
 		c.cc.fail(opEncode)
-		return false, nil
+		return nil, late
 	}
 	if !negative {
 		ttl += call.swr
@@ -330,9 +324,9 @@ func (c *Cache[T]) storeLoaded(ctx context.Context, rkey string, snap *snapshot,
 	case !written:
 		c.cc.skipped(skipConflict)
 	default:
-		return false, &h
+		return &h, late
 	}
-	return false, nil
+	return nil, late
 }
 
 func indexOfString(list []string, s string) int {

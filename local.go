@@ -234,8 +234,10 @@ func (s *Store) subscribe(ctx context.Context) {
 	}
 }
 
-// publish tells every instance (this one included) what changed. It is
-// queued on p so that it travels with the change it reports.
+// publish queues on p the event that tells every instance (this one
+// included) what changed. Queued with the change itself only where one
+// server runs the pipeline in order; on a sharded client an event must
+// follow its change's acknowledgement (publishNow).
 func (s *Store) publish(ctx context.Context, p redis.Pipeliner, ev event) {
 	data, err := msgpack.Marshal(ev)
 	if err != nil {
@@ -246,6 +248,12 @@ func (s *Store) publish(ctx context.Context, p redis.Pipeliner, ev event) {
 		return
 	}
 	p.Publish(ctx, s.eventsChannel(), data)
+}
+
+// publishNow publishes ev in a round trip of its own, for a change Redis has
+// already acknowledged.
+func (s *Store) publishNow(ctx context.Context, ev event) error {
+	return s.be.pipelined(ctx, func(p redis.Pipeliner) { s.publish(ctx, p, ev) })
 }
 
 func (s *Store) eventsChannel() string { return s.keys.events }

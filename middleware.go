@@ -201,9 +201,7 @@ type httpPlan struct {
 	call      *callConfig
 	userKeyed bool   // the key holds a WithUserKey identity
 	fwd       string // the Cache-Status fwd of a miss
-	// blind is when the request's read of the entry failed (zero if it
-	// did not); see flightKey.
-	blind time.Time
+	wait      waiter // the request as a waiter on a shared response
 }
 
 func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
@@ -241,6 +239,7 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 	}
 	ctx := r.Context()
 	epoch := c.store.local.epochNow()
+	arrived := c.store.arrival()
 	res, err := c.store.read(ctx, c.cc, rkey, p.call.tagSet(c.store), c.typeHash)
 	if err == nil && res.found == foundEntry {
 		now := time.Now().UnixMilli()
@@ -251,7 +250,7 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 			return
 		}
 	}
-	mp := &httpPlan{rkey: rkey, call: p.call, userKeyed: p.userKeyed, fwd: "uri-miss"}
+	mp := &httpPlan{rkey: rkey, call: p.call, userKeyed: p.userKeyed, fwd: "uri-miss", wait: waiter{arrived: arrived, retries: 1}}
 	switch {
 	case err != nil:
 		if ctx.Err() != nil {
@@ -259,11 +258,11 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 		}
 		c.cc.fail(opRead)
 		mp.fwd = "miss; detail=unavailable"
-		mp.blind = time.Now()
+		mp.wait.readFailed = time.Now()
 	case res.found == foundStale:
 		mp.fwd = "stale"
 	}
-	m.coalesce(w, r, next, mp, flightKey(rkey, c.typeHash, &res, len(p.call.tags.names), err != nil), 1)
+	m.coalesce(w, r, next, mp, flightKey(rkey, c.typeHash, &res, len(p.call.tags.names), err != nil))
 }
 
 // bypass sends r past the cache, saying why.

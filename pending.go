@@ -7,46 +7,64 @@ import (
 )
 
 // Invalidations that Redis could not take are not forgotten: the Store keeps
-// them (tags and deleted keys, up to maxPending) and applies them again in the
-// background until Redis takes them, so that entries written before a write to
-// the source never outlive a Redis outage. The call that failed still returns
-// ErrUnavailable.
+// them (tags, deleted keys and the announcements of Sets, up to maxPending)
+// and applies them again in the background until Redis takes them, so that
+// entries written before a write to the source never outlive a Redis outage.
+// The call that failed still returns ErrUnavailable (a Set whose value was
+// stored but whose announcement failed returns nil).
 
 const (
 	maxPending = 100_000
 	retryEvery = 250 * time.Millisecond
 )
 
-// pendingInvalidations are the tags and Redis keys still to invalidate.
+// pendingKind is what a pending item is.
+type pendingKind int
+
+const (
+	pendingTag          pendingKind = iota // a tag to invalidate
+	pendingDelete                          // a Redis key to delete
+	pendingAnnouncement                    // a Redis key whose Set other instances must hear of
+	numPendingKinds
+)
+
+// pendingInvalidations are the items still to apply, by kind.
 type pendingInvalidations struct {
-	mu      sync.Mutex        // guards the fields below
-	tags    map[string]uint64 // tag → the sequence of its latest failure
-	keys    map[string]uint64 // Redis key → the sequence of its latest failure
+	mu      sync.Mutex                         // guards the fields below
+	items   [numPendingKinds]map[string]uint64 // item → the sequence of its latest failure
 	seq     uint64
 	running bool // a retry goroutine is at work
 	dropped uint64
 }
 
-// queueInvalidation records failed invalidations and makes sure a retry
+func (p *pendingInvalidations) countLocked() int {
+	n := 0
+	for _, m := range p.items {
+		n += len(m)
+	}
+	return n
+}
+
+// queuePending records failed items of one kind and makes sure a retry
 // goroutine runs.
-func (s *Store) queueInvalidation(tags, rkeys []string) {
+func (s *Store) queuePending(kind pendingKind, items []string) {
 	p := &s.pending
 	p.mu.Lock()
-	if p.tags == nil {
-		p.tags, p.keys = map[string]uint64{}, map[string]uint64{}
+	if p.items[kind] == nil {
+		p.items[kind] = map[string]uint64{}
 	}
 	p.seq++
-	add := func(m map[string]uint64, items []string) {
-		for _, it := range items {
-			if _, ok := m[it]; !ok && len(p.tags)+len(p.keys) >= maxPending {
+	m, n := p.items[kind], p.countLocked()
+	for _, it := range items {
+		if _, ok := m[it]; !ok {
+			if n >= maxPending {
 				p.dropped++
 				continue
 			}
-			m[it] = p.seq
+			n++
 		}
+		m[it] = p.seq
 	}
-	add(p.tags, tags)
-	add(p.keys, rkeys)
 	start := !p.running
 	p.running = true
 	dropped := p.dropped
@@ -60,8 +78,8 @@ func (s *Store) queueInvalidation(tags, rkeys []string) {
 	}
 }
 
-// retryPending applies pending invalidations until none are left or the
-// Store closes.
+// retryPending applies pending items until none are left or the Store
+// closes.
 func (s *Store) retryPending() {
 	t := time.NewTicker(retryEvery)
 	defer t.Stop()
@@ -71,54 +89,77 @@ func (s *Store) retryPending() {
 			return
 		case <-t.C:
 		}
-		tags, tagSeqs, keys, keySeqs := s.pendingSnapshot()
-		if len(tags) == 0 && len(keys) == 0 {
+		batch, ok := s.pendingSnapshot()
+		if !ok {
 			return // pendingSnapshot cleared running
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*s.cfg.opTimeout)
-		if len(tags) > 0 && s.invalidateTags(ctx, tags) == nil {
-			s.pendingDone(s.pending.tags, tags, tagSeqs)
-		}
-		if len(keys) > 0 && s.deleteEntries(ctx, keys) == nil {
-			s.pendingDone(s.pending.keys, keys, keySeqs)
+		for kind, b := range batch {
+			if len(b.items) > 0 && s.applyPending(ctx, pendingKind(kind), b.items) == nil {
+				s.pendingDone(pendingKind(kind), b)
+			}
 		}
 		cancel()
 	}
 }
 
-func (s *Store) pendingSnapshot() (tags []string, tagSeqs []uint64, keys []string, keySeqs []uint64) {
+// applyPending applies items of one kind again.
+func (s *Store) applyPending(ctx context.Context, kind pendingKind, items []string) error {
+	switch kind {
+	case pendingTag:
+		return s.invalidateTags(ctx, items)
+	case pendingDelete:
+		return s.deleteEntries(ctx, items)
+	default:
+		ev := event{Keys: items}
+		return s.be.run(ctx, func(ctx context.Context) error { return s.publishNow(ctx, ev) })
+	}
+}
+
+// pendingBatch is a copy of the pending items of one kind.
+type pendingBatch struct {
+	items []string
+	seqs  []uint64
+}
+
+// pendingSnapshot copies the pending items; ok is false (and the retry
+// goroutine is marked stopped) when there are none.
+func (s *Store) pendingSnapshot() (batch [numPendingKinds]pendingBatch, ok bool) {
 	p := &s.pending
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for t, seq := range p.tags {
-		tags, tagSeqs = append(tags, t), append(tagSeqs, seq)
+	for kind, m := range p.items {
+		for it, seq := range m {
+			batch[kind].items = append(batch[kind].items, it)
+			batch[kind].seqs = append(batch[kind].seqs, seq)
+			ok = true
+		}
 	}
-	for k, seq := range p.keys {
-		keys, keySeqs = append(keys, k), append(keySeqs, seq)
-	}
-	if len(tags) == 0 && len(keys) == 0 {
+	if !ok {
 		p.running = false
 	}
-	return tags, tagSeqs, keys, keySeqs
+	return batch, ok
 }
 
 // pendingDone removes applied items, unless one failed again meanwhile.
-func (s *Store) pendingDone(m map[string]uint64, items []string, seqs []uint64) {
+func (s *Store) pendingDone(kind pendingKind, b pendingBatch) {
 	s.pending.mu.Lock()
 	defer s.pending.mu.Unlock()
-	for i, it := range items {
-		if m[it] == seqs[i] {
+	m := s.pending.items[kind]
+	for i, it := range b.items {
+		if m[it] == b.seqs[i] {
 			delete(m, it)
 		}
 	}
 }
 
 // PendingInvalidations reports how many tags and keys failed to invalidate
-// and are still being retried. A readiness probe can report not ready while
-// it is above zero: entries written before the failed invalidations may still
-// be served by other instances until it drops to zero.
+// (or, for a Set, to be announced to other instances' local tiers) and are
+// still being retried. A readiness probe can report not ready while it is
+// above zero: until it drops to zero, entries written before the failed
+// invalidations may still be served, by this instance as by the others.
 func (s *Store) PendingInvalidations() int {
 	s.pending.mu.Lock()
 	defer s.pending.mu.Unlock()
-	return len(s.pending.tags) + len(s.pending.keys)
+	return s.pending.countLocked()
 }

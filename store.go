@@ -27,8 +27,11 @@ type Store struct {
 	// flightSeq numbers finished flights, so that a retry can be named
 	// after the flight it follows (see retryKey).
 	flightSeq atomic.Uint64
-	reads     *readGroup
-	seen      seenVersions
+	// marks orders callers' arrivals, flight starts and checks of the tags
+	// loaders add (see handoff).
+	marks atomic.Uint64
+	reads *readGroup
+	seen  seenVersions
 	// tombstoneGrace is how long a tombstone outlives the load timeout
 	// (defaultTombstoneGrace; shorter in tests).
 	tombstoneGrace time.Duration

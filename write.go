@@ -131,18 +131,25 @@ func (s *Store) setTagged(ctx context.Context, rkey string, h *entry.Header, pay
 // deleteEntries replaces each key with a tombstone, in one round trip.
 func (s *Store) deleteEntries(ctx context.Context, rkeys []string) error {
 	ttl := s.tombstoneTTL()
+	ev := event{Keys: rkeys}
 	err := s.be.run(ctx, func(ctx context.Context) error {
-		return s.be.pipelined(ctx, func(p redis.Pipeliner) {
+		err := s.be.pipelined(ctx, func(p redis.Pipeliner) {
 			now := time.Now().UnixMilli()
 			for _, k := range rkeys {
 				h := entry.Header{Gen: entry.NewGen(), Kind: entry.KindTombstone, Created: now, FreshUntil: now}
 				data, _ := entry.Encode(nil, &h, nil)
 				p.Set(ctx, k, data, ttl)
 			}
-			s.publish(ctx, p, event{Keys: rkeys})
+			if s.be.single {
+				s.publish(ctx, p, ev) // one server runs it after the tombstones
+			}
 		})
+		if err != nil || s.be.single {
+			return err
+		}
+		return s.publishNow(ctx, ev)
 	})
-	s.local.apply(event{Keys: rkeys})
+	s.local.apply(ev)
 	if err != nil {
 		return err
 	}
@@ -152,16 +159,17 @@ func (s *Store) deleteEntries(ctx context.Context, rkeys []string) error {
 }
 
 // announceSet tells the other instances' local tiers that rkey changed.
+// An announcement Redis did not take is kept and published again in the
+// background (see PendingInvalidations), so other instances keep the old
+// value for at most the retry delay, not their whole local TTL.
 func (s *Store) announceSet(ctx context.Context, rkey string) {
 	if s.local == nil {
 		return
 	}
 	ev := event{Keys: []string{rkey}}
 	s.local.apply(ev)
-	err := s.be.run(ctx, func(ctx context.Context) error {
-		return s.be.pipelined(ctx, func(p redis.Pipeliner) { s.publish(ctx, p, ev) })
-	})
-	if err != nil {
+	if err := s.be.run(ctx, func(ctx context.Context) error { return s.publishNow(ctx, ev) }); err != nil {
 		s.storeOps.fail(opWrite)
+		s.queuePending(pendingAnnouncement, ev.Keys)
 	}
 }

@@ -1,7 +1,7 @@
 // Package scripts holds the Lua scripts cachefront runs on Redis.
 //
-// Scripts that touch one key (WriteIfGen, DeleteIfPrefix) run on every
-// deployment, Redis Cluster included. Scripts that touch several keys
+// Scripts that touch one key (WriteIfGen, DeleteIfPrefix, SetVersion) run
+// on every deployment, Redis Cluster included. Scripts that touch several keys
 // (SetTagged, Invalidate) are used only on a single-node or Sentinel client,
 // where every key lives on one server; on a sharded client the same work is
 // done with pipelines.
@@ -82,4 +82,27 @@ for i = 2, #KEYS do
 end
 if ARGV[3] then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
 return seq
+`)
+
+// SetVersion gives a tag the version "<seq>:<random>" unless it already
+// holds one with a higher sequence, so that a tag's version only ever moves
+// forward, however the writes of concurrent invalidations are ordered on the
+// way to the tag's node. Either way the tag is kept alive for another tag
+// TTL.
+//
+//	KEYS[1] tag version key
+//	ARGV[1] new version, ARGV[2] its sequence, ARGV[3] tag TTL in ms
+//
+// Returns the version the tag holds afterwards.
+var SetVersion = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local n = tonumber(string.match(cur, '^(%d+):'))
+  if n and n > tonumber(ARGV[2]) then
+    redis.call('PEXPIRE', KEYS[1], ARGV[3])
+    return cur
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return ARGV[1]
 `)

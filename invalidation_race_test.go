@@ -1,0 +1,488 @@
+package cachefront
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// commandGate is a client hook that acts on the next few commands (or
+// pipelines) a test picks, before they are sent: it holds each until release
+// is closed, then fails it when fail is set. Held commands reach Redis after
+// whatever the test does meanwhile. times is how many it acts on from now;
+// arm sets it again.
+type commandGate struct {
+	match   func(name string, args []any) bool
+	fail    bool
+	left    atomic.Int32
+	reached chan struct{} // one value per command acted on
+	release chan struct{}
+}
+
+func newCommandGate(times int, fail bool, match func(name string, args []any) bool) *commandGate {
+	g := &commandGate{match: match, fail: fail, reached: make(chan struct{}, times), release: make(chan struct{})}
+	g.left.Store(int32(times))
+	return g
+}
+
+// commandOn matches commands with one of names (lower case) that name a
+// string containing part.
+func commandOn(part string, names ...string) func(string, []any) bool {
+	return func(name string, args []any) bool {
+		if !slices.Contains(names, name) {
+			return false
+		}
+		for _, a := range args[1:] {
+			if s, ok := a.(string); ok && strings.Contains(s, part) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func (g *commandGate) arm(times int) { g.left.Store(int32(times)) }
+
+func (g *commandGate) take(cmds []redis.Cmder) bool {
+	for _, c := range cmds {
+		if g.match(strings.ToLower(c.Name()), c.Args()) {
+			return g.left.Add(-1) >= 0
+		}
+	}
+	return false
+}
+
+// act holds the commands, then fails them if it should.
+func (g *commandGate) act(cmds []redis.Cmder) error {
+	g.reached <- struct{}{}
+	<-g.release
+	if !g.fail {
+		return nil
+	}
+	err := errors.New("injected failure")
+	for _, c := range cmds {
+		c.SetErr(err)
+	}
+	return err
+}
+
+func (g *commandGate) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (g *commandGate) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if g.take([]redis.Cmder{cmd}) {
+			if err := g.act([]redis.Cmder{cmd}); err != nil {
+				return err
+			}
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (g *commandGate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if g.take(cmds) {
+			if err := g.act(cmds); err != nil {
+				return err
+			}
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// readCounter counts the reads (GET, MGET, or pipelines holding one) of keys
+// containing part.
+type readCounter struct {
+	part string
+	n    atomic.Int32
+}
+
+func (rc *readCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (rc *readCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if commandOn(rc.part, "get", "mget")(strings.ToLower(cmd.Name()), cmd.Args()) {
+			rc.n.Add(1)
+		}
+		return err
+	}
+}
+func (rc *readCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		for _, cmd := range cmds {
+			if commandOn(rc.part, "get", "mget")(strings.ToLower(cmd.Name()), cmd.Args()) {
+				rc.n.Add(1)
+				break
+			}
+		}
+		return err
+	}
+}
+
+// lateTagFront is a way to read through a shared load whose loader adds the
+// tag "late" with AddTags: GetOrLoad, or the middleware.
+type lateTagFront struct {
+	name string
+	// get reads key k, loading db's value when it must; tagged names the
+	// late tag up front as well.
+	get func(t *testing.T, s *Store, db *sourceData, tagged bool) string
+}
+
+var lateTagFronts = []lateTagFront{
+	{"GetOrLoad", func(t *testing.T, s *Store, db *sourceData, tagged bool) string {
+		c := New[string](s, "race")
+		var opts []Option
+		if tagged {
+			opts = append(opts, WithTags("late"))
+		}
+		v, err := c.GetOrLoad(ctxBG, "k", func(ctx context.Context) (string, error) {
+			AddTags(ctx, "late")
+			return db.read(), nil
+		}, opts...)
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		return v
+	}},
+	{"Middleware", func(t *testing.T, s *Store, db *sourceData, tagged bool) string {
+		opts := []Option{WithName("race")}
+		if tagged {
+			opts = append(opts, WithTags("late"))
+		}
+		h := Middleware(s, opts...)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			AddTags(r.Context(), "late")
+			io.WriteString(w, db.read())
+		}))
+		return get(h, "GET", "/k").Body.String()
+	}},
+}
+
+// A load whose loader added a tag with AddTags checks that tag once it has
+// its value. A caller that arrives after an InvalidateTags of that tag
+// returned, while the load is still finishing, must not take its result:
+// its check may have come before the invalidation. The same holds when the
+// check could not be made at all because Redis failed. Controls: the same
+// schedules with the tag named up front (WithTags) are served the new
+// value by the flight key alone.
+func TestLateTagLoadIsNotJoinedAfterAnInvalidation(t *testing.T) {
+	holds := []struct {
+		name  string
+		fail  bool
+		match func(tagKey string) func(string, []any) bool
+	}{
+		// The load's conditional write of its entry is held.
+		{"write held", false, func(string) func(string, []any) bool { return commandOn(":race:", "evalsha", "eval") }},
+		// The load's check of the late tag is held, then fails.
+		{"check fails", true, func(tagKey string) func(string, []any) bool { return commandOn(tagKey, "set") }},
+	}
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		for _, front := range lateTagFronts {
+			for _, hold := range holds {
+				for _, tagged := range []bool{false, true} {
+					name := front.name + "/" + hold.name
+					if tagged {
+						name += "/control WithTags"
+					}
+					t.Run(name, func(t *testing.T) {
+						ns := newTestStore(t, b).Namespace()
+						gate := newCommandGate(1, hold.fail, hold.match(newKeyspace(ns).tag("late")))
+						reads := &readCounter{part: ":race:"}
+						s := NewStore(sharedNamespaceClient(t, b, func(rdb redis.UniversalClient) {
+							rdb.AddHook(gate)
+							rdb.AddHook(reads)
+						}), WithNamespace(ns))
+						defer s.Close()
+						defer close(gate.release)
+						db := &sourceData{v: "old"}
+
+						first := make(chan string, 1)
+						go func() { first <- front.get(t, s, db, tagged) }()
+						select {
+						case <-gate.reached:
+						case <-time.After(5 * time.Second):
+							t.Fatal("the load's command never reached the gate")
+						}
+						db.set("new")
+						if err := s.InvalidateTags(ctxBG, "late"); err != nil {
+							t.Fatal(err)
+						}
+						readsBefore := reads.n.Load()
+						second := make(chan string, 1)
+						go func() { second <- front.get(t, s, db, tagged) }()
+						waitFor(t, 5*time.Second, "the second caller's read", func() bool { return reads.n.Load() > readsBefore })
+						time.Sleep(100 * time.Millisecond) // it reaches the flight
+						gate.release <- struct{}{}         // let the held command go
+						<-first
+						if got := <-second; got != "new" {
+							t.Fatalf("a caller arriving after InvalidateTags returned got %q, loaded before it", got)
+						}
+					})
+				}
+			}
+		}
+	})
+}
+
+// Two invalidations of one tag whose writes reach the tag's node in the
+// reverse order leave the newer version in place: a tag's version never goes
+// back. If it did (as it could on a cluster, where the sequence number and
+// the tag's version are written in two round trips), a load that took its
+// snapshot between the two would pass its check of a tag added with AddTags
+// and store data from before the second invalidation under the tag's
+// current version, for every reader.
+func TestTagVersionsNeverGoBack(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		c := New[string](s, "race")
+		tagKey := s.keys.tag("late")
+		// The first invalidation's write of the tag's version is held.
+		gate := newCommandGate(1, false, commandOn(tagKey, "set", "eval", "evalsha"))
+		b.rdb.AddHook(gate)
+		db := &sourceData{v: "old"}
+
+		firstInvalidation := make(chan error, 1)
+		go func() { firstInvalidation <- s.InvalidateTags(ctxBG, "late") }()
+		<-gate.reached
+
+		loading, finish := make(chan struct{}), make(chan struct{})
+		loaded := make(chan string, 1)
+		go func() {
+			v, _ := c.GetOrLoad(ctxBG, "k", func(ctx context.Context) (string, error) {
+				seen := db.read()
+				close(loading)
+				<-finish
+				AddTags(ctx, "late")
+				return seen, nil
+			})
+			loaded <- v
+		}()
+		<-loading
+		db.set("new")
+		if err := s.InvalidateTags(ctxBG, "late"); err != nil {
+			t.Fatal(err)
+		}
+		close(gate.release)
+		if err := <-firstInvalidation; err != nil {
+			t.Fatal(err)
+		}
+		close(finish)
+		<-loaded
+
+		seq, _ := b.rdb.Get(ctxBG, s.keys.seq()).Int64()
+		version, _ := b.rdb.Get(ctxBG, tagKey).Result()
+		if seqOf(version) != seq {
+			t.Errorf("tag version %q after invalidation %d", version, seq)
+		}
+		for _, opts := range [][]Option{nil, {WithTags("late")}} {
+			v, err := c.Get(ctxBG, "k", opts...)
+			if err == nil && v == "old" {
+				t.Fatalf("read %q after both invalidations returned (options %d)", v, len(opts))
+			}
+		}
+	})
+}
+
+// sharedNamespaceClient returns a client of b's deployment of its own, so
+// that hooks on it leave b.rdb alone. prepare runs before the client is
+// used (a cluster client's node hooks are added to nodes as they are made).
+func sharedNamespaceClient(t *testing.T, b *testBackend, prepare func(redis.UniversalClient)) redis.UniversalClient {
+	t.Helper()
+	var rdb redis.UniversalClient
+	switch {
+	case b.mr != nil:
+		rdb = redis.NewClient(&redis.Options{Addr: b.mr.Addr()})
+	case b.name == "cluster":
+		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(os.Getenv("CACHEFRONT_CLUSTER_ADDRS"), ",")})
+	default:
+		rdb = redis.NewClient(&redis.Options{Addr: os.Getenv("CACHEFRONT_REDIS_ADDR")})
+	}
+	t.Cleanup(func() { _ = rdb.Close() })
+	if prepare != nil {
+		prepare(rdb)
+	}
+	return rdb
+}
+
+// hookEveryNode adds h to rdb, or to each node of a cluster client, where
+// the parts of a pipeline bound for different nodes are sent in parallel.
+func hookEveryNode(rdb redis.UniversalClient, h redis.Hook) {
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		cc.OnNewNode(func(node *redis.Client) { node.AddHook(h) })
+		return
+	}
+	rdb.AddHook(h)
+}
+
+// tagOnAnotherNode returns a tag whose version key is served by another
+// node than the events channel, when the deployment has several.
+func tagOnAnotherNode(t *testing.T, s *Store, rdb redis.UniversalClient) string {
+	t.Helper()
+	cc, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return "late"
+	}
+	channelNode, err := cc.MasterForKey(ctxBG, s.eventsChannel())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		tag := fmt.Sprintf("late%d", i)
+		node, err := cc.MasterForKey(ctxBG, s.keys.tag(tag))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if node.Options().Addr != channelNode.Options().Addr {
+			return tag
+		}
+	}
+	t.Fatal("no tag on another node than the events channel")
+	return ""
+}
+
+// Another instance's local tier must not hear of an invalidation or a
+// delete before Redis holds it: it would evict, read the old entry again
+// and keep it for its whole local TTL. So the event is published only once
+// the change is acknowledged, and after InvalidateTags or Delete returns the
+// other instance serves the new value within the delivery delay.
+func TestLocalTierEventNeverOvertakesItsChange(t *testing.T) {
+	const localTTL = 30 * time.Second
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		for _, change := range []string{"InvalidateTags", "Delete"} {
+			t.Run(change, func(t *testing.T) {
+				ns := newTestStore(t, b).Namespace()
+				reader := NewStore(b.rdb, WithNamespace(ns), WithLocalCache(100, localTTL))
+				defer reader.Close()
+				var target atomic.Value // the key whose write is held, set before the gate is armed
+				target.Store("\x00none")
+				gate := newCommandGate(0, false, func(name string, args []any) bool {
+					return commandOn(target.Load().(string), "set", "eval", "evalsha")(name, args)
+				})
+				writerRdb := sharedNamespaceClient(t, b, func(rdb redis.UniversalClient) { hookEveryNode(rdb, gate) })
+				writer := NewStore(writerRdb, WithNamespace(ns), WithLocalCache(100, localTTL), WithOperationTimeout(5*time.Second))
+				defer writer.Close()
+				tag := tagOnAnotherNode(t, writer, writerRdb)
+				target.Store(writer.keys.tag(tag))
+				if change == "Delete" {
+					rkey, _ := writer.keys.entry("race", "k")
+					target.Store(rkey)
+				}
+				waitFor(t, 5*time.Second, "subscriptions", func() bool { return reader.local.isHealthy() && writer.local.isHealthy() })
+
+				rc, wc := New[string](reader, "race"), New[string](writer, "race")
+				if err := wc.Set(ctxBG, "k", "old", WithTags(tag)); err != nil {
+					t.Fatal(err)
+				}
+				waitFor(t, 5*time.Second, "the reader to see the value", func() bool {
+					v, err := rc.Get(ctxBG, "k", WithTags(tag))
+					return err == nil && v == "old"
+				})
+
+				gate.arm(1)
+				done := make(chan error, 1)
+				go func() {
+					if change == "Delete" {
+						done <- wc.Delete(ctxBG, "k")
+						return
+					}
+					done <- writer.InvalidateTags(ctxBG, tag)
+				}()
+				<-gate.reached
+				// While the change is held on its way, the reader reads
+				// (and, had it heard of the change, reads Redis again).
+				epoch := reader.local.epochNow()
+				deadline := time.Now().Add(300 * time.Millisecond)
+				for reader.local.epochNow() == epoch && time.Now().Before(deadline) {
+					time.Sleep(5 * time.Millisecond)
+				}
+				_, _ = rc.Get(ctxBG, "k", WithTags(tag))
+				close(gate.release)
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+				waitFor(t, 2*time.Second, "the reader to stop serving the old value", func() bool {
+					v, err := rc.Get(ctxBG, "k", WithTags(tag))
+					return err != nil || v != "old"
+				})
+			})
+		}
+	})
+}
+
+// failPublishes fails the first publish (PUBLISH or SPUBLISH) once armed.
+type failPublishes struct{ armed atomic.Bool }
+
+func (f *failPublishes) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (f *failPublishes) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		return f.process(ctx, []redis.Cmder{cmd}, func(ctx context.Context) error { return next(ctx, cmd) })
+	}
+}
+func (f *failPublishes) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		return f.process(ctx, cmds, func(ctx context.Context) error { return next(ctx, cmds) })
+	}
+}
+func (f *failPublishes) process(ctx context.Context, cmds []redis.Cmder, next func(context.Context) error) error {
+	for _, c := range cmds {
+		if n := strings.ToLower(c.Name()); (n == "publish" || n == "spublish") && f.armed.CompareAndSwap(true, false) {
+			err := errors.New("injected publish failure")
+			for _, c := range cmds {
+				c.SetErr(err)
+			}
+			return err
+		}
+	}
+	return next(ctx)
+}
+
+// A Set whose announcement to other instances fails is announced again in
+// the background (and counted as pending meanwhile), so other instances stop
+// serving the old value within the retry delay, not their local TTL.
+func TestFailedSetAnnouncementIsRetried(t *testing.T) {
+	const localTTL = 30 * time.Second
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		ns := newTestStore(t, b).Namespace()
+		reader := NewStore(b.rdb, WithNamespace(ns), WithLocalCache(100, localTTL))
+		defer reader.Close()
+		fail := &failPublishes{}
+		writer := NewStore(sharedNamespaceClient(t, b, func(rdb redis.UniversalClient) { rdb.AddHook(fail) }),
+			WithNamespace(ns), WithLocalCache(100, localTTL))
+		defer writer.Close()
+		waitFor(t, 5*time.Second, "subscriptions", func() bool { return reader.local.isHealthy() && writer.local.isHealthy() })
+
+		rc, wc := New[string](reader, "race"), New[string](writer, "race")
+		if err := wc.Set(ctxBG, "k", "old"); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 5*time.Second, "the reader to hold the value", func() bool {
+			v, err := rc.Get(ctxBG, "k")
+			return err == nil && v == "old"
+		})
+		fail.armed.Store(true)
+		if err := wc.Set(ctxBG, "k", "new"); err != nil {
+			t.Fatal(err)
+		}
+		if n := writer.PendingInvalidations(); n != 1 {
+			t.Errorf("PendingInvalidations = %d after a failed announcement, want 1", n)
+		}
+		waitFor(t, 2*time.Second, "the reader to see the new value", func() bool {
+			v, err := rc.Get(ctxBG, "k")
+			return err == nil && v == "new"
+		})
+		waitFor(t, 2*time.Second, "the announcement to be applied", func() bool { return writer.PendingInvalidations() == 0 })
+		if fail.armed.Load() {
+			t.Fatal("no publish was attempted")
+		}
+	})
+}
