@@ -524,9 +524,7 @@ func noneMatchFails(fields []string, etag string) bool {
 // scanETag reads one entity-tag (RFC 9110 §8.8.3) from the start of s.
 func scanETag(s string) (tag, rest string, ok bool) {
 	start := s
-	if strings.HasPrefix(s, "W/") {
-		s = s[2:]
-	}
+	s = strings.TrimPrefix(s, "W/")
 	if len(s) < 2 || s[0] != '"' {
 		return "", "", false
 	}

@@ -202,7 +202,7 @@ func (c *Cache[T]) flight(parent context.Context, rkey string, loader func(conte
 
 	tc := &tagCollector{}
 	start := time.Now()
-	res.value, res.err, res.panicked = callLoader(withTagCollector(ctx, tc), loader)
+	res.value, res.panicked, res.err = callLoader(withTagCollector(ctx, tc), loader)
 	took := time.Since(start)
 	if res.panicked != nil {
 		c.cc.load(took, res.panicked)
@@ -241,14 +241,15 @@ func (c *Cache[T]) fromSnapshot(ctx context.Context, rkey string, snap *snapshot
 	return &flightResult[T]{value: v, err: err, fromCache: true}
 }
 
-func callLoader[T any](ctx context.Context, loader func(context.Context) (T, error)) (v T, err error, p *PanicError) {
+// callLoader calls loader, turning a panic into a *PanicError.
+func callLoader[T any](ctx context.Context, loader func(context.Context) (T, error)) (v T, p *PanicError, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			p = &PanicError{Value: r, Stack: debug.Stack()}
 		}
 	}()
 	v, err = loader(ctx)
-	return v, err, nil
+	return v, nil, err
 }
 
 // storeLoaded writes a loaded value (or a negative entry) if nothing

@@ -76,19 +76,8 @@ func newLocalTier(maxEntries int, ttl time.Duration, keys keyspace, channel stri
 	return &localTier{cache: c, clock: clock, keys: keys, maxTTL: ttl, channel: channel, done: make(chan struct{})}, nil
 }
 
-// get returns a live local entry for the entry key rkey of the given type.
-func (l *localTier) get(rkey string, typeHash uint32) (*localEntry, bool) {
-	if l == nil {
-		return nil, false
-	}
-	k, ok := l.keys.parseEntry(rkey)
-	if !ok {
-		return nil, false
-	}
-	return l.getParts(k, typeHash)
-}
-
-// getParts is get for an entry key in parts.
+// getParts returns a live local entry for an entry key in parts, of the
+// given type.
 func (l *localTier) getParts(k entryKeyParts, typeHash uint32) (*localEntry, bool) {
 	if !l.healthy.Load() {
 		return nil, false
