@@ -25,6 +25,10 @@ import (
 // ("h:Name") differs from one that is present and empty ("h:Name=");
 // credential headers are hashed rather than written out.
 
+// whyMalformedQuery is the reason given for a request whose query string
+// does not parse; such a request is answered by WithBadRequestHandler.
+const whyMalformedQuery = "malformed-query"
+
 // appendRequestKey appends r's cache key without the user part to dst. why
 // is non-empty (the Cache-Status detail) when r cannot be cached; bypass
 // reports that the bypass parameter asked to skip the cache.
@@ -38,7 +42,10 @@ func (m *httpCache) appendRequestKey(dst []byte, r *http.Request) (key []byte, b
 		}
 		key = append(key, '~')
 		key = append(key, url.QueryEscape(k)...)
-		_, bypass, _ = parseQuery(pairs[:0], r.URL.RawQuery, m.cfg.bypassParam)
+		var ok bool
+		if _, bypass, ok = parseQuery(pairs[:0], r.URL.RawQuery, m.cfg.bypassParam); !ok {
+			return dst, false, whyMalformedQuery
+		}
 	} else {
 		p := r.URL.EscapedPath()
 		if p == "" {
@@ -49,7 +56,7 @@ func (m *httpCache) appendRequestKey(dst []byte, r *http.Request) (key []byte, b
 		}
 		q, bp, ok := parseQuery(pairs[:0], r.URL.RawQuery, m.cfg.bypassParam)
 		if !ok {
-			return dst, false, "key"
+			return dst, false, whyMalformedQuery
 		}
 		bypass = bp
 		key = append(key, p...)

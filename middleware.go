@@ -61,7 +61,13 @@ import (
 // responses do not depend on credentials (WithPublic), or names the
 // credential headers in WithVary. Credentials the middleware cannot see (an
 // API key in a custom header) must be named with WithVary or WithUserKey.
-// Requests with a Range or Upgrade header bypass the cache too.
+// A Range request is answered with the whole representation (a 200, as RFC
+// 9110 allows), from the entry or from a handler call that fills it, and a
+// request with an Upgrade header is cached like any GET (a handler that
+// upgrades the connection is never stored): neither is a way past the
+// cache. A request
+// whose query string does not parse is answered by WithBadRequestHandler
+// (400 by default), never by the handler.
 //
 // # Response headers
 //
@@ -139,7 +145,8 @@ import (
 //
 // Options: WithName, WithTTL, WithTTLJitter, WithTags, WithTagsFunc,
 // WithVary, WithKeyFunc, WithUserKey, WithPublic, WithCacheableStatus,
-// WithMaxBodySize, WithBypassParam, WithBypassAllowed. Invalid options are
+// WithMaxBodySize, WithBypassParam, WithBypassAllowed,
+// WithBadRequestHandler. Invalid options are
 // programming errors: Middleware panics with an error wrapping
 // ErrInvalidOption, as NewStore and New do. The returned middleware and the
 // handlers it wraps are safe for concurrent use.
@@ -214,6 +221,10 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 	// Redis key.
 	var buf [256]byte
 	key, p, why := m.plan(r, buf[:0])
+	if why == whyMalformedQuery {
+		refuse(w, r, m.cfg.badRequest)
+		return
+	}
 	if why != "" {
 		bypass(w, r, next, why)
 		return
@@ -273,18 +284,18 @@ func bypass(w http.ResponseWriter, r *http.Request, next http.Handler, why strin
 	next.ServeHTTP(w, r)
 }
 
+// refuse answers r with h instead of the route's handler.
+func refuse(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	w.Header().Set("Cache-Status", "cachefront; detail="+whyMalformedQuery)
+	h.ServeHTTP(w, r)
+}
+
 // plan decides whether r may use the cache and builds its key and tags; why
 // is the bypass reason otherwise. The key, the one in the middleware's cache,
 // is built in buf, which it aliases: it must not be kept past the request.
 func (m *httpCache) plan(r *http.Request, buf []byte) (key string, p httpPlan, why string) {
 	if m.c.store.checkOpen() != nil {
 		return "", p, "closed"
-	}
-	if _, ok := r.Header["Upgrade"]; ok {
-		return "", p, "upgrade"
-	}
-	if _, ok := r.Header["Range"]; ok {
-		return "", p, "range"
 	}
 	k, bypass, why := m.appendRequestKey(buf, r)
 	if bypass && (m.cfg.bypassAllowed == nil || m.cfg.bypassAllowed(r)) {
@@ -347,19 +358,33 @@ func (m *httpCache) decode(ctx context.Context, rkey string, v *entry.View, raw 
 }
 
 // handlerRequest is the request the handler sees when its response is to be
-// stored: a GET (a HEAD is served from the GET entry), without the
-// conditional fields the middleware answers itself, under ctx.
+// stored: a GET (a HEAD is served from the GET entry) for the whole
+// representation, without the conditional and range fields the middleware
+// answers itself (it serves a Range request the full 200, as RFC 9110 §14.2
+// allows), under ctx.
 func handlerRequest(r *http.Request, ctx context.Context) *http.Request {
-	_, inm := r.Header["If-None-Match"]
-	_, ims := r.Header["If-Modified-Since"]
-	if r.Method == http.MethodGet && !inm && !ims {
+	if r.Method == http.MethodGet && !hasAnyHeader(r.Header, answeredFields) {
 		return r.WithContext(ctx)
 	}
 	r2 := r.Clone(ctx)
 	r2.Method = http.MethodGet
-	r2.Header.Del("If-None-Match")
-	r2.Header.Del("If-Modified-Since")
+	for _, f := range answeredFields {
+		r2.Header.Del(f)
+	}
 	return r2
+}
+
+// answeredFields are the request fields the middleware answers itself, in
+// canonical form.
+var answeredFields = []string{"If-None-Match", "If-Modified-Since", "Range", "If-Range"}
+
+func hasAnyHeader(h http.Header, names []string) bool {
+	for _, n := range names {
+		if _, ok := h[n]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // Handler outcomes as load results, for the loads metric.

@@ -250,9 +250,9 @@ func TestMiddlewareKey(t *testing.T) {
 				t.Fatalf("%s %v: X-Cache %s, want %s", tc.target, tc.headers, x, tc.xcache)
 			}
 		}
-		// A query the handler could read differently from the key bypasses.
-		if x := get(h, "GET", "/items/1?a=%zz").Header().Get("X-Cache"); x != "BYPASS" {
-			t.Fatalf("bad escape: X-Cache %s", x)
+		// A query the handler could read differently from the key is refused.
+		if w := get(h, "GET", "/items/1?a=%zz"); w.Code != http.StatusBadRequest {
+			t.Fatalf("bad escape: status %d, X-Cache %s", w.Code, w.Header().Get("X-Cache"))
 		}
 	})
 }
@@ -651,13 +651,67 @@ func TestMiddlewareBypassParam(t *testing.T) {
 	})
 }
 
-func TestMiddlewareRangeAndUpgradeBypass(t *testing.T) {
+// Neither a Range nor an Upgrade header is a way past the cache: a Range
+// request gets the whole representation (RFC 9110 §14.2), from the entry or
+// from a handler call made without the Range field, and an Upgrade header on
+// a route that answers plain GETs is served like any GET.
+func TestMiddlewareRangeAndUpgradeAreServedFromTheCache(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *testBackend) {
 		s := newTestStore(t, b)
 		var c counted
+		var sawRange atomic.Bool
+		c.fn = func(n int32, w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Range") != "" || r.Header.Get("If-Range") != "" {
+				sawRange.Store(true)
+			}
+			fmt.Fprintf(w, "whole #%d", n)
+		}
 		h := Middleware(s)(c.handler(routers[0]))
-		expect(t, get(h, "GET", "/x", "Range", "bytes=0-3"), 200, "BYPASS", "item  #1 GET")
-		expect(t, get(h, "GET", "/x", "Upgrade", "websocket", "Connection", "Upgrade"), 200, "BYPASS", "item  #2 GET")
+		expect(t, get(h, "GET", "/r", "Range", "bytes=0-3", "If-Range", `"x"`), 200, "MISS", "whole #1")
+		expect(t, get(h, "GET", "/r", "Range", "bytes=0-"), 200, "HIT", "whole #1")
+		expect(t, get(h, "GET", "/r"), 200, "HIT", "whole #1")
+		if sawRange.Load() {
+			t.Error("the handler filling the cache saw the Range request's range fields")
+		}
+		expect(t, get(h, "GET", "/u", "Upgrade", "websocket", "Connection", "Upgrade"), 200, "MISS", "whole #2")
+		expect(t, get(h, "GET", "/u", "Upgrade", "websocket", "Connection", "Upgrade"), 200, "HIT", "whole #2")
+		if n := c.calls.Load(); n != 2 {
+			t.Fatalf("handler called %d times, want 2", n)
+		}
+	})
+}
+
+// A query string that does not parse is refused with a 400 (or the route's
+// WithBadRequestHandler), never sent to the handler, which could read
+// another query from it than the key holds, and never a bypass.
+func TestMiddlewareRefusesMalformedQueryStrings(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		var c counted
+		plain := Middleware(s, WithName("plain"))(c.handler(routers[0]))
+		keyed := Middleware(s, WithName("keyed"), WithKeyFunc(func(r *http.Request) string { return "k" }))(c.handler(routers[0]))
+		custom := Middleware(s, WithName("custom"), WithBadRequestHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"error":"bad query"}`)
+		})))(c.handler(routers[0]))
+		for _, target := range []string{
+			"/p?category_id=1;DROP", "/p?a=1&;", "/p?a=1&%zz", "/p?q=%", "/p?%zz=1", "/p?nocache=true&a=%zz",
+		} {
+			for name, h := range map[string]http.Handler{"plain": plain, "keyed": keyed} {
+				w := get(h, "GET", target)
+				if w.Code != http.StatusBadRequest || w.Header().Get("X-Cache") != "" {
+					t.Errorf("%s %s: %d X-Cache=%q, want 400 without X-Cache", name, target, w.Code, w.Header().Get("X-Cache"))
+				}
+			}
+			if w := get(custom, "GET", target); w.Code != http.StatusBadRequest || w.Body.String() != `{"error":"bad query"}` {
+				t.Errorf("custom %s: %d %q", target, w.Code, w.Body)
+			}
+		}
+		if n := c.calls.Load(); n != 0 {
+			t.Fatalf("the handler was called %d times for malformed query strings", n)
+		}
+		expect(t, get(plain, "GET", "/p?a=1&&b=2"), 200, "MISS", "item  #1 GET")
 	})
 }
 
