@@ -163,6 +163,25 @@ func Middleware(store *Store, opts ...Option) func(http.Handler) http.Handler {
 	}
 }
 
+// MiddlewareKey returns the key under which a Middleware built with the same
+// store and opts caches its response to r, in the "<name>:<key>" form that
+// Store.Delete takes (and that operators see in statistics), so that admin
+// tools can delete the entry of a URL. It returns an error wrapping
+// ErrInvalidOption for invalid options, and one saying why when r would not
+// be cached at all (credentials, the bypass parameter, a malformed query
+// string).
+func MiddlewareKey(store *Store, r *http.Request, opts ...Option) (string, error) {
+	m, err := newHTTPCache(store, opts)
+	if err != nil {
+		return "", err
+	}
+	key, _, why := m.plan(r, nil)
+	if why != "" {
+		return "", fmt.Errorf("cachefront: %s %s is not cached (%s)", r.Method, r.URL.RequestURI(), why)
+	}
+	return m.c.StoreKey(key), nil
+}
+
 // httpCache is one Middleware: its settings and its typed view of the Store.
 type httpCache struct {
 	c                    *Cache[*cachedResponse]

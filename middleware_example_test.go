@@ -128,3 +128,36 @@ func ExampleMiddleware_chi() {
 	// GET    /categories              200 MISS   Kitchen,Garden,Toys
 	// GET    /categories              200 HIT    Kitchen,Garden,Toys
 }
+
+// Deleting the cached response of one URL, as an admin tool would: the same
+// options give the same key.
+func ExampleMiddlewareKey() {
+	store, stop := exampleStore()
+	defer stop()
+
+	calls := 0
+	opts := []cachefront.Option{cachefront.WithName("search"), cachefront.WithTTL(time.Minute)}
+	h := cachefront.Middleware(store, opts...)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		fmt.Fprintf(w, "results #%d", calls)
+	}))
+	show(h, "GET", "/search?q=kettle&page=2")
+
+	key, err := cachefront.MiddlewareKey(store, httptest.NewRequest("GET", "/search?page=2&q=kettle", nil), opts...)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(key)
+	if err := store.Delete(context.Background(), key); err != nil {
+		panic(err)
+	}
+	show(h, "GET", "/search?q=kettle&page=2")
+	show(h, "GET", "/search?q=kettle&page=2")
+	show(h, "GET", "/search?q=%zz")
+	// Output:
+	// GET    /search?q=kettle&page=2  200 MISS   results #1
+	// search:GET /search?page=2&q=kettle
+	// GET    /search?q=kettle&page=2  200 MISS   results #2
+	// GET    /search?q=kettle&page=2  200 HIT    results #2
+	// GET    /search?q=%zz            400        malformed query string
+}

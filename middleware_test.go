@@ -282,6 +282,50 @@ func TestMiddlewareKeyFuncAndLongKeys(t *testing.T) {
 	})
 }
 
+// MiddlewareKey names the entry of a request as Store.Delete takes it, so an
+// admin tool can delete one URL's entry; the key ignores what the key does
+// (parameter order, the bypass parameter) and names what it holds (Vary).
+func TestMiddlewareKeyDeletesOneURL(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		var c counted
+		opts := []Option{WithName("items"), WithVary("Accept-Language")}
+		h := Middleware(s, opts...)(c.handler(routers[0]))
+		expect(t, get(h, "GET", "/i?b=2&a=1", "Accept-Language", "fr"), 200, "MISS", "item  #1 GET")
+		expect(t, get(h, "GET", "/i?b=2&a=1"), 200, "MISS", "item  #2 GET")
+
+		r := httptest.NewRequest("HEAD", "/i?a=1&b=2&nocache=false", nil)
+		r.Header.Set("Accept-Language", "fr")
+		key, err := MiddlewareKey(s, r, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(key, "items:GET /i?a=1&b=2") {
+			t.Errorf("key %q", key)
+		}
+		if err := s.Delete(ctxBG, key); err != nil {
+			t.Fatal(err)
+		}
+		expect(t, get(h, "GET", "/i?a=1&b=2", "Accept-Language", "fr"), 200, "MISS", "item  #3 GET")
+		expect(t, get(h, "GET", "/i?a=1&b=2"), 200, "HIT", "item  #2 GET")
+
+		for target, headers := range map[string][]string{
+			"/i?nocache=true": nil, "/i?a=%zz": nil, "/i": {"Authorization", "Bearer x"},
+		} {
+			r := httptest.NewRequest("GET", target, nil)
+			for i := 0; i+1 < len(headers); i += 2 {
+				r.Header.Set(headers[i], headers[i+1])
+			}
+			if key, err := MiddlewareKey(s, r, opts...); err == nil {
+				t.Errorf("%s %v: key %q for a request that is not cached", target, headers, key)
+			}
+		}
+		if _, err := MiddlewareKey(s, r, WithName("a b")); !errors.Is(err, ErrInvalidOption) {
+			t.Errorf("invalid option: %v", err)
+		}
+	})
+}
+
 func TestMiddlewareNeverStores(t *testing.T) {
 	cases := []struct {
 		name string
