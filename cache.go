@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cachefront/cachefront/internal/backend"
 	"github.com/cachefront/cachefront/internal/entry"
 )
 
@@ -278,9 +279,9 @@ func (c *Cache[T]) Set(ctx context.Context, key string, value T, opts ...Option)
 	if err != nil {
 		return err
 	}
-	buf := getBuffer()
+	buf := backend.GetBuffer()
 	if err := encodeValueInto(buf, value); err != nil {
-		putBuffer(buf)
+		backend.PutBuffer(buf)
 		c.cc.fail(opEncode)
 		return fmt.Errorf("cachefront: encoding %s: %w", c.StoreKey(key), err)
 	}
@@ -292,7 +293,7 @@ func (c *Cache[T]) Set(ctx context.Context, key string, value T, opts ...Option)
 		FreshUntil: now.Add(ttl).UnixMilli(), TypeHash: c.typeHash,
 	}
 	err = c.store.setEntry(ctx, rkey, &h, payload, call.tagSet(c.store), ttl+call.swr)
-	c.store.be.reuse(buf, err)
+	c.store.be.Reuse(buf, err)
 	if err != nil {
 		c.cc.fail(opWrite)
 		return err

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"hash/fnv"
 	"reflect"
-	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -34,23 +33,6 @@ func hashTypeName(name string) uint32 {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(name))
 	return h.Sum32()
-}
-
-// encodeBuffers are reused for encoding values and entries. Redis has the
-// bytes before a buffer is returned; buffers grown past maxPooledBuffer are
-// left to the garbage collector so that one large value does not pin memory.
-var encodeBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-const maxPooledBuffer = 64 << 10
-
-func getBuffer() *bytes.Buffer { return encodeBuffers.Get().(*bytes.Buffer) }
-
-func putBuffer(b *bytes.Buffer) {
-	if b.Cap() > maxPooledBuffer {
-		return
-	}
-	b.Reset()
-	encodeBuffers.Put(b)
 }
 
 // encodeValueInto encodes v into buf, which must be empty.

@@ -3,6 +3,8 @@ package cachefront
 import (
 	"errors"
 	"fmt"
+
+	"github.com/cachefront/cachefront/internal/backend"
 )
 
 // Sentinel errors. Match them with errors.Is; cachefront wraps them with
@@ -17,7 +19,7 @@ var (
 	// out, or the circuit breaker is open after repeated failures. GetOrLoad
 	// never returns it (it falls through to the loader); Get, Set, Delete and
 	// InvalidateTags do, wrapping the underlying error.
-	ErrUnavailable = errors.New("cachefront: redis unavailable")
+	ErrUnavailable = backend.ErrUnavailable
 
 	// ErrInvalidOption reports bad configuration: a constructor panics with
 	// it, a call returns it.
@@ -51,11 +53,4 @@ func (p *PanicError) Error() string {
 func (p *PanicError) Unwrap() error {
 	err, _ := p.Value.(error)
 	return err
-}
-
-func unavailable(err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }

@@ -126,7 +126,7 @@ func (c *Cache[T]) readMany(ctx context.Context, keys []string, opts []Option) (
 	all = append(all, tags.keys...)
 	vals := make([]string, len(all))
 	ok := make([]bool, len(all))
-	if err := c.store.be.run(ctx, func(ctx context.Context) error { return c.store.be.getMany(ctx, all, vals, ok) }); err != nil {
+	if err := c.store.be.Run(ctx, func(ctx context.Context) error { return c.store.be.GetMany(ctx, all, vals, ok) }); err != nil {
 		c.cc.fail(opRead)
 		batch.missing = unique
 		return batch, err
@@ -258,8 +258,8 @@ func (c *Cache[T]) storeMany(ctx context.Context, batch manyRead[T], rkeys []str
 	}
 	cmds := make([]*redis.Cmd, len(writes))
 	s := c.store
-	err := s.be.run(ctx, func(ctx context.Context) error {
-		return s.be.pipelined(ctx, func(p redis.Pipeliner) {
+	err := s.be.Run(ctx, func(ctx context.Context) error {
+		return s.be.Pipelined(ctx, func(p redis.Pipeliner) {
 			for i, w := range writes {
 				cmds[i] = scripts.WriteIfGen.Eval(ctx, p, []string{w.rkey}, w.gen, w.data, w.ttl.Milliseconds())
 			}

@@ -61,24 +61,24 @@ func (s *Store) invalidateTags(ctx context.Context, names []string) error {
 	ev := event{Tags: ts.names}
 	var version string    // every tag's new version, on a single server
 	var versions []string // each tag's version afterwards, on a sharded client
-	err := s.be.run(ctx, func(ctx context.Context) error {
-		if s.be.single {
+	err := s.be.Run(ctx, func(ctx context.Context) error {
+		if s.be.Single {
 			keys := append([]string{s.keys.seq()}, ts.keys...)
 			args := []any{tagTTL.Milliseconds(), suffix}
 			if data, err := msgpack.Marshal(ev); err == nil {
 				args = append(args, s.eventsChannel(), data)
 			}
-			seq, err := scripts.Invalidate.Run(ctx, s.be.rdb, keys, args...).Int64()
+			seq, err := scripts.Invalidate.Run(ctx, s.be.Client, keys, args...).Int64()
 			version = strconv.FormatInt(seq, 10) + ":" + suffix
 			return err
 		}
-		seq, err := s.be.rdb.Incr(ctx, s.keys.seq()).Result()
+		seq, err := s.be.Client.Incr(ctx, s.keys.seq()).Result()
 		if err != nil {
 			return err
 		}
 		newVersion := strconv.FormatInt(seq, 10) + ":" + suffix
 		cmds := make([]*redis.Cmd, len(ts.keys))
-		err = s.be.pipelined(ctx, func(p redis.Pipeliner) {
+		err = s.be.Pipelined(ctx, func(p redis.Pipeliner) {
 			for i, k := range ts.keys {
 				cmds[i] = scripts.SetVersion.Eval(ctx, p, []string{k}, newVersion, seq, tagTTL.Milliseconds())
 			}

@@ -29,9 +29,9 @@ func (s *Store) leaseKey(rkey string) string {
 func (s *Store) acquireLease(ctx context.Context, rkey string, ttl time.Duration) (string, error) {
 	token := entry.NewGen()
 	var ok bool
-	err := s.be.run(ctx, func(ctx context.Context) error {
+	err := s.be.Run(ctx, func(ctx context.Context) error {
 		var err error
-		ok, err = s.be.rdb.SetNX(ctx, s.leaseKey(rkey), token, ttl).Result()
+		ok, err = s.be.Client.SetNX(ctx, s.leaseKey(rkey), token, ttl).Result()
 		return err
 	})
 	if err != nil || !ok {
@@ -42,16 +42,16 @@ func (s *Store) acquireLease(ctx context.Context, rkey string, ttl time.Duration
 
 // releaseLease drops the lease if this load still holds it.
 func (s *Store) releaseLease(ctx context.Context, rkey, token string) {
-	_ = s.be.run(ctx, func(ctx context.Context) error {
-		return scripts.DeleteIfPrefix.Run(ctx, s.be.rdb, []string{s.leaseKey(rkey)}, token).Err()
+	_ = s.be.Run(ctx, func(ctx context.Context) error {
+		return scripts.DeleteIfPrefix.Run(ctx, s.be.Client, []string{s.leaseKey(rkey)}, token).Err()
 	})
 }
 
 func (s *Store) leaseHeld(ctx context.Context, rkey string) bool {
 	var n int64
-	err := s.be.run(ctx, func(ctx context.Context) error {
+	err := s.be.Run(ctx, func(ctx context.Context) error {
 		var err error
-		n, err = s.be.rdb.Exists(ctx, s.leaseKey(rkey)).Result()
+		n, err = s.be.Client.Exists(ctx, s.leaseKey(rkey)).Result()
 		return err
 	})
 	return err == nil && n == 1

@@ -176,10 +176,10 @@ func (s *Store) subscribe(ctx context.Context) {
 	l := s.local
 	defer close(l.done)
 	var ps *redis.PubSub
-	if cc, ok := s.be.rdb.(*redis.ClusterClient); ok {
+	if cc, ok := s.be.Client.(*redis.ClusterClient); ok {
 		ps = cc.SSubscribe(ctx, l.channel)
 	} else {
-		ps = s.be.rdb.Subscribe(ctx, l.channel)
+		ps = s.be.Client.Subscribe(ctx, l.channel)
 	}
 	defer ps.Close()
 	go func() {
@@ -232,7 +232,7 @@ func (s *Store) publish(ctx context.Context, p redis.Pipeliner, ev event) {
 	if err != nil {
 		return
 	}
-	if _, ok := s.be.rdb.(*redis.ClusterClient); ok {
+	if _, ok := s.be.Client.(*redis.ClusterClient); ok {
 		p.SPublish(ctx, s.eventsChannel(), data)
 		return
 	}
@@ -242,7 +242,7 @@ func (s *Store) publish(ctx context.Context, p redis.Pipeliner, ev event) {
 // publishNow publishes ev in a round trip of its own, for a change Redis has
 // already acknowledged.
 func (s *Store) publishNow(ctx context.Context, ev event) error {
-	return s.be.pipelined(ctx, func(p redis.Pipeliner) { s.publish(ctx, p, ev) })
+	return s.be.Pipelined(ctx, func(p redis.Pipeliner) { s.publish(ctx, p, ev) })
 }
 
 func (s *Store) eventsChannel() string { return s.keys.events }

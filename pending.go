@@ -112,7 +112,7 @@ func (s *Store) applyPending(ctx context.Context, kind pendingKind, items []stri
 		return s.deleteEntries(ctx, items)
 	default:
 		ev := event{Keys: items}
-		return s.be.run(ctx, func(ctx context.Context) error { return s.publishNow(ctx, ev) })
+		return s.be.Run(ctx, func(ctx context.Context) error { return s.publishNow(ctx, ev) })
 	}
 }
 

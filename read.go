@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cachefront/cachefront/internal/backend"
 	"github.com/cachefront/cachefront/internal/entry"
 	"github.com/cachefront/cachefront/internal/scripts"
 	"github.com/redis/go-redis/v9"
@@ -57,7 +58,7 @@ func (s *Store) read(ctx context.Context, cc *counters, rkey string, tags tagSet
 // readOnce is read without sharing.
 func (s *Store) readOnce(ctx context.Context, cc *counters, rkey string, tags tagSet, typeHash uint32) (readResult, error) {
 	buf := newReadBuf(s.be, rkey, tags.keys)
-	if err := s.be.runOp(ctx, buf); err != nil {
+	if err := s.be.RunOp(ctx, buf); err != nil {
 		return readResult{}, err // a watchdog may still be filling buf
 	}
 	r, err := s.evaluate(ctx, cc, rkey, buf.vals[0], buf.ok[0], tags.names, buf.vals[1:], typeHash)
@@ -89,7 +90,7 @@ func (r *readResult) fillVersions(names []string) {
 // readBuf is one read's operation: its keys and replies, reused from read
 // to read for the common case of up to three tags.
 type readBuf struct {
-	be             *backend
+	be             *backend.Backend
 	keys, vals     []string
 	ok             []bool
 	keyArr, valArr [4]string
@@ -98,7 +99,7 @@ type readBuf struct {
 
 var readBufs = sync.Pool{New: func() any { return new(readBuf) }}
 
-func newReadBuf(be *backend, rkey string, tagKeys []string) *readBuf {
+func newReadBuf(be *backend.Backend, rkey string, tagKeys []string) *readBuf {
 	b := readBufs.Get().(*readBuf)
 	b.be = be
 	n := 1 + len(tagKeys)
@@ -112,10 +113,10 @@ func newReadBuf(be *backend, rkey string, tagKeys []string) *readBuf {
 	return b
 }
 
-func (b *readBuf) do(ctx context.Context) error { return b.be.getMany(ctx, b.keys, b.vals, b.ok) }
+func (b *readBuf) Do(ctx context.Context) error { return b.be.GetMany(ctx, b.keys, b.vals, b.ok) }
 
 // release returns b for reuse, keeping none of its strings alive. It must
-// not be called while a watchdog may still be running b.do: run returns
+// not be called while a watchdog may still be running b.Do: Run returns
 // early only with an error, after which b is simply dropped.
 func (b *readBuf) release() {
 	*b = readBuf{}
@@ -185,7 +186,7 @@ func (s *Store) tagVersions(ctx context.Context, tags []string) ([]string, error
 	keys := s.tagSet(tags).keys
 	vals := make([]string, len(keys))
 	ok := make([]bool, len(keys))
-	err := s.be.run(ctx, func(ctx context.Context) error { return s.be.getMany(ctx, keys, vals, ok) })
+	err := s.be.Run(ctx, func(ctx context.Context) error { return s.be.GetMany(ctx, keys, vals, ok) })
 	return vals, err
 }
 
@@ -198,8 +199,8 @@ func (s *Store) dropCorrupt(ctx context.Context, cc *counters, rkey, raw string,
 	if len(prefix) > 64 {
 		prefix = prefix[:64]
 	}
-	err := s.be.run(ctx, func(ctx context.Context) error {
-		return scripts.DeleteIfPrefix.Run(ctx, s.be.rdb, []string{rkey}, prefix).Err()
+	err := s.be.Run(ctx, func(ctx context.Context) error {
+		return scripts.DeleteIfPrefix.Run(ctx, s.be.Client, []string{rkey}, prefix).Err()
 	})
 	if err != nil {
 		cc.fail(opDelete)
@@ -243,8 +244,8 @@ func (s *Store) lookBeforeLoading(ctx context.Context, rkeys []string, tags tagS
 	tagCmds := make([]*redis.StringCmd, len(tags.keys))
 	var seqCmd *redis.StringCmd
 	fresh := "0:" + entry.NewGen()
-	err := s.be.run(ctx, func(ctx context.Context) error {
-		return s.be.pipelined(ctx, func(p redis.Pipeliner) {
+	err := s.be.Run(ctx, func(ctx context.Context) error {
+		return s.be.Pipelined(ctx, func(p redis.Pipeliner) {
 			for i, k := range rkeys {
 				entryCmds[i] = p.Get(ctx, k)
 			}

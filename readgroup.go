@@ -6,6 +6,8 @@ import (
 	"hash/maphash"
 	"sync"
 	"unsafe"
+
+	"github.com/cachefront/cachefront/internal/backend"
 )
 
 // readGroup lets concurrent reads of one key share round trips without
@@ -67,7 +69,7 @@ type sharedRead struct {
 
 // errSharedReadFailed answers the callers of a shared read whose sender
 // panicked.
-var errSharedReadFailed = unavailable(errors.New("the shared read did not complete"))
+var errSharedReadFailed = backend.Unavailable(errors.New("the shared read did not complete"))
 
 var keyReadsPool = sync.Pool{New: func() any { return new(keyReads) }}
 

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cachefront/cachefront/internal/backend"
 	"github.com/cachefront/cachefront/internal/breaker"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
@@ -20,7 +21,7 @@ import (
 // safe for concurrent use.
 type Store struct {
 	cfg     config
-	be      *backend
+	be      *backend.Backend
 	keys    keyspace
 	metrics *metrics
 	flights singleflight.Group
@@ -84,7 +85,7 @@ func newStore(rdb redis.UniversalClient, opts []Option) (*Store, error) {
 	s.tagInvalidations = m.invalidations.WithLabelValues("tag")
 	s.keyDeletions = m.invalidations.WithLabelValues("key")
 	br := breaker.New(cfg.breakerFailures, cfg.breakerCooldown, s.breakerChanged)
-	s.be = newBackend(rdb, cfg.opTimeout, br)
+	s.be = backend.New(rdb, cfg.opTimeout, br)
 	if cfg.localMax > 0 {
 		local, err := newLocalTier(cfg.localMax, cfg.localTTL, s.keys, s.eventsChannel())
 		if err != nil {
@@ -131,7 +132,7 @@ func (s *Store) Stats() Stats {
 	st := Stats{
 		Invalidations:        s.invalidations.Load(),
 		Deletes:              s.deletes.Load(),
-		CircuitOpen:          s.be.breaker.State() != breaker.Closed,
+		CircuitOpen:          s.be.Breaker.State() != breaker.Closed,
 		PendingInvalidations: s.PendingInvalidations(),
 		Caches:               map[string]CacheStats{},
 	}
@@ -149,7 +150,7 @@ func (s *Store) Stats() Stats {
 // Ping checks that Redis answers within the operation timeout, for
 // readiness probes.
 func (s *Store) Ping(ctx context.Context) error {
-	return s.be.run(ctx, func(ctx context.Context) error { return s.be.rdb.Ping(ctx).Err() })
+	return s.be.Run(ctx, func(ctx context.Context) error { return s.be.Client.Ping(ctx).Err() })
 }
 
 // Close marks the Store closed: later calls return ErrClosed. It stops the

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/cachefront/cachefront/internal/backend"
 	"github.com/cachefront/cachefront/internal/entry"
 	"github.com/cachefront/cachefront/internal/scripts"
 	"github.com/redis/go-redis/v9"
@@ -37,9 +38,9 @@ func jittered(ttl time.Duration, jitter float64) time.Duration {
 // It reports whether the write happened.
 func (s *Store) writeIfGen(ctx context.Context, rkey, gen string, data []byte, ttl time.Duration) (bool, error) {
 	var n int64
-	err := s.be.run(ctx, func(ctx context.Context) error {
+	err := s.be.Run(ctx, func(ctx context.Context) error {
 		var err error
-		n, err = scripts.WriteIfGen.Run(ctx, s.be.rdb, []string{rkey}, gen, data, ttl.Milliseconds()).Int64()
+		n, err = scripts.WriteIfGen.Run(ctx, s.be.Client, []string{rkey}, gen, data, ttl.Milliseconds()).Int64()
 		return err
 	})
 	return err == nil && n == 1, err
@@ -50,8 +51,8 @@ func (s *Store) writeIfGen(ctx context.Context, rkey, gen string, data []byte, t
 func (s *Store) ensureTagVersions(ctx context.Context, tags tagSet) ([]string, error) {
 	cmds := make([]*redis.StringCmd, len(tags.keys))
 	fresh := "0:" + entry.NewGen()
-	err := s.be.run(ctx, func(ctx context.Context) error {
-		return s.be.pipelined(ctx, func(p redis.Pipeliner) {
+	err := s.be.Run(ctx, func(ctx context.Context) error {
+		return s.be.Pipelined(ctx, func(p redis.Pipeliner) {
 			for i, k := range tags.keys {
 				p.SetNX(ctx, k, fresh, s.cfg.tagTTL)
 				p.PExpire(ctx, k, s.cfg.tagTTL) // a tag in use never expires
@@ -78,7 +79,7 @@ func (s *Store) setEntry(ctx context.Context, rkey string, h *entry.Header, payl
 	if len(tags.keys) > 0 {
 		if seen, ok := s.seen.lookup(tags.names, h.Created); ok {
 			h.Tags = seen
-		} else if s.be.single {
+		} else if s.be.Single {
 			return s.setTagged(ctx, rkey, h, payload, tags, ttl)
 		} else {
 			versions, err := s.ensureTagVersions(ctx, tags)
@@ -91,17 +92,17 @@ func (s *Store) setEntry(ctx context.Context, rkey string, h *entry.Header, payl
 			}
 		}
 	}
-	buf := getBuffer()
+	buf := backend.GetBuffer()
 	buf.Grow(entry.EncodedLen(h, len(payload)))
 	data, err := entry.Encode(buf.AvailableBuffer(), h, payload)
 	if err != nil {
-		putBuffer(buf)
+		backend.PutBuffer(buf)
 		return err
 	}
-	err = s.be.run(ctx, func(ctx context.Context) error {
-		return s.be.rdb.Set(ctx, rkey, data, ttl).Err()
+	err = s.be.Run(ctx, func(ctx context.Context) error {
+		return s.be.Client.Set(ctx, rkey, data, ttl).Err()
 	})
-	s.be.reuse(buf, err)
+	s.be.Reuse(buf, err)
 	return err
 }
 
@@ -117,9 +118,9 @@ func (s *Store) setTagged(ctx context.Context, rkey string, h *entry.Header, pay
 		args = append(args, n)
 	}
 	var versions []string
-	err := s.be.run(ctx, func(ctx context.Context) error {
+	err := s.be.Run(ctx, func(ctx context.Context) error {
 		var err error
-		versions, err = scripts.SetTagged.Run(ctx, s.be.rdb, keys, args...).StringSlice()
+		versions, err = scripts.SetTagged.Run(ctx, s.be.Client, keys, args...).StringSlice()
 		return err
 	})
 	if err == nil {
@@ -132,19 +133,19 @@ func (s *Store) setTagged(ctx context.Context, rkey string, h *entry.Header, pay
 func (s *Store) deleteEntries(ctx context.Context, rkeys []string) error {
 	ttl := s.tombstoneTTL()
 	ev := event{Keys: rkeys}
-	err := s.be.run(ctx, func(ctx context.Context) error {
-		err := s.be.pipelined(ctx, func(p redis.Pipeliner) {
+	err := s.be.Run(ctx, func(ctx context.Context) error {
+		err := s.be.Pipelined(ctx, func(p redis.Pipeliner) {
 			now := time.Now().UnixMilli()
 			for _, k := range rkeys {
 				h := entry.Header{Gen: entry.NewGen(), Kind: entry.KindTombstone, Created: now, FreshUntil: now}
 				data, _ := entry.Encode(nil, &h, nil)
 				p.Set(ctx, k, data, ttl)
 			}
-			if s.be.single {
+			if s.be.Single {
 				s.publish(ctx, p, ev) // one server runs it after the tombstones
 			}
 		})
-		if err != nil || s.be.single {
+		if err != nil || s.be.Single {
 			return err
 		}
 		return s.publishNow(ctx, ev)
@@ -168,7 +169,7 @@ func (s *Store) announceSet(ctx context.Context, rkey string) {
 	}
 	ev := event{Keys: []string{rkey}}
 	s.local.apply(ev)
-	if err := s.be.run(ctx, func(ctx context.Context) error { return s.publishNow(ctx, ev) }); err != nil {
+	if err := s.be.Run(ctx, func(ctx context.Context) error { return s.publishNow(ctx, ev) }); err != nil {
 		s.storeOps.fail(opWrite)
 		s.queuePending(pendingAnnouncement, ev.Keys)
 	}

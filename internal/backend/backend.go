@@ -1,48 +1,66 @@
-package cachefront
+// Package backend runs cachefront's Redis commands under its failure
+// policy: every operation bounded in time (a deadline the client honours, or
+// a watchdog when it would not), a circuit breaker, and Redis failures
+// reported as ErrUnavailable.
+package backend
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/cachefront/cachefront/internal/breaker"
 	"github.com/redis/go-redis/v9"
 )
 
+// ErrUnavailable reports that Redis could not be used: it failed, timed out,
+// or the circuit breaker is open after repeated failures.
+var ErrUnavailable = errors.New("cachefront: redis unavailable")
+
 var errCircuitOpen = errors.New("circuit breaker open after repeated redis failures")
 
-// backend runs commands against Redis under the failure policy: a bounded
-// time per operation and a circuit breaker.
-type backend struct {
-	rdb redis.UniversalClient
+// Unavailable wraps err (nil stays nil) so that it matches ErrUnavailable.
+func Unavailable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// Backend runs commands against Redis under the failure policy: a bounded
+// time per operation and a circuit breaker. It is safe for concurrent use.
+type Backend struct {
+	Client redis.UniversalClient
 	// single is true for a client whose keys all live on one server (a plain
 	// or Sentinel client): multi-key commands and scripts are safe. Cluster and
 	// Ring clients get per-key commands in pipelines instead.
-	single bool
+	Single bool
 	// ctxDeadlines is true when the client honours context deadlines on socket
 	// reads (ContextTimeoutEnabled). socketBound is true when the client's own
 	// read and write timeouts are within the operation timeout, so that every
 	// socket operation ends in time by itself. Otherwise (and on a
 	// socket-bound client when the caller's deadline is sooner) a watchdog
 	// enforces the bound.
-	ctxDeadlines bool
-	socketBound  bool
+	CtxDeadlines bool
+	SocketBound  bool
 	timeout      time.Duration
-	breaker      *breaker.Breaker
+	Breaker      *breaker.Breaker
 }
 
-func newBackend(rdb redis.UniversalClient, timeout time.Duration, b *breaker.Breaker) *backend {
-	be := &backend{rdb: rdb, timeout: timeout, breaker: b}
+// New returns a Backend for rdb bounding each operation by timeout.
+func New(rdb redis.UniversalClient, timeout time.Duration, b *breaker.Breaker) *Backend {
+	be := &Backend{Client: rdb, timeout: timeout, Breaker: b}
 	bounds := func(ctxEnabled bool, read, write time.Duration) {
-		be.ctxDeadlines = ctxEnabled
-		be.socketBound = within(timeout, read, write)
+		be.CtxDeadlines = ctxEnabled
+		be.SocketBound = within(timeout, read, write)
 	}
 	switch c := rdb.(type) {
 	case *redis.Client:
 		o := c.Options()
-		be.single = true
+		be.Single = true
 		bounds(o.ContextTimeoutEnabled, o.ReadTimeout, o.WriteTimeout)
 	case *redis.ClusterClient:
 		o := c.Options()
@@ -66,34 +84,34 @@ func within(bound time.Duration, timeouts ...time.Duration) bool {
 	return true
 }
 
-// run calls fn under the operation timeout. It returns ErrUnavailable
+// Run calls fn under the operation timeout. It returns ErrUnavailable
 // (wrapping the cause) when the breaker is open, when Redis fails, or when the
 // timeout passes, whatever the client's own timeouts are. fn must treat
 // redis.Nil as an answer, not return it.
 //
 // When the watchdog gives up on fn, fn goes on in its goroutine until the
 // client's own read timeout; the caller must not read anything fn writes
-// after run returned an error.
-func (be *backend) run(ctx context.Context, fn func(context.Context) error) error {
-	return be.runOp(ctx, opFunc(fn))
+// after Run returned an error.
+func (be *Backend) Run(ctx context.Context, fn func(context.Context) error) error {
+	return be.RunOp(ctx, opFunc(fn))
 }
 
-// operation is work for runOp. A pointer to a struct that holds an
+// Operation is work for RunOp. A pointer to a struct that holds an
 // operation's arguments and results implements it without the allocation of
 // a closure.
-type operation interface {
-	do(ctx context.Context) error
+type Operation interface {
+	Do(ctx context.Context) error
 }
 
 // opFunc makes a function an operation.
 type opFunc func(context.Context) error
 
-func (f opFunc) do(ctx context.Context) error { return f(ctx) }
+func (f opFunc) Do(ctx context.Context) error { return f(ctx) }
 
-// runOp is run for an operation.
-func (be *backend) runOp(ctx context.Context, op operation) error {
-	if !be.breaker.Allow() {
-		return unavailable(errCircuitOpen)
+// RunOp is Run for an Operation.
+func (be *Backend) RunOp(ctx context.Context, op Operation) error {
+	if !be.Breaker.Allow() {
+		return Unavailable(errCircuitOpen)
 	}
 	opCtx := ctx
 	var oc *opContext
@@ -103,11 +121,11 @@ func (be *backend) runOp(ctx context.Context, op operation) error {
 	}
 	var err error
 	if be.inline(oc == nil) {
-		err = op.do(opCtx)
+		err = op.Do(opCtx)
 		oc.release()
 	} else {
 		done := make(chan error, 1)
-		go func() { done <- op.do(opCtx) }()
+		go func() { done <- op.Do(opCtx) }()
 		select {
 		case err = <-done:
 			oc.release()
@@ -121,31 +139,31 @@ func (be *backend) runOp(ctx context.Context, op operation) error {
 	}
 	switch {
 	case err == nil:
-		be.breaker.Success()
+		be.Breaker.Success()
 		return nil
 	case ctx.Err() != nil:
 		// The caller went away: says nothing about Redis.
 		return ctx.Err()
 	case errors.Is(err, context.DeadlineExceeded):
-		be.breaker.Failure()
-		return unavailable(fmt.Errorf("no answer within %v", be.timeout))
+		be.Breaker.Failure()
+		return Unavailable(fmt.Errorf("no answer within %v", be.timeout))
 	default:
-		be.breaker.Failure()
-		return unavailable(err)
+		be.Breaker.Failure()
+		return Unavailable(err)
 	}
 }
 
 // inline reports whether an operation can run in the caller's goroutine,
 // bounded by the client itself.
-func (be *backend) inline(callerSooner bool) bool {
-	return be.ctxDeadlines || be.socketBound && !callerSooner
+func (be *Backend) inline(callerSooner bool) bool {
+	return be.CtxDeadlines || be.SocketBound && !callerSooner
 }
 
-// reuse returns buf, written to Redis by an operation that ended with err,
+// Reuse returns buf, written to Redis by an operation that ended with err,
 // to the pool, unless a watchdog may still be sending it.
-func (be *backend) reuse(buf *bytes.Buffer, err error) {
-	if err == nil || be.ctxDeadlines {
-		putBuffer(buf)
+func (be *Backend) Reuse(buf *bytes.Buffer, err error) {
+	if err == nil || be.CtxDeadlines {
+		PutBuffer(buf)
 	}
 }
 
@@ -159,10 +177,10 @@ func firstErr(cmds []redis.Cmder) error {
 	return nil
 }
 
-// pipelined runs fn's commands in one pipeline and returns the first real
+// Pipelined runs fn's commands in one pipeline and returns the first real
 // error (redis.Nil replies are answers).
-func (be *backend) pipelined(ctx context.Context, fn func(redis.Pipeliner)) error {
-	cmds, err := be.rdb.Pipelined(ctx, func(p redis.Pipeliner) error { fn(p); return nil })
+func (be *Backend) Pipelined(ctx context.Context, fn func(redis.Pipeliner)) error {
+	cmds, err := be.Client.Pipelined(ctx, func(p redis.Pipeliner) error { fn(p); return nil })
 	if err == redis.Nil || err == nil {
 		return firstErr(cmds)
 	}
@@ -172,12 +190,12 @@ func (be *backend) pipelined(ctx context.Context, fn func(redis.Pipeliner)) erro
 	return err
 }
 
-// getMany reads keys in one round trip: MGET on a single server, a pipeline
+// GetMany reads keys in one round trip: MGET on a single server, a pipeline
 // of GETs (one per node, in parallel) on a sharded client. Absent keys give
 // "" with ok false.
-func (be *backend) getMany(ctx context.Context, keys []string, vals []string, ok []bool) error {
+func (be *Backend) GetMany(ctx context.Context, keys []string, vals []string, ok []bool) error {
 	if len(keys) == 1 {
-		v, err := be.rdb.Get(ctx, keys[0]).Result()
+		v, err := be.Client.Get(ctx, keys[0]).Result()
 		if err == nil {
 			vals[0], ok[0] = v, true
 		} else if err != redis.Nil {
@@ -185,8 +203,8 @@ func (be *backend) getMany(ctx context.Context, keys []string, vals []string, ok
 		}
 		return nil
 	}
-	if be.single {
-		res, err := be.rdb.MGet(ctx, keys...).Result()
+	if be.Single {
+		res, err := be.Client.MGet(ctx, keys...).Result()
 		if err != nil {
 			return err
 		}
@@ -198,7 +216,7 @@ func (be *backend) getMany(ctx context.Context, keys []string, vals []string, ok
 		return nil
 	}
 	cmds := make([]*redis.StringCmd, len(keys))
-	err := be.pipelined(ctx, func(p redis.Pipeliner) {
+	err := be.Pipelined(ctx, func(p redis.Pipeliner) {
 		for i, k := range keys {
 			cmds[i] = p.Get(ctx, k)
 		}
@@ -212,4 +230,23 @@ func (be *backend) getMany(ctx context.Context, keys []string, vals []string, ok
 		}
 	}
 	return nil
+}
+
+// encodeBuffers are reused for encoding values and entries sent to Redis. Redis has the
+// bytes before a buffer is returned; buffers grown past maxPooledBuffer are
+// left to the garbage collector so that one large value does not pin memory.
+var encodeBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledBuffer = 64 << 10
+
+// GetBuffer returns an empty buffer from the pool.
+func GetBuffer() *bytes.Buffer { return encodeBuffers.Get().(*bytes.Buffer) }
+
+// PutBuffer returns b to the pool.
+func PutBuffer(b *bytes.Buffer) {
+	if b.Cap() > maxPooledBuffer {
+		return
+	}
+	b.Reset()
+	encodeBuffers.Put(b)
 }

@@ -1,4 +1,4 @@
-package cachefront
+package backend
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 func TestAbandonedOperationKeepsItsContext(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // default client: watchdog
 	defer rdb.Close()
-	be := newBackend(rdb, time.Second, breaker.New(100, time.Second, nil)) // under the 3s socket timeouts
+	be := New(rdb, time.Second, breaker.New(100, time.Second, nil)) // under the 3s socket timeouts
 	if be.inline(false) {
 		t.Fatal("a default client should run operations under the watchdog")
 	}
@@ -25,7 +25,7 @@ func TestAbandonedOperationKeepsItsContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- be.run(ctx, func(opCtx context.Context) error {
+		done <- be.Run(ctx, func(opCtx context.Context) error {
 			started <- opCtx
 			<-release
 			return nil
@@ -40,7 +40,7 @@ func TestAbandonedOperationKeepsItsContext(t *testing.T) {
 
 	for range 10 {
 		var next context.Context
-		if err := be.run(context.Background(), func(opCtx context.Context) error {
+		if err := be.Run(context.Background(), func(opCtx context.Context) error {
 			next = opCtx
 			return nil
 		}); err != nil {

@@ -1,4 +1,4 @@
-package cachefront
+package backend
 
 import (
 	"context"
