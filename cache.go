@@ -10,6 +10,7 @@ import (
 
 	"github.com/cachefront/cachefront/internal/backend"
 	"github.com/cachefront/cachefront/internal/entry"
+	"github.com/cachefront/cachefront/internal/keyspace"
 )
 
 // Cache is a typed view of a Store: values of type T under one name. Create
@@ -185,7 +186,7 @@ func (c *Cache[T]) begin(key string, opts []Option) (string, *callConfig, error)
 	if err != nil {
 		return "", nil, err
 	}
-	rkey, err := c.store.keys.entry(c.name, key)
+	rkey, err := c.store.keys.Entry(c.name, key)
 	return rkey, call, err
 }
 
@@ -197,14 +198,14 @@ func (c *Cache[T]) beginRead(key string, opts []Option) (rkey string, call *call
 		if err = c.store.checkOpen(); err != nil {
 			return
 		}
-		var parts entryKeyParts
-		if parts, err = entryKey(c.name, key); err != nil {
+		var parts keyspace.EntryParts
+		if parts, err = keyspace.EntryKey(c.name, key); err != nil {
 			return
 		}
 		if v, lerr, local = c.fromLocalParts(parts); local {
 			return
 		}
-		rkey = c.store.keys.prefix + parts.cache + ":" + parts.key
+		rkey = c.store.keys.Join(parts)
 		call, err = c.callConfig(opts)
 		return
 	}
@@ -311,7 +312,7 @@ func (c *Cache[T]) Delete(ctx context.Context, keys ...string) error {
 	}
 	rkeys := make([]string, 0, len(keys))
 	for _, k := range keys {
-		rk, err := c.store.keys.entry(c.name, k)
+		rk, err := c.store.keys.Entry(c.name, k)
 		if err != nil {
 			return err
 		}
@@ -334,7 +335,7 @@ func (c *Cache[T]) fromLocal(rkey string) (v T, err error, ok bool) {
 	if c.store.local == nil {
 		return v, nil, false
 	}
-	parts, ok := c.store.keys.parseEntry(rkey)
+	parts, ok := c.store.keys.ParseEntry(rkey)
 	if !ok {
 		return v, nil, false
 	}
@@ -342,7 +343,7 @@ func (c *Cache[T]) fromLocal(rkey string) (v T, err error, ok bool) {
 }
 
 // fromLocalParts is fromLocal for an entry key in parts.
-func (c *Cache[T]) fromLocalParts(parts entryKeyParts) (v T, err error, ok bool) {
+func (c *Cache[T]) fromLocalParts(parts keyspace.EntryParts) (v T, err error, ok bool) {
 	e, ok := c.store.local.getParts(parts, c.typeHash)
 	if !ok {
 		return v, nil, false

@@ -18,7 +18,7 @@ func planOf(t *testing.T, m *httpCache, r *http.Request) *httpPlan {
 	if why != "" {
 		t.Fatal(why)
 	}
-	rkey, err := m.c.store.keys.entry(m.c.name, key)
+	rkey, err := m.c.store.keys.Entry(m.c.name, key)
 	if err != nil {
 		t.Fatal(err)
 	}

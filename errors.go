@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/cachefront/cachefront/internal/backend"
+	"github.com/cachefront/cachefront/internal/keyspace"
 )
 
 // Sentinel errors. Match them with errors.Is; cachefront wraps them with
@@ -26,7 +27,7 @@ var (
 	ErrInvalidOption = errors.New("cachefront: invalid option")
 
 	// ErrInvalidKey reports an empty key.
-	ErrInvalidKey = errors.New("cachefront: invalid key")
+	ErrInvalidKey = keyspace.ErrInvalidKey
 
 	// ErrInvalidTag reports an empty or over-long tag.
 	ErrInvalidTag = errors.New("cachefront: invalid tag")

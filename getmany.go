@@ -110,7 +110,7 @@ func (c *Cache[T]) readMany(ctx context.Context, keys []string, opts []Option) (
 		if _, dup := batch.rkeys[k]; dup {
 			continue
 		}
-		rk, err := c.store.keys.entry(c.name, k)
+		rk, err := c.store.keys.Entry(c.name, k)
 		if err != nil {
 			return batch, err
 		}

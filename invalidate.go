@@ -63,7 +63,7 @@ func (s *Store) invalidateTags(ctx context.Context, names []string) error {
 	var versions []string // each tag's version afterwards, on a sharded client
 	err := s.be.Run(ctx, func(ctx context.Context) error {
 		if s.be.Single {
-			keys := append([]string{s.keys.seq()}, ts.keys...)
+			keys := append([]string{s.keys.Seq()}, ts.keys...)
 			args := []any{tagTTL.Milliseconds(), suffix}
 			if data, err := msgpack.Marshal(ev); err == nil {
 				args = append(args, s.eventsChannel(), data)
@@ -72,7 +72,7 @@ func (s *Store) invalidateTags(ctx context.Context, names []string) error {
 			version = strconv.FormatInt(seq, 10) + ":" + suffix
 			return err
 		}
-		seq, err := s.be.Client.Incr(ctx, s.keys.seq()).Result()
+		seq, err := s.be.Client.Incr(ctx, s.keys.Seq()).Result()
 		if err != nil {
 			return err
 		}
@@ -121,7 +121,7 @@ func (s *Store) Delete(ctx context.Context, storeKeys ...string) error {
 		if err != nil {
 			return err
 		}
-		rk, err := s.keys.entry(name, key)
+		rk, err := s.keys.Entry(name, key)
 		if err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachefront/cachefront/internal/keyspace"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -196,7 +197,7 @@ func TestLateTagLoadIsNotJoinedAfterAnInvalidation(t *testing.T) {
 					}
 					t.Run(name, func(t *testing.T) {
 						ns := newTestStore(t, b).Namespace()
-						gate := newCommandGate(1, hold.fail, hold.match(newKeyspace(ns).tag("late")))
+						gate := newCommandGate(1, hold.fail, hold.match(keyspace.New(ns).Tag("late")))
 						reads := &readCounter{part: ":race:"}
 						s := NewStore(sharedNamespaceClient(t, b, func(rdb redis.UniversalClient) {
 							rdb.AddHook(gate)
@@ -245,7 +246,7 @@ func TestTagVersionsNeverGoBack(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *testBackend) {
 		s := newTestStore(t, b)
 		c := New[string](s, "race")
-		tagKey := s.keys.tag("late")
+		tagKey := s.keys.Tag("late")
 		// The first invalidation's write of the tag's version is held.
 		gate := newCommandGate(1, false, commandOn(tagKey, "set", "eval", "evalsha"))
 		b.rdb.AddHook(gate)
@@ -279,7 +280,7 @@ func TestTagVersionsNeverGoBack(t *testing.T) {
 		close(finish)
 		<-loaded
 
-		seq, _ := b.rdb.Get(ctxBG, s.keys.seq()).Int64()
+		seq, _ := b.rdb.Get(ctxBG, s.keys.Seq()).Int64()
 		version, _ := b.rdb.Get(ctxBG, tagKey).Result()
 		if seqOf(version) != seq {
 			t.Errorf("tag version %q after invalidation %d", version, seq)
@@ -338,7 +339,7 @@ func tagOnAnotherNode(t *testing.T, s *Store, rdb redis.UniversalClient) string 
 	}
 	for i := range 100 {
 		tag := fmt.Sprintf("late%d", i)
-		node, err := cc.MasterForKey(ctxBG, s.keys.tag(tag))
+		node, err := cc.MasterForKey(ctxBG, s.keys.Tag(tag))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -372,9 +373,9 @@ func TestLocalTierEventNeverOvertakesItsChange(t *testing.T) {
 				writer := NewStore(writerRdb, WithNamespace(ns), WithLocalCache(100, localTTL), WithOperationTimeout(5*time.Second))
 				defer writer.Close()
 				tag := tagOnAnotherNode(t, writer, writerRdb)
-				target.Store(writer.keys.tag(tag))
+				target.Store(writer.keys.Tag(tag))
 				if change == "Delete" {
-					rkey, _ := writer.keys.entry("race", "k")
+					rkey, _ := writer.keys.Entry("race", "k")
 					target.Store(rkey)
 				}
 				waitFor(t, 5*time.Second, "subscriptions", func() bool { return reader.local.isHealthy() && writer.local.isHealthy() })

@@ -2,7 +2,6 @@ package cachefront
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/cachefront/cachefront/internal/entry"
@@ -20,9 +19,7 @@ const (
 	leaseMaxPoll   = 50 * time.Millisecond
 )
 
-func (s *Store) leaseKey(rkey string) string {
-	return s.keys.prefix + "#l:" + strings.TrimPrefix(rkey, s.keys.prefix)
-}
+func (s *Store) leaseKey(rkey string) string { return s.keys.Lease(rkey) }
 
 // acquireLease tries to take the lease of rkey for ttl. It returns the token
 // to release it with, or "" when another load holds it.

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cachefront/cachefront/internal/keyspace"
 	"github.com/maypok86/otter/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/vmihailenco/msgpack/v5"
@@ -37,9 +38,9 @@ type event struct {
 }
 
 type localTier struct {
-	cache   *otter.Cache[entryKeyParts, *localEntry]
+	cache   *otter.Cache[keyspace.EntryParts, *localEntry]
 	clock   *otter.CoarseClock
-	keys    keyspace
+	keys    keyspace.Keyspace
 	maxTTL  time.Duration
 	channel string
 
@@ -60,12 +61,12 @@ const localClockResolution = 5 * time.Millisecond
 // minLocalTTL is the shortest local TTL WithLocalCache accepts.
 const minLocalTTL = 50 * time.Millisecond
 
-func newLocalTier(maxEntries int, ttl time.Duration, keys keyspace, channel string) (*localTier, error) {
+func newLocalTier(maxEntries int, ttl time.Duration, keys keyspace.Keyspace, channel string) (*localTier, error) {
 	clock := otter.NewCoarseClock(localClockResolution)
-	c, err := otter.New(&otter.Options[entryKeyParts, *localEntry]{
+	c, err := otter.New(&otter.Options[keyspace.EntryParts, *localEntry]{
 		MaximumSize: maxEntries,
 		Clock:       clock,
-		ExpiryCalculator: otter.ExpiryCreatingFunc(func(e otter.Entry[entryKeyParts, *localEntry]) time.Duration {
+		ExpiryCalculator: otter.ExpiryCreatingFunc(func(e otter.Entry[keyspace.EntryParts, *localEntry]) time.Duration {
 			return e.Value.ttl
 		}),
 	})
@@ -78,7 +79,7 @@ func newLocalTier(maxEntries int, ttl time.Duration, keys keyspace, channel stri
 
 // getParts returns a live local entry for an entry key in parts, of the
 // given type.
-func (l *localTier) getParts(k entryKeyParts, typeHash uint32) (*localEntry, bool) {
+func (l *localTier) getParts(k keyspace.EntryParts, typeHash uint32) (*localEntry, bool) {
 	if !l.healthy.Load() {
 		return nil, false
 	}
@@ -111,7 +112,7 @@ func (l *localTier) put(rkey string, e *localEntry, seenEpoch uint64, freshUntil
 	if e.ttl <= 0 {
 		return
 	}
-	k, ok := l.keys.parseEntry(rkey)
+	k, ok := l.keys.ParseEntry(rkey)
 	if !ok {
 		return
 	}
@@ -131,7 +132,7 @@ func (l *localTier) apply(ev event) {
 	l.epoch++
 	l.mu.Unlock()
 	for _, rkey := range ev.Keys {
-		if k, ok := l.keys.parseEntry(rkey); ok {
+		if k, ok := l.keys.ParseEntry(rkey); ok {
 			l.cache.Invalidate(k)
 		}
 	}
@@ -245,4 +246,4 @@ func (s *Store) publishNow(ctx context.Context, ev event) error {
 	return s.be.Pipelined(ctx, func(p redis.Pipeliner) { s.publish(ctx, p, ev) })
 }
 
-func (s *Store) eventsChannel() string { return s.keys.events }
+func (s *Store) eventsChannel() string { return s.keys.Events() }

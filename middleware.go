@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cachefront/cachefront/internal/entry"
+	"github.com/cachefront/cachefront/internal/keyspace"
 )
 
 // Middleware returns net/http middleware that caches the responses of the
@@ -250,7 +251,7 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 	}
 	c := m.c
 	if c.store.local != nil {
-		if parts, err := entryKey(c.name, key); err == nil {
+		if parts, err := keyspace.EntryKey(c.name, key); err == nil {
 			if e, ok := c.store.local.getParts(parts, c.typeHash); ok && !e.notFound {
 				if now := time.Now().UnixMilli(); e.freshUntil > now {
 					if resp, ok := e.value.(*cachedResponse); ok {
@@ -262,7 +263,7 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 			}
 		}
 	}
-	rkey, err := c.store.keys.entry(c.name, key)
+	rkey, err := c.store.keys.Entry(c.name, key)
 	if err != nil {
 		bypass(w, r, next, "key")
 		return

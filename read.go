@@ -43,7 +43,7 @@ type tagSet struct {
 func (s *Store) tagSet(names []string) tagSet {
 	ts := tagSet{names: names, keys: make([]string, len(names))}
 	for i, n := range names {
-		ts.keys[i] = s.keys.tag(n)
+		ts.keys[i] = s.keys.Tag(n)
 	}
 	return ts
 }
@@ -249,7 +249,7 @@ func (s *Store) lookBeforeLoading(ctx context.Context, rkeys []string, tags tagS
 			for i, k := range rkeys {
 				entryCmds[i] = p.Get(ctx, k)
 			}
-			seqCmd = p.Get(ctx, s.keys.seq())
+			seqCmd = p.Get(ctx, s.keys.Seq())
 			for i, k := range tags.keys {
 				p.SetNX(ctx, k, fresh, s.cfg.tagTTL)
 				p.PExpire(ctx, k, s.cfg.tagTTL) // a tag in use never expires

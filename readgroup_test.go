@@ -114,7 +114,7 @@ func TestConcurrentReadsShareRoundTripsButNeverAnOlderOne(t *testing.T) {
 		if err := c.Set(ctx, "p1", sampleProduct("B000000001"), WithTags("shelf")); err != nil {
 			t.Fatal(err)
 		}
-		rkey, _ := s.keys.entry("products", "p1")
+		rkey, _ := s.keys.Entry("products", "p1")
 		gate := newReadGate(rkey, maxReadsOnWire)
 		b.rdb.AddHook(gate)
 
@@ -161,7 +161,7 @@ func TestSharedReadSurvivesItsSenderLeaving(t *testing.T) {
 		if err := c.Set(ctx, "p2", want); err != nil {
 			t.Fatal(err)
 		}
-		rkey, _ := s.keys.entry("products", "p2")
+		rkey, _ := s.keys.Entry("products", "p2")
 		gate := newReadGate(rkey, maxReadsOnWire)
 		b.rdb.AddHook(gate)
 		fillReadsOnWire(t, c, gate, "p2")
@@ -220,7 +220,7 @@ func TestSharedReadWhoseSenderPanicsStillAnswersTheOthers(t *testing.T) {
 		if err := c.Set(ctx, "p3", sampleProduct("B000000003")); err != nil {
 			t.Fatal(err)
 		}
-		rkey, _ := s.keys.entry("products", "p3")
+		rkey, _ := s.keys.Entry("products", "p3")
 		gate := newReadGate(rkey, maxReadsOnWire)
 		gate.panicAt = maxReadsOnWire + 1
 		b.rdb.AddHook(gate)

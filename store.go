@@ -9,6 +9,7 @@ import (
 
 	"github.com/cachefront/cachefront/internal/backend"
 	"github.com/cachefront/cachefront/internal/breaker"
+	"github.com/cachefront/cachefront/internal/keyspace"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
@@ -22,7 +23,7 @@ import (
 type Store struct {
 	cfg     config
 	be      *backend.Backend
-	keys    keyspace
+	keys    keyspace.Keyspace
 	metrics *metrics
 	flights singleflight.Group
 	// flightSeq numbers finished flights, so that a retry can be named
@@ -79,7 +80,7 @@ func newStore(rdb redis.UniversalClient, opts []Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
-	s := &Store{cfg: cfg, keys: newKeyspace(cfg.namespace), metrics: m, caches: map[string]*counters{}, closing: make(chan struct{}), reads: newReadGroup(),
+	s := &Store{cfg: cfg, keys: keyspace.New(cfg.namespace), metrics: m, caches: map[string]*counters{}, closing: make(chan struct{}), reads: newReadGroup(),
 		tombstoneGrace: defaultTombstoneGrace}
 	s.storeOps = newCounters(m, "")
 	s.tagInvalidations = m.invalidations.WithLabelValues("tag")
