@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cachefront/cachefront/internal/entry"
+	"github.com/cachefront/cachefront/internal/httpcache"
 )
 
 // Request coalescing for the HTTP middleware.
@@ -28,9 +29,9 @@ import (
 
 // httpOutcome is what a leading request hands the requests waiting for it.
 type httpOutcome struct {
-	resp      *cachedResponse // nil: not shareable; waiters run the handler themselves
-	fromCache bool            // found by the leader's second look, not built
-	created   int64           // entry times (Unix ms), when fromCache
+	resp      *httpcache.Response // nil: not shareable; waiters run the handler themselves
+	fromCache bool                // found by the leader's second look, not built
+	created   int64               // entry times (Unix ms), when fromCache
 	fresh     int64
 	late      lateCheck // what became of the tags the handler added
 	handoff
@@ -106,11 +107,11 @@ func (m *httpCache) follow(w http.ResponseWriter, r *http.Request, next http.Han
 	c.cc.dedup()
 	if o.fromCache {
 		c.cc.hit(false)
-		serveStored(w, r, o.resp, hitInfo{hit: true, freshUntil: o.fresh, created: o.created, now: time.Now().UnixMilli()})
+		httpcache.Serve(w, r, o.resp, httpcache.HitInfo{Hit: true, FreshUntil: o.fresh, Created: o.created, Now: time.Now().UnixMilli()})
 		return
 	}
 	c.cc.miss()
-	serveStored(w, r, o.resp, hitInfo{fwd: p.fwd})
+	httpcache.Serve(w, r, o.resp, httpcache.HitInfo{Fwd: p.fwd})
 }
 
 // lead runs the handler for r, streams its response to r's client, stores
@@ -133,7 +134,7 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 			o := &httpOutcome{resp: resp, fromCache: true, created: snap.view.Created, fresh: snap.view.FreshUntil}
 			publish(o)
 			c.cc.hit(false)
-			serveStored(w, r, resp, hitInfo{hit: true, freshUntil: o.fresh, created: o.created, now: now})
+			httpcache.Serve(w, r, resp, httpcache.HitInfo{Hit: true, FreshUntil: o.fresh, Created: o.created, Now: now})
 			return
 		}
 	}
@@ -145,12 +146,12 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 	hctx, cancel := context.WithCancel(withTagCollector(context.WithoutCancel(r.Context()), tc))
 	defer cancel()
 	var clientGone atomic.Bool
-	tee := newResponseTee(w, r, m.cfg.maxBody)
-	tee.cacheStatus = "cachefront; fwd=" + p.fwd
-	tee.unstorable = func(status int, h, initial http.Header) string {
-		return m.unstorable(status, h, initial, p.userKeyed)
+	tee := httpcache.NewTee(w, r, m.cfg.maxBody)
+	tee.CacheStatus = "cachefront; fwd=" + p.fwd
+	tee.Unstorable = func(status int, h, initial http.Header) string {
+		return m.policy.Unstorable(status, h, initial, p.userKeyed)
 	}
-	tee.onSpoil = func() {
+	tee.OnSpoil = func() {
 		// Nobody can use the response any more: release the waiters now,
 		// and stop the handler if its own client has gone too.
 		publish(&httpOutcome{})
@@ -160,12 +161,12 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 	}
 	stop := context.AfterFunc(r.Context(), func() {
 		clientGone.Store(true)
-		if tee.spoiled.Load() {
+		if tee.Spoiled.Load() {
 			cancel()
 		}
 	})
 	defer stop()
-	late := time.AfterFunc(p.call.loadTimeout, func() { tee.spoil("timeout") })
+	late := time.AfterFunc(p.call.loadTimeout, func() { tee.Spoil("timeout") })
 	defer late.Stop()
 
 	start := time.Now()
@@ -179,14 +180,14 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 			c.cc.load(time.Since(start), errHandlerPanicked)
 		}
 	}()
-	next.ServeHTTP(expose(tee), handlerRequest(r, hctx))
+	next.ServeHTTP(httpcache.Expose(tee), handlerRequest(r, hctx))
 	returned = true
 	took := time.Since(start)
 	late.Stop()
 
-	resp := tee.finish()
+	resp := tee.Finish()
 	c.cc.miss()
-	c.cc.load(took, statusErr(tee.code))
+	c.cc.load(took, statusErr(tee.Status()))
 	if resp == nil {
 		publish(&httpOutcome{})
 		return

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/cachefront/cachefront/internal/entry"
+	"github.com/cachefront/cachefront/internal/httpcache"
 	"github.com/cachefront/cachefront/internal/keyspace"
 )
 
@@ -185,8 +187,10 @@ func MiddlewareKey(store *Store, r *http.Request, opts ...Option) (string, error
 
 // httpCache is one Middleware: its settings and its typed view of the Store.
 type httpCache struct {
-	c                    *Cache[*cachedResponse]
+	c                    *Cache[*httpcache.Response]
 	cfg                  httpConfig
+	keys                 httpcache.KeyRules
+	policy               httpcache.Policy
 	varyAuth, varyCookie bool // WithVary names the credential headers
 }
 
@@ -196,14 +200,14 @@ func newHTTPCache(store *Store, opts []Option) (*httpCache, error) {
 	}
 	cfg := store.cfg
 	cfg.tags = nil
-	cfg.typeName = httpResponseTypeName
+	cfg.typeName = httpcache.TypeName
 	if err := cfg.applyOptions(scopeHTTP, opts); err != nil {
 		return nil, fmt.Errorf("Middleware: %w", err)
 	}
 	if err := cfg.http.validate(); err != nil {
 		return nil, fmt.Errorf("Middleware: %w", err)
 	}
-	c, err := newCache[*cachedResponse](store, cfg.http.name, nil)
+	c, err := newCache[*httpcache.Response](store, cfg.http.name, nil)
 	if err != nil {
 		return nil, fmt.Errorf("Middleware: %w", err)
 	}
@@ -214,7 +218,9 @@ func newHTTPCache(store *Store, opts []Option) (*httpCache, error) {
 	c.call = c.resolve(&cfg)
 	c.call.swr, c.call.earlyBeta = 0, 0
 	c.call.tagSet(store) // built now: requests share c.call and never write to it
-	m := &httpCache{c: c, cfg: cfg.http}
+	m := &httpCache{c: c, cfg: cfg.http,
+		keys:   httpcache.KeyRules{KeyFunc: cfg.http.keyFunc, BypassParam: cfg.http.bypassParam, Vary: cfg.http.vary},
+		policy: httpcache.Policy{Statuses: cfg.http.statuses, Vary: cfg.http.vary}}
 	for _, h := range m.cfg.vary {
 		m.varyAuth = m.varyAuth || h == "Authorization"
 		m.varyCookie = m.varyCookie || h == "Cookie"
@@ -241,7 +247,7 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 	// Redis key.
 	var buf [256]byte
 	key, p, why := m.plan(r, buf[:0])
-	if why == whyMalformedQuery {
+	if why == httpcache.WhyMalformedQuery {
 		refuse(w, r, m.cfg.badRequest)
 		return
 	}
@@ -254,9 +260,9 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 		if parts, err := keyspace.EntryKey(c.name, key); err == nil {
 			if e, ok := c.store.local.getParts(parts, c.typeHash); ok && !e.notFound {
 				if now := time.Now().UnixMilli(); e.freshUntil > now {
-					if resp, ok := e.value.(*cachedResponse); ok {
+					if resp, ok := e.value.(*httpcache.Response); ok {
 						c.cc.hit(true)
-						serveStored(w, r, resp, hitInfo{hit: true, freshUntil: e.freshUntil, created: e.created, now: now})
+						httpcache.Serve(w, r, resp, httpcache.HitInfo{Hit: true, FreshUntil: e.freshUntil, Created: e.created, Now: now})
 						return
 					}
 				}
@@ -277,7 +283,7 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 		if resp, ok := m.decode(ctx, rkey, &res.view, res.raw, now); ok {
 			c.cc.hit(false)
 			c.remember(rkey, &res.view, resp, nil, epoch)
-			serveStored(w, r, resp, hitInfo{hit: true, freshUntil: res.view.FreshUntil, created: res.view.Created, now: now})
+			httpcache.Serve(w, r, resp, httpcache.HitInfo{Hit: true, FreshUntil: res.view.FreshUntil, Created: res.view.Created, Now: now})
 			return
 		}
 	}
@@ -306,7 +312,7 @@ func bypass(w http.ResponseWriter, r *http.Request, next http.Handler, why strin
 
 // refuse answers r with h instead of the route's handler.
 func refuse(w http.ResponseWriter, r *http.Request, h http.Handler) {
-	w.Header().Set("Cache-Status", "cachefront; detail="+whyMalformedQuery)
+	w.Header().Set("Cache-Status", "cachefront; detail="+httpcache.WhyMalformedQuery)
 	h.ServeHTTP(w, r)
 }
 
@@ -317,7 +323,7 @@ func (m *httpCache) plan(r *http.Request, buf []byte) (key string, p httpPlan, w
 	if m.c.store.checkOpen() != nil {
 		return "", p, "closed"
 	}
-	k, bypass, why := m.appendRequestKey(buf, r)
+	k, bypass, why := m.keys.AppendKey(buf, r)
 	if bypass && (m.cfg.bypassAllowed == nil || m.cfg.bypassAllowed(r)) {
 		return "", p, "bypass-param"
 	}
@@ -328,7 +334,7 @@ func (m *httpCache) plan(r *http.Request, buf []byte) (key string, p httpPlan, w
 	if m.cfg.userKey != nil {
 		user = m.cfg.userKey(r)
 	}
-	if auth, cookie := credentials(r); (auth || cookie) && !m.cfg.public && user == "" {
+	if auth, cookie := httpcache.Credentials(r); (auth || cookie) && !m.cfg.public && user == "" {
 		if auth && !m.varyAuth || cookie && !m.varyCookie {
 			return "", p, "credentials"
 		}
@@ -351,13 +357,13 @@ func (m *httpCache) plan(r *http.Request, buf []byte) (key string, p httpPlan, w
 			call = &cc
 		}
 	}
-	return bytesString(appendUser(k, user)), httpPlan{call: call, userKeyed: user != ""}, ""
+	return httpcache.BytesString(httpcache.AppendUser(k, user)), httpPlan{call: call, userKeyed: user != ""}, ""
 }
 
 // decode returns the response in a found entry, whose view v was decoded
 // from the Redis reply raw; an entry that does not hold a valid response is
 // dropped and counted, and the read is a miss.
-func (m *httpCache) decode(ctx context.Context, rkey string, v *entry.View, raw string, now int64) (*cachedResponse, bool) {
+func (m *httpCache) decode(ctx context.Context, rkey string, v *entry.View, raw string, now int64) (*httpcache.Response, bool) {
 	if v.FreshUntil <= now {
 		// Kept past its TTL for Cache.GetOrLoad's stale-while-revalidate,
 		// which the middleware does not do: a miss.
@@ -366,7 +372,7 @@ func (m *httpCache) decode(ctx context.Context, rkey string, v *entry.View, raw 
 	if v.Kind == entry.KindNotFound {
 		return nil, false // never stored by the middleware
 	}
-	resp, err := decodeResponse(v.Payload, payloadString(v.Payload, raw))
+	resp, err := httpcache.Decode(v.Payload, httpcache.PayloadString(v.Payload, raw))
 	if err == nil && (resp.Status < 200 || resp.Status > 599) {
 		err = fmt.Errorf("stored HTTP status %d", resp.Status)
 	}
@@ -421,4 +427,95 @@ func statusErr(status int) error {
 		return ErrNotFound
 	}
 	return nil
+}
+
+// InvalidateOnSuccess returns middleware for write routes (POST, PUT, PATCH,
+// DELETE, …): once the handler answers with a 2xx status, it invalidates
+// (Store.InvalidateTags) the tags that tags returns for the request, and the
+// tags the handler named while it ran with AddTags(r.Context(), …) — the old
+// category of a product it moved, say, known only after reading it:
+//
+//	mux.Handle("PUT /products/{asin}", cachefront.InvalidateOnSuccess(store,
+//		func(r *http.Request) []string { return []string{"product:" + r.PathValue("asin")} },
+//	)(updateProduct))
+//
+// The invalidation happens when the handler sends its 2xx status line (its
+// first WriteHeader, Write or Flush), before the client can see it, so that
+// a client that got the answer never reads the old response from the cache
+// afterwards; tags added with AddTags after that point are invalidated when
+// the handler returns. A response with any other status invalidates nothing,
+// nor does a handler that panics before answering. tags may be nil (only
+// AddTags then names tags) and must be safe for concurrent use.
+//
+// Invalidation failures (Redis unreachable) do not change the response: the
+// write has happened. They are counted under
+// cachefront_errors_total{op="invalidate"} and logged through the Store's
+// logger, and the Store applies them again as soon as Redis answers
+// (Store.PendingInvalidations). Empty or over-long tags are skipped and
+// counted under op="tags".
+//
+// The invalidation runs under the request's context without its
+// cancellation: a client that hangs up after its write does not leave the
+// cache stale. InvalidateOnSuccess panics with an error wrapping
+// ErrInvalidOption when store is nil.
+func InvalidateOnSuccess(store *Store, tags func(r *http.Request) []string) func(http.Handler) http.Handler {
+	if store == nil {
+		panic(fmt.Errorf("%w: InvalidateOnSuccess: store is nil", ErrInvalidOption))
+	}
+	return func(next http.Handler) http.Handler {
+		if next == nil {
+			panic(fmt.Errorf("%w: InvalidateOnSuccess: handler is nil", ErrInvalidOption))
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			tc := &tagCollector{}
+			r = r.WithContext(withTagCollector(r.Context(), tc))
+			inv := &invalidation{store: store, r: r, tags: tags, tc: tc}
+			iw := httpcache.NewSuccessWriter(w, inv.run)
+			next.ServeHTTP(httpcache.Expose(iw), r)
+			iw.Done()
+		})
+	}
+}
+
+// invalidation is the tag invalidation of one write request.
+type invalidation struct {
+	store    *Store
+	r        *http.Request
+	tags     func(*http.Request) []string
+	tc       *tagCollector
+	fromFunc bool     // tags(r) was asked
+	sent     []string // tags invalidated so far
+}
+
+// run invalidates the tags not invalidated yet.
+func (iv *invalidation) run() {
+	var todo []string
+	if !iv.fromFunc {
+		iv.fromFunc = true
+		if iv.tags != nil {
+			todo = iv.tags(iv.r)
+		}
+	}
+	todo = append(todo, iv.tc.list()...)
+	var fresh []string
+	for _, t := range todo {
+		if slices.Contains(iv.sent, t) || slices.Contains(fresh, t) {
+			continue
+		}
+		if err := validTag(t); err != nil {
+			iv.store.storeOps.fail(opTags)
+			iv.store.cfg.logger.Warn("cachefront: not invalidating an invalid tag", "error", err)
+			continue
+		}
+		fresh = append(fresh, t)
+	}
+	if len(fresh) == 0 {
+		return
+	}
+	iv.sent = append(iv.sent, fresh...)
+	ctx := context.WithoutCancel(iv.r.Context())
+	if err := iv.store.InvalidateTags(ctx, fresh...); err != nil {
+		iv.store.cfg.logger.Warn("cachefront: invalidation after a successful write failed; entries stay until their TTL",
+			"method", iv.r.Method, "path", iv.r.URL.Path, "error", err)
+	}
 }

@@ -1,4 +1,4 @@
-package cachefront
+package httpcache
 
 import (
 	"bufio"
@@ -65,11 +65,11 @@ type deadlined struct{ *fakeWriter }
 
 func (deadlined) SetWriteDeadline(time.Time) error { return nil }
 
-func testTee(w http.ResponseWriter, limit int64) *responseTee {
-	m := keyCache()
-	t := newResponseTee(w, httptest.NewRequest("GET", "/", nil), limit)
-	t.cacheStatus = "cachefront; fwd=uri-miss"
-	t.unstorable = func(status int, h, initial http.Header) string { return m.unstorable(status, h, initial, false) }
+func testTee(w http.ResponseWriter, limit int64) *Tee {
+	p := &Policy{Statuses: []int{http.StatusOK}}
+	t := NewTee(w, httptest.NewRequest("GET", "/", nil), limit)
+	t.CacheStatus = "cachefront; fwd=uri-miss"
+	t.Unstorable = func(status int, h, initial http.Header) string { return p.Unstorable(status, h, initial, false) }
 	return t
 }
 
@@ -81,7 +81,7 @@ func TestTeeHoldsACompleteResponse(t *testing.T) {
 	if len(f.codes) != 0 || f.body.Len() != 0 || len(f.h) != 0 {
 		t.Fatalf("the response reached the client before the handler returned: %v %q %v", f.codes, f.body.String(), f.h)
 	}
-	resp := tee.finish()
+	resp := tee.Finish()
 	if resp == nil || resp.Status != 200 || string(resp.Body) != "<html>hello</html>" {
 		t.Fatalf("stored %+v", resp)
 	}
@@ -113,7 +113,7 @@ func TestTeeFlushStreamsAndStillStores(t *testing.T) {
 	if f.body.String() != "ab" {
 		t.Fatalf("a write after a flush was held: %q", f.body.String())
 	}
-	resp := tee.finish()
+	resp := tee.Finish()
 	if resp == nil || string(resp.Body) != "ab" || resp.Header.Get("Etag") == "" {
 		t.Fatalf("a complete streamed response was not kept: %+v", resp)
 	}
@@ -130,14 +130,14 @@ func TestTeeOverTheCapStreamsUnbuffered(t *testing.T) {
 		t.Fatal("sent before the cap")
 	}
 	io.WriteString(tee, "cde")
-	if f.body.String() != "abcde" || tee.buf != nil || tee.spoiledBy() != "size" {
-		t.Fatalf("past the cap: sent %q, kept %q, reason %q", f.body.String(), tee.buf, tee.spoiledBy())
+	if f.body.String() != "abcde" || tee.buf != nil || tee.Reason() != "size" {
+		t.Fatalf("past the cap: sent %q, kept %q, reason %q", f.body.String(), tee.buf, tee.Reason())
 	}
 	io.WriteString(tee, strings.Repeat("f", 100))
 	if tee.buf != nil || f.body.Len() != 105 {
 		t.Fatalf("kept %d bytes past the cap; sent %d", len(tee.buf), f.body.Len())
 	}
-	if tee.finish() != nil {
+	if tee.Finish() != nil {
 		t.Fatal("an over-cap response is storable")
 	}
 }
@@ -167,10 +167,10 @@ func TestTeeUnstorableResponsesStreamAtOnce(t *testing.T) {
 				t.Fatalf("status not sent at once: %v", f.codes)
 			}
 			io.WriteString(tee, "x")
-			if f.body.String() != "x" || tee.spoiledBy() != tc.why {
-				t.Fatalf("sent %q, reason %q", f.body.String(), tee.spoiledBy())
+			if f.body.String() != "x" || tee.Reason() != tc.why {
+				t.Fatalf("sent %q, reason %q", f.body.String(), tee.Reason())
 			}
-			if tee.finish() != nil {
+			if tee.Finish() != nil {
 				t.Fatal("stored")
 			}
 		})
@@ -185,8 +185,8 @@ func TestTeeIgnoresWhatOuterMiddlewareSet(t *testing.T) {
 	tee := testTee(f, 100)
 	tee.Header().Add("Vary", "Accept-Language")
 	io.WriteString(tee, "x")
-	if tee.finish() != nil || tee.spoiledBy() != "vary" {
-		t.Fatalf("reason %q", tee.spoiledBy())
+	if tee.Finish() != nil || tee.Reason() != "vary" {
+		t.Fatalf("reason %q", tee.Reason())
 	}
 
 	f = newFakeWriter()
@@ -196,9 +196,9 @@ func TestTeeIgnoresWhatOuterMiddlewareSet(t *testing.T) {
 	tee = testTee(f, 100)
 	tee.Header().Set("Content-Type", "text/plain")
 	io.WriteString(tee, "x")
-	resp := tee.finish()
+	resp := tee.Finish()
 	if resp == nil {
-		t.Fatalf("not storable because of outer headers: %q", tee.spoiledBy())
+		t.Fatalf("not storable because of outer headers: %q", tee.Reason())
 	}
 	for _, k := range []string{"Set-Cookie", "Vary", "X-Request-Id"} {
 		if _, ok := resp.Header[k]; ok {
@@ -223,7 +223,7 @@ func TestTeeInformationalAndBodylessStatuses(t *testing.T) {
 		t.Fatalf("body on a 204: %v", err)
 	}
 	tee.WriteHeader(http.StatusOK) // superfluous: ignored
-	if resp := tee.finish(); resp != nil || f.codes[len(f.codes)-1] != 204 {
+	if resp := tee.Finish(); resp != nil || f.codes[len(f.codes)-1] != 204 {
 		t.Fatalf("204 stored or not sent: %+v, %v", resp, f.codes)
 	}
 }
@@ -245,7 +245,7 @@ func TestTeeHidesClientErrorsWhileTheResponseIsUseful(t *testing.T) {
 func TestTeeHijack(t *testing.T) {
 	f := newFakeWriter()
 	tee := testTee(hijackable{f}, 10)
-	w := expose(tee)
+	w := Expose(tee)
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		t.Fatal("Hijacker hidden")
@@ -258,7 +258,7 @@ func TestTeeHijack(t *testing.T) {
 	if _, err := w.Write([]byte("x")); !errors.Is(err, http.ErrHijacked) {
 		t.Fatalf("write after hijack: %v", err)
 	}
-	if tee.finish() != nil || len(f.codes) != 0 {
+	if tee.Finish() != nil || len(f.codes) != 0 {
 		t.Fatal("a hijacked response was stored or written")
 	}
 }
@@ -279,8 +279,8 @@ func TestExposeKeepsOptionalInterfaces(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, w := range []http.ResponseWriter{
-				expose(testTee(tc.w, 10)),
-				expose(&invalidatingWriter{w: tc.w}),
+				Expose(testTee(tc.w, 10)),
+				Expose(NewSuccessWriter(tc.w, func() {})),
 			} {
 				if _, ok := w.(http.Flusher); !ok {
 					t.Fatal("Flusher hidden")
@@ -297,11 +297,11 @@ func TestExposeKeepsOptionalInterfaces(t *testing.T) {
 			}
 		})
 	}
-	rc := http.NewResponseController(expose(testTee(deadlined{newFakeWriter()}, 10)))
+	rc := http.NewResponseController(Expose(testTee(deadlined{newFakeWriter()}, 10)))
 	if err := rc.SetWriteDeadline(time.Now()); err != nil {
 		t.Fatalf("SetWriteDeadline through Unwrap: %v", err)
 	}
-	if err := http.NewResponseController(expose(testTee(unwrapper{newFakeWriter()}, 10))).EnableFullDuplex(); !errors.Is(err, http.ErrNotSupported) {
+	if err := http.NewResponseController(Expose(testTee(unwrapper{newFakeWriter()}, 10))).EnableFullDuplex(); !errors.Is(err, http.ErrNotSupported) {
 		t.Fatalf("EnableFullDuplex on a writer without it: %v", err)
 	}
 }
@@ -343,10 +343,10 @@ func TestServeStoredDoesNotShareHeaderArrays(t *testing.T) {
 		t.Run(strconv.Itoa(len(values)), func(t *testing.T) {
 			shared := make([]string, len(values), len(values)+4)
 			copy(shared, values)
-			resp := newCachedResponse(200, http.Header{"X-A": shared, "Etag": {`"e"`}}, []byte("b"))
+			resp := NewResponse(200, http.Header{"X-A": shared, "Etag": {`"e"`}}, []byte("b"))
 			serve := func() *httptest.ResponseRecorder {
 				rec := httptest.NewRecorder()
-				serveStored(rec, httptest.NewRequest("GET", "/", nil), resp, hitInfo{hit: true, freshUntil: 61_500, created: 1_000, now: 3_000})
+				Serve(rec, httptest.NewRequest("GET", "/", nil), resp, HitInfo{Hit: true, FreshUntil: 61_500, Created: 1_000, Now: 3_000})
 				return rec
 			}
 			rec := serve()

@@ -1,4 +1,4 @@
-package cachefront
+package httpcache
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 
 // headerOf returns a decoded response's header as a map, the last of
 // repeated names winning as it does when the response is served.
-func headerOf(resp *cachedResponse) http.Header {
+func headerOf(resp *Response) http.Header {
 	h := http.Header{}
 	for _, f := range resp.fields {
 		h[f.name] = f.values
@@ -22,7 +22,7 @@ func headerOf(resp *cachedResponse) http.Header {
 }
 
 // sameResponse reports whether got, decoded for serving, is want.
-func sameResponse(got *cachedResponse, want cachedResponse) bool {
+func sameResponse(got *Response, want Response) bool {
 	wantHeader := want.Header
 	if wantHeader == nil {
 		wantHeader = http.Header{}
@@ -33,11 +33,11 @@ func sameResponse(got *cachedResponse, want cachedResponse) bool {
 	}
 	return got.Status == want.Status && bytes.Equal(got.Body, want.Body) && (got.Body == nil) == (want.Body == nil) &&
 		reflect.DeepEqual(headerOf(got), wantHeader) && got.nvals == nvals &&
-		got.length == newCachedResponse(0, nil, want.Body).length
+		got.length == NewResponse(0, nil, want.Body).length
 }
 
 func TestDecodeResponse(t *testing.T) {
-	cases := []cachedResponse{
+	cases := []Response{
 		{Status: 200, Header: http.Header{"Content-Type": {"text/plain"}, "Etag": {`"x"`}}, Body: []byte("hello")},
 		{Status: 404},
 		{Status: 599, Header: http.Header{"A": nil, "B": {}, "C": {"1", "2", ""}}, Body: []byte{}},
@@ -49,14 +49,14 @@ func TestDecodeResponse(t *testing.T) {
 	for i := range 40 {
 		many[strings.Repeat("k", i+1)] = []string{strings.Repeat("v", i)}
 	}
-	cases = append(cases, cachedResponse{Status: 200, Header: many, Body: []byte("b")})
+	cases = append(cases, Response{Status: 200, Header: many, Body: []byte("b")})
 	for _, want := range cases {
-		payload, err := encodeValue(&want)
+		payload, err := msgpack.Marshal(&want)
 		if err != nil {
 			t.Fatal(err)
 		}
 		raw := "entry header:" + string(payload)
-		s := payloadString(unsafeBytes(raw)[13:], raw)
+		s := PayloadString(unsafeBytes(raw)[13:], raw)
 		got, ok := readResponse(s)
 		if !ok {
 			t.Fatalf("status %d: msgpack's encoding was not read directly", want.Status)
@@ -77,16 +77,16 @@ func TestDecodeResponseFallsBackToMsgpack(t *testing.T) {
 		if _, ok := readResponse(string(payload)); ok {
 			t.Fatalf("% x: read directly", payload)
 		}
-		want, err := decodeValue[cachedResponse](payload)
+		want, err := decodeMsgpack(payload)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := decodeResponse(payload, string(payload))
+		got, err := Decode(payload, string(payload))
 		if err != nil || !sameResponse(got, want) {
 			t.Fatalf("% x: decoded %+v, %v; want %+v", payload, got, err, want)
 		}
 	}
-	if _, err := decodeResponse([]byte{0x81, 0xa1}, "\x81\xa1"); err == nil {
+	if _, err := Decode([]byte{0x81, 0xa1}, "\x81\xa1"); err == nil {
 		t.Fatal("a truncated payload decoded")
 	}
 }
@@ -96,14 +96,14 @@ func TestDecodeResponseFallsBackToMsgpack(t *testing.T) {
 func TestPayloadString(t *testing.T) {
 	raw := strings.Repeat("x", 10) + "payload"
 	in := unsafeBytes(raw)[10:]
-	if s := payloadString(in, raw); s != "payload" || &unsafeBytes(s)[0] != &in[0] {
+	if s := PayloadString(in, raw); s != "payload" || &unsafeBytes(s)[0] != &in[0] {
 		t.Fatalf("payloadString copied a payload within the reply")
 	}
 	other := []byte("payload")
-	if s := payloadString(other, raw); s != "payload" || &unsafeBytes(s)[0] == &other[0] {
+	if s := PayloadString(other, raw); s != "payload" || &unsafeBytes(s)[0] == &other[0] {
 		t.Fatalf("payloadString aliased bytes outside the reply")
 	}
-	if s := payloadString(other, "short"); s != "payload" {
+	if s := PayloadString(other, "short"); s != "payload" {
 		t.Fatalf("payloadString = %q", s)
 	}
 }
@@ -114,12 +114,12 @@ func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), le
 // reads, msgpack decodes the same (anything else goes to msgpack itself),
 // and it never panics.
 func FuzzDecodeResponse(f *testing.F) {
-	for _, resp := range []cachedResponse{
+	for _, resp := range []Response{
 		{Status: 200, Header: http.Header{"Content-Type": {"text/plain"}, "Etag": {`"x"`}}, Body: []byte("hello")},
 		{Status: 301, Header: http.Header{"Location": {"/a"}, "Vary": nil}},
 		{},
 	} {
-		b, _ := encodeValue(&resp)
+		b, _ := msgpack.Marshal(&resp)
 		f.Add(b)
 	}
 	f.Add([]byte{0x83, 0xa1, 's', 0xcc, 200, 0xa1, 'h', 0xc0, 0xa1, 'b', 0xc4, 1, 'x'})
@@ -130,7 +130,7 @@ func FuzzDecodeResponse(f *testing.F) {
 		if !ok {
 			return // decodeResponse hands it to msgpack
 		}
-		want, err := decodeValue[cachedResponse](payload)
+		want, err := decodeMsgpack(payload)
 		if err != nil {
 			t.Fatalf("read %+v where msgpack fails: %v", got, err)
 		}
@@ -143,13 +143,19 @@ func FuzzDecodeResponse(f *testing.F) {
 // The middleware's entries are still those msgpack writes: readResponse is
 // only a faster reader of them.
 func TestStoredResponseEncoding(t *testing.T) {
-	resp := newCachedResponse(200, http.Header{"Etag": {`"e"`}}, []byte("b"))
-	b, err := encodeValue(resp)
+	resp := NewResponse(200, http.Header{"Etag": {`"e"`}}, []byte("b"))
+	b, err := msgpack.Marshal(resp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var back cachedResponse
+	var back Response
 	if err := msgpack.Unmarshal(b, &back); err != nil || back.Status != 200 || back.Header.Get("Etag") != `"e"` || string(back.Body) != "b" {
 		t.Fatalf("%+v, %v", back, err)
 	}
+}
+
+func decodeMsgpack(payload []byte) (Response, error) {
+	var v Response
+	err := msgpack.Unmarshal(payload, &v)
+	return v, err
 }

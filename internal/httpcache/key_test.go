@@ -1,4 +1,4 @@
-package cachefront
+package httpcache
 
 import (
 	"net/http"
@@ -9,23 +9,21 @@ import (
 	"unicode"
 )
 
-func keyCache(opts ...Option) *httpCache {
-	cfg := defaultConfig()
-	if err := cfg.applyOptions(scopeHTTP, opts); err != nil {
-		panic(err)
-	}
-	return &httpCache{cfg: cfg.http}
+// keyRules returns the rules of a route with the default bypass parameter.
+func keyRules(kr KeyRules) *KeyRules {
+	kr.BypassParam = "nocache"
+	return &kr
 }
 
-// keyParts are what appendRequestKey returns, as the tests compare them.
+// keyParts are what AppendKey returns, as the tests compare them.
 type keyParts struct {
 	key    string
 	bypass bool
 	why    string
 }
 
-func (m *httpCache) requestKey(r *http.Request) keyParts {
-	key, bypass, why := m.appendRequestKey(nil, r)
+func (kr *KeyRules) requestKey(r *http.Request) keyParts {
+	key, bypass, why := kr.AppendKey(nil, r)
 	if why != "" {
 		return keyParts{bypass: bypass, why: why}
 	}
@@ -44,17 +42,17 @@ func keyRequest(target string, headers ...string) *http.Request {
 }
 
 func TestRequestKey(t *testing.T) {
-	plain := keyCache()
-	vary := keyCache(WithVary("accept-language", "Host", "Authorization"))
-	custom := keyCache(WithKeyFunc(func(r *http.Request) string {
+	plain := keyRules(KeyRules{})
+	vary := keyRules(KeyRules{Vary: []string{"Accept-Language", "Authorization", "Host"}})
+	custom := keyRules(KeyRules{KeyFunc: func(r *http.Request) string {
 		if id := r.URL.Query().Get("id"); id != "" {
 			return id + " x"
 		}
 		return ""
-	}))
+	}})
 	cases := []struct {
 		name   string
-		m      *httpCache
+		m      *KeyRules
 		r      *http.Request
 		key    string
 		bypass bool
@@ -70,9 +68,9 @@ func TestRequestKey(t *testing.T) {
 		{"bypass parameter removed", plain, keyRequest("/a?nocache=true&z=1"), "GET /a?z=1", true, ""},
 		{"bypass parameter empty", plain, keyRequest("/a?nocache"), "GET /a", true, ""},
 		{"bypass parameter false", plain, keyRequest("/a?nocache=0"), "GET /a", false, ""},
-		{"bypass off", keyCache(WithBypassParam("")), keyRequest("/a?nocache=1"), "GET /a?nocache=1", false, ""},
-		{"semicolon", plain, keyRequest("/a?x=1;y=2"), "", false, whyMalformedQuery},
-		{"bad escape", plain, keyRequest("/a?%zz=1"), "", false, whyMalformedQuery},
+		{"bypass off", &KeyRules{}, keyRequest("/a?nocache=1"), "GET /a?nocache=1", false, ""},
+		{"semicolon", plain, keyRequest("/a?x=1;y=2"), "", false, WhyMalformedQuery},
+		{"bad escape", plain, keyRequest("/a?%zz=1"), "", false, WhyMalformedQuery},
 		{"vary absent", vary, keyRequest("http://shop/a"), "GET /a h:Accept-Language h:Authorization h:Host=shop", false, ""},
 		{"vary empty", vary, keyRequest("http://shop/a", "Accept-Language", ""), "GET /a h:Accept-Language= h:Authorization h:Host=shop", false, ""},
 		{"vary values", vary, keyRequest("http://shop/a", "Accept-Language", "en, fr", "Accept-Language", "de x"),
@@ -99,10 +97,10 @@ func TestRequestKey(t *testing.T) {
 			}
 		})
 	}
-	if got := string(appendUser([]byte("GET /a"), "alice smith")); got != "GET /a u:alice+smith" {
+	if got := string(AppendUser([]byte("GET /a"), "alice smith")); got != "GET /a u:alice+smith" {
 		t.Fatalf("appendUser = %q", got)
 	}
-	if got := string(appendUser([]byte("GET /a"), "")); got != "GET /a" {
+	if got := string(AppendUser([]byte("GET /a"), "")); got != "GET /a" {
 		t.Fatalf("appendUser without a user = %q", got)
 	}
 }
@@ -119,7 +117,7 @@ func FuzzHTTPKey(f *testing.F) {
 	f.Add("/x", "a=1&a=2", "de", "/x", "a=2&a=1", "de")
 	f.Add("/\x00", "%zz", "\n", "/%00", "a;b", " ")
 	f.Add("/p", "k=v", "a,b", "/p", "k=v", "a%2Cb")
-	m := keyCache(WithVary("Accept-Language"))
+	m := keyRules(KeyRules{Vary: []string{"Accept-Language"}})
 	type seen struct {
 		path  string
 		query url.Values

@@ -1,4 +1,8 @@
-package cachefront
+// Package httpcache is the HTTP side of cachefront's middleware: the request
+// key, the stored response and its codec, what may be stored, the
+// ResponseWriter that holds a handler's response while it may still be
+// stored, and serving stored responses (hits, 304s).
+package httpcache
 
 import (
 	"crypto/sha256"
@@ -9,9 +13,11 @@ import (
 	"strconv"
 	"strings"
 	"unsafe"
+
+	"github.com/vmihailenco/msgpack/v5"
 )
 
-// cachedResponse is what Middleware stores: a complete response, encoded with
+// Response is what Middleware stores: a complete response, encoded with
 // msgpack like any Cache value. Its ETag, computed once when it was built,
 // lives in Header, so every instance serves the same one.
 //
@@ -20,7 +26,7 @@ import (
 // copies them. An entry is shared by concurrent requests and by the local
 // tier: nothing may write to it once built. An entry decoded from Redis has
 // no Header map (fields holds its header) and is never encoded again.
-type cachedResponse struct {
+type Response struct {
 	Status int         `msgpack:"s"`
 	Header http.Header `msgpack:"h"`
 	Body   []byte      `msgpack:"b"`
@@ -37,8 +43,8 @@ type headerField struct {
 }
 
 // newCachedResponse returns a response to store, ready to be served.
-func newCachedResponse(status int, h http.Header, body []byte) *cachedResponse {
-	resp := &cachedResponse{Status: status, Header: h, Body: body, fields: make([]headerField, 0, len(h))}
+func NewResponse(status int, h http.Header, body []byte) *Response {
+	resp := &Response{Status: status, Header: h, Body: body, fields: make([]headerField, 0, len(h))}
 	for k, v := range h {
 		resp.fields = append(resp.fields, headerField{k, v})
 		resp.nvals += len(v)
@@ -47,30 +53,30 @@ func newCachedResponse(status int, h http.Header, body []byte) *cachedResponse {
 	return resp
 }
 
-// httpResponseTypeName names cachedResponse in entry headers. Change it when
+// TypeName names Response in entry headers. Change it when
 // the struct changes incompatibly: older entries then read as foreign misses.
-const httpResponseTypeName = "cachefront.HTTPResponse/1"
+const TypeName = "cachefront.HTTPResponse/1"
 
 // decodeResponse decodes a stored response from payload, the msgpack that
-// encoding a cachedResponse produced. s holds the same bytes as payload, as
+// encoding a Response produced. s holds the same bytes as payload, as
 // a string that the result may alias: its header values and body are not
 // copied. Entries in the form msgpack writes are read directly, anything
 // else through msgpack, with msgpack's result.
-func decodeResponse(payload []byte, s string) (*cachedResponse, error) {
+func Decode(payload []byte, s string) (*Response, error) {
 	if resp, ok := readResponse(s); ok {
 		return resp, nil
 	}
-	v, err := decodeValue[cachedResponse](payload)
-	if err != nil {
+	var v Response
+	if err := msgpack.Unmarshal(payload, &v); err != nil {
 		return nil, err
 	}
-	return newCachedResponse(v.Status, v.Header, v.Body), nil
+	return NewResponse(v.Status, v.Header, v.Body), nil
 }
 
 // payloadString returns p as a string without copying it when p lies within
 // raw, the Redis reply it was sliced from (entry.DecodeString aliases it),
 // and as a copy otherwise.
-func payloadString(p []byte, raw string) string {
+func PayloadString(p []byte, raw string) string {
 	if len(p) == 0 || len(p) > len(raw) {
 		return string(p)
 	}
@@ -83,18 +89,18 @@ func payloadString(p []byte, raw string) string {
 	return raw[off : off+len(p)]
 }
 
-// readResponse reads the msgpack map that encoding a cachedResponse writes
+// readResponse reads the msgpack map that encoding a Response writes
 // ({"s": int, "h": map of string to array of string or nil, "b": bin or
 // nil}, each key at most once) from s, aliasing s. ok is false for anything
 // else, which decodeResponse leaves to msgpack.
-func readResponse(s string) (resp *cachedResponse, ok bool) {
+func readResponse(s string) (resp *Response, ok bool) {
 	d := msgpackReader{s: s}
 	n, isNil := d.mapLen()
 	if isNil || d.bad {
 		return nil, false
 	}
 	dr := new(decodedResponse)
-	resp = &dr.cachedResponse
+	resp = &dr.Response
 	var seen [3]bool
 	for range n {
 		switch key := d.str(); {
@@ -121,14 +127,14 @@ func readResponse(s string) (resp *cachedResponse, ok bool) {
 	if d.bad || d.i != len(s) {
 		return nil, false
 	}
-	resp.length = bytesString(strconv.AppendInt(dr.length[:0], int64(len(resp.Body)), 10))
+	resp.length = BytesString(strconv.AppendInt(dr.length[:0], int64(len(resp.Body)), 10))
 	return resp, true
 }
 
 // decodedResponse is a response read from Redis with room for a typical
 // header and its Content-Length, so that reading one takes one allocation.
 type decodedResponse struct {
-	cachedResponse
+	Response
 	fields [8]headerField
 	vals   [8]string
 	length [20]byte
@@ -282,7 +288,7 @@ func (d *msgpackReader) header(dr *decodedResponse) {
 	if isNil || d.bad {
 		return
 	}
-	resp := &dr.cachedResponse
+	resp := &dr.Response
 	resp.fields = dr.fields[:0]
 	if n > len(dr.fields) {
 		resp.fields = make([]headerField, 0, n)
@@ -308,54 +314,11 @@ func (d *msgpackReader) header(dr *decodedResponse) {
 	}
 }
 
-// unstorable returns why a response with this status and header may not be
-// stored, or "" when it may. initial holds what middleware outside the cache
-// had set before the handler ran: it sets that again on every response, so
-// its cookies and Vary values are not the handler's. userKeyed routes are
-// private caches, where Cache-Control: private is allowed.
-func (m *httpCache) unstorable(status int, h, initial http.Header, userKeyed bool) string {
-	if !slices.Contains(m.cfg.statuses, status) {
-		return "status"
-	}
-	if v, ok := h["Set-Cookie"]; ok && !slices.Equal(v, initial["Set-Cookie"]) {
-		return "set-cookie"
-	}
-	for _, v := range h.Values("Cache-Control") {
-		for d := range strings.SplitSeq(v, ",") {
-			name, _, _ := strings.Cut(strings.TrimSpace(d), "=")
-			switch {
-			case strings.EqualFold(name, "no-store"):
-				return "no-store"
-			case strings.EqualFold(name, "private") && !userKeyed:
-				return "private"
-			}
-		}
-	}
-	for _, v := range h["Vary"] {
-		if slices.Contains(initial["Vary"], v) {
-			continue
-		}
-		for name := range strings.SplitSeq(v, ",") {
-			name = strings.TrimSpace(name)
-			if name == "" {
-				continue
-			}
-			if name == "*" || !slices.ContainsFunc(m.cfg.vary, func(s string) bool { return strings.EqualFold(s, name) }) {
-				return "vary"
-			}
-		}
-	}
-	if _, ok := h["Trailer"]; ok {
-		return "trailer"
-	}
-	return ""
-}
-
 // storedHeader is the part of a handler's header that belongs to the stored
 // response: not hop-by-hop fields, not fields the middleware or the server
 // set per response, and not fields that middleware outside the cache had
 // already set (identical in initial), which it sets again on every request.
-func storedHeader(h, initial http.Header) http.Header {
+func StoredHeader(h, initial http.Header) http.Header {
 	out := make(http.Header, len(h))
 	for k, v := range h {
 		if perResponseHeader(k) {
@@ -380,7 +343,7 @@ func perResponseHeader(k string) bool {
 
 // strongETag returns a strong entity tag for a representation: a hash of its
 // status, the header fields that identify the representation, and its body.
-func strongETag(status int, h http.Header, body []byte) string {
+func StrongETag(status int, h http.Header, body []byte) string {
 	sum := sha256.New()
 	sum.Write([]byte(strconv.Itoa(status)))
 	for _, k := range []string{"Content-Type", "Content-Encoding", "Content-Language", "Content-Location"} {
@@ -392,16 +355,16 @@ func strongETag(status int, h http.Header, body []byte) string {
 	return `"` + hex.EncodeToString(sum.Sum(nil)[:16]) + `"`
 }
 
-// hitInfo is what a response served from the cache says about itself.
-type hitInfo struct {
-	// hit: X-Cache HIT, a Cache-Status with the entry's ttl, and Age. Not
-	// hit: a MISS answered with the response of another request's handler
-	// call, whose Cache-Status fwd is fwd.
-	hit        bool
-	fwd        string
-	freshUntil int64 // entry times, Unix ms; created 0 for no Age
-	created    int64
-	now        int64 // Unix ms
+// HitInfo is what a response served from the cache says about itself.
+type HitInfo struct {
+	// Hit: X-Cache HIT, a Cache-Status with the entry's ttl, and Age. Not
+	// Hit: a MISS answered with the response of another request's handler
+	// call, whose Cache-Status fwd is Fwd.
+	Hit        bool
+	Fwd        string
+	FreshUntil int64 // entry times, Unix ms; Created 0 for no Age
+	Created    int64
+	Now        int64 // Unix ms
 }
 
 // hitHeader holds the header values of one response served from the cache:
@@ -416,7 +379,7 @@ type hitHeader struct {
 
 // serveStored answers r with resp, leaving the headers that middleware
 // outside the cache set on w alone.
-func serveStored(w http.ResponseWriter, r *http.Request, resp *cachedResponse, info hitInfo) {
+func Serve(w http.ResponseWriter, r *http.Request, resp *Response, info HitInfo) {
 	hh := new(hitHeader)
 	vals := hh.vals[:]
 	if n := resp.nvals + 4; n > len(vals) {
@@ -433,23 +396,23 @@ func serveStored(w http.ResponseWriter, r *http.Request, resp *cachedResponse, i
 	}
 	text := hh.text[:0]
 	var cacheStatus, age string
-	if info.hit {
+	if info.Hit {
 		text = append(text, "cachefront; hit; ttl="...)
-		text = strconv.AppendInt(text, max(info.freshUntil-info.now, 0)/1000, 10)
-		cacheStatus = bytesString(text)
-		if info.created > 0 {
+		text = strconv.AppendInt(text, max(info.FreshUntil-info.Now, 0)/1000, 10)
+		cacheStatus = BytesString(text)
+		if info.Created > 0 {
 			text = text[len(text):]
-			text = strconv.AppendInt(text, max(info.now-info.created, 0)/1000, 10)
-			age = bytesString(text)
+			text = strconv.AppendInt(text, max(info.Now-info.Created, 0)/1000, 10)
+			age = BytesString(text)
 		}
 	} else {
 		text = append(text, "cachefront; fwd="...)
-		text = append(text, info.fwd...)
+		text = append(text, info.Fwd...)
 		text = append(text, "; collapsed"...)
-		cacheStatus = bytesString(text)
+		cacheStatus = BytesString(text)
 	}
 	vals[0], vals[1], vals[2], vals[3] = "HIT", cacheStatus, age, resp.length
-	if !info.hit {
+	if !info.Hit {
 		vals[0] = "MISS"
 	}
 	h["X-Cache"] = vals[0:1:1]
@@ -457,21 +420,21 @@ func serveStored(w http.ResponseWriter, r *http.Request, resp *cachedResponse, i
 	if age != "" {
 		h["Age"] = vals[2:3:3]
 	}
-	if bodyAllowedForStatus(resp.Status) {
+	if BodyAllowedForStatus(resp.Status) {
 		h["Content-Length"] = vals[3:4:4]
 	}
-	writeComplete(w, r, resp.Status, resp.Body)
+	WriteComplete(w, r, resp.Status, resp.Body)
 }
 
 // bytesString returns b as a string without copying it; nothing may write
 // to b afterwards (serveStored formats into memory it never writes again).
-func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+func BytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // writeComplete sends a complete response whose header, with its
 // Content-Length when the status has a body, is already in w.Header():
 // 304 Not Modified when the request's If-None-Match matches a 2xx
 // response's ETag, the full response (without its body for HEAD) otherwise.
-func writeComplete(w http.ResponseWriter, r *http.Request, status int, body []byte) {
+func WriteComplete(w http.ResponseWriter, r *http.Request, status int, body []byte) {
 	if inm := r.Header["If-None-Match"]; len(inm) > 0 && status >= 200 && status < 300 {
 		if h := w.Header(); noneMatchFails(inm, h.Get("Etag")) {
 			// RFC 9110 §15.4.5: a 304 carries the validators and caching
@@ -484,7 +447,7 @@ func writeComplete(w http.ResponseWriter, r *http.Request, status int, body []by
 		}
 	}
 	w.WriteHeader(status)
-	if r.Method != http.MethodHead && len(body) > 0 && bodyAllowedForStatus(status) {
+	if r.Method != http.MethodHead && len(body) > 0 && BodyAllowedForStatus(status) {
 		_, _ = w.Write(body)
 	}
 }
@@ -543,7 +506,7 @@ func scanETag(s string) (tag, rest string, ok bool) {
 }
 
 // bodyAllowedForStatus mirrors net/http: 1xx, 204 and 304 have no body.
-func bodyAllowedForStatus(status int) bool {
+func BodyAllowedForStatus(status int) bool {
 	switch {
 	case status >= 100 && status <= 199:
 		return false
@@ -551,4 +514,53 @@ func bodyAllowedForStatus(status int) bool {
 		return false
 	}
 	return true
+}
+
+// Policy is what a route lets its middleware store.
+type Policy struct {
+	Statuses []int    // cacheable statuses
+	Vary     []string // the request headers the key holds (WithVary)
+}
+
+// Unstorable returns why a response with this status and header may not be
+// stored, or "" when it may. initial holds what middleware outside the cache
+// had set before the handler ran: it sets that again on every response, so
+// its cookies and Vary values are not the handler's. userKeyed routes are
+// private caches, where Cache-Control: private is allowed.
+func (p *Policy) Unstorable(status int, h, initial http.Header, userKeyed bool) string {
+	if !slices.Contains(p.Statuses, status) {
+		return "status"
+	}
+	if v, ok := h["Set-Cookie"]; ok && !slices.Equal(v, initial["Set-Cookie"]) {
+		return "set-cookie"
+	}
+	for _, v := range h.Values("Cache-Control") {
+		for d := range strings.SplitSeq(v, ",") {
+			name, _, _ := strings.Cut(strings.TrimSpace(d), "=")
+			switch {
+			case strings.EqualFold(name, "no-store"):
+				return "no-store"
+			case strings.EqualFold(name, "private") && !userKeyed:
+				return "private"
+			}
+		}
+	}
+	for _, v := range h["Vary"] {
+		if slices.Contains(initial["Vary"], v) {
+			continue
+		}
+		for name := range strings.SplitSeq(v, ",") {
+			name = strings.TrimSpace(name)
+			if name == "" {
+				continue
+			}
+			if name == "*" || !slices.ContainsFunc(p.Vary, func(s string) bool { return strings.EqualFold(s, name) }) {
+				return "vary"
+			}
+		}
+	}
+	if _, ok := h["Trailer"]; ok {
+		return "trailer"
+	}
+	return ""
 }

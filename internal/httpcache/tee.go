@@ -1,4 +1,4 @@
-package cachefront
+package httpcache
 
 import (
 	"bufio"
@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 )
 
-// responseTee is the ResponseWriter the handler of a cached route writes to
+// Tee is the ResponseWriter the handler of a cached route writes to
 // when its request leads a load. It passes 1xx responses through at once and
 // holds the rest — status, header and body — until the handler returns, so
 // that a complete response can get its ETag, answer If-None-Match with 304,
@@ -22,7 +22,7 @@ import (
 //
 // Like any ResponseWriter it is used by one handler goroutine at a time; only
 // spoil may be called from another goroutine.
-type responseTee struct {
+type Tee struct {
 	w       http.ResponseWriter // the client's
 	req     *http.Request       // the client's (If-None-Match, HEAD)
 	header  http.Header         // what the handler sees
@@ -30,10 +30,10 @@ type responseTee struct {
 	limit   int64
 	// unstorable says why a status and header rule storing out ("" if
 	// not), given what was set before the handler ran.
-	unstorable  func(status int, h, initial http.Header) string
-	onSpoil     func()
+	Unstorable  func(status int, h, initial http.Header) string
+	OnSpoil     func()
 	xcache      string // X-Cache on the response sent
-	cacheStatus string // Cache-Status on the response sent
+	CacheStatus string // Cache-Status on the response sent
 
 	code        int
 	wroteHeader bool // the handler set its final status
@@ -43,46 +43,49 @@ type responseTee struct {
 	n           int64 // body bytes written by the handler
 	clientErr   error // the first failed write to the client
 
-	spoiled atomic.Bool // the response will not be stored or shared
+	Spoiled atomic.Bool // the response will not be stored or shared
 	mu      sync.Mutex  // guards reason
 	reason  string
 }
 
-func newResponseTee(w http.ResponseWriter, r *http.Request, limit int64) *responseTee {
+func NewTee(w http.ResponseWriter, r *http.Request, limit int64) *Tee {
 	h := w.Header().Clone()
 	if h == nil {
 		h = http.Header{}
 	}
-	return &responseTee{w: w, req: r, header: h, initial: w.Header().Clone(), limit: limit, xcache: "MISS"}
+	return &Tee{w: w, req: r, header: h, initial: w.Header().Clone(), limit: limit, xcache: "MISS"}
 }
 
 // spoil marks the response as one that will not be stored or shared, for
 // reason why; the first call runs onSpoil. Safe from any goroutine.
-func (t *responseTee) spoil(why string) {
+func (t *Tee) Spoil(why string) {
 	t.mu.Lock()
 	if t.reason == "" {
 		t.reason = why
 	}
 	t.mu.Unlock()
-	if t.spoiled.CompareAndSwap(false, true) && t.onSpoil != nil {
-		t.onSpoil()
+	if t.Spoiled.CompareAndSwap(false, true) && t.OnSpoil != nil {
+		t.OnSpoil()
 	}
 }
 
 // spoiledBy returns why the response was spoiled ("" if it was not).
-func (t *responseTee) spoiledBy() string {
+func (t *Tee) Reason() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.reason
 }
 
+// Status returns the status the handler set (0 before it set one).
+func (t *Tee) Status() int { return t.code }
+
 // Header returns the header map the handler sets; like net/http's, changes
 // after WriteHeader do not reach the client, except trailers.
-func (t *responseTee) Header() http.Header { return t.header }
+func (t *Tee) Header() http.Header { return t.header }
 
 // WriteHeader records the final status. Informational (1xx) responses go out
 // at once. A status or header that rules storing out ends buffering.
-func (t *responseTee) WriteHeader(code int) {
+func (t *Tee) WriteHeader(code int) {
 	if t.hijacked || t.wroteHeader {
 		return
 	}
@@ -97,8 +100,8 @@ func (t *responseTee) WriteHeader(code int) {
 		return
 	}
 	t.code, t.wroteHeader = code, true
-	if why := t.unstorable(code, t.header, t.initial); why != "" {
-		t.spoil(why)
+	if why := t.Unstorable(code, t.header, t.initial); why != "" {
+		t.Spoil(why)
 		t.commit()
 	}
 }
@@ -106,24 +109,24 @@ func (t *responseTee) WriteHeader(code int) {
 // Write buffers p, or sends it on once the response is streaming. Failures to
 // write to a client who went away are hidden from the handler while its
 // response may still be stored or shared, so that it completes.
-func (t *responseTee) Write(p []byte) (int, error) {
+func (t *Tee) Write(p []byte) (int, error) {
 	if t.hijacked {
 		return 0, http.ErrHijacked
 	}
 	if !t.wroteHeader {
 		t.WriteHeader(http.StatusOK)
 	}
-	if !bodyAllowedForStatus(t.code) {
+	if !BodyAllowedForStatus(t.code) {
 		return 0, http.ErrBodyNotAllowed
 	}
 	t.n += int64(len(p))
-	if t.spoiled.Load() {
+	if t.Spoiled.Load() {
 		t.commit()
 		t.buf = nil
 		return t.toClient(p)
 	}
 	if int64(len(t.buf))+int64(len(p)) > t.limit {
-		t.spoil("size")
+		t.Spoil("size")
 		t.commit() // sends what was kept so far, before p
 		t.buf = nil
 		return t.toClient(p)
@@ -135,7 +138,7 @@ func (t *responseTee) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (t *responseTee) toClient(p []byte) (int, error) {
+func (t *Tee) toClient(p []byte) (int, error) {
 	if t.req.Method == http.MethodHead {
 		return len(p), nil
 	}
@@ -144,7 +147,7 @@ func (t *responseTee) toClient(p []byte) (int, error) {
 			t.clientErr = err
 		}
 	}
-	if t.clientErr != nil && t.spoiled.Load() {
+	if t.clientErr != nil && t.Spoiled.Load() {
 		return 0, t.clientErr
 	}
 	return len(p), nil
@@ -152,7 +155,7 @@ func (t *responseTee) toClient(p []byte) (int, error) {
 
 // commit sends the header and what the body has so far: the response
 // streams from now on.
-func (t *responseTee) commit() {
+func (t *Tee) commit() {
 	if t.committed {
 		return
 	}
@@ -162,7 +165,7 @@ func (t *responseTee) commit() {
 	clear(h)
 	copyHeader(h, t.header)
 	h.Set("X-Cache", t.xcache)
-	h.Set("Cache-Status", t.cacheStatus)
+	h.Set("Cache-Status", t.CacheStatus)
 	t.w.WriteHeader(t.code)
 	if len(t.buf) > 0 {
 		_, _ = t.toClient(t.buf)
@@ -172,19 +175,19 @@ func (t *responseTee) commit() {
 // sniff sets the Content-Type net/http would detect from the body so far, if
 // the handler set none, so that the response sent and the one stored agree
 // (and a HEAD answered from the entry has the type the GET had).
-func (t *responseTee) sniff() {
-	if _, haveType := t.header["Content-Type"]; !haveType && len(t.buf) > 0 && bodyAllowedForStatus(t.code) {
+func (t *Tee) sniff() {
+	if _, haveType := t.header["Content-Type"]; !haveType && len(t.buf) > 0 && BodyAllowedForStatus(t.code) {
 		t.header.Set("Content-Type", http.DetectContentType(t.buf))
 	}
 }
 
 // Flush sends the response so far to the client; see FlushError.
-func (t *responseTee) Flush() { _ = t.FlushError() }
+func (t *Tee) Flush() { _ = t.FlushError() }
 
 // FlushError sends the response so far to the client and flushes it, for
 // http.ResponseController. The response streams from then on; it may still be
 // stored if it completes within the size cap.
-func (t *responseTee) FlushError() error {
+func (t *Tee) FlushError() error {
 	if t.hijacked {
 		return http.ErrHijacked
 	}
@@ -199,20 +202,20 @@ func (t *responseTee) FlushError() error {
 		}
 		t.clientErr = err
 	}
-	if t.clientErr != nil && t.spoiled.Load() {
+	if t.clientErr != nil && t.Spoiled.Load() {
 		return t.clientErr
 	}
 	return nil
 }
 
 // Unwrap returns the client's ResponseWriter, for http.ResponseController.
-func (t *responseTee) Unwrap() http.ResponseWriter { return t.w }
+func (t *Tee) Unwrap() http.ResponseWriter { return t.w }
 
-func (t *responseTee) hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (t *Tee) HijackConn() (net.Conn, *bufio.ReadWriter, error) {
 	c, rw, err := http.NewResponseController(t.w).Hijack()
 	if err == nil {
 		t.hijacked = true
-		t.spoil("hijacked")
+		t.Spoil("hijacked")
 	}
 	return c, rw, err
 }
@@ -220,24 +223,24 @@ func (t *responseTee) hijack() (net.Conn, *bufio.ReadWriter, error) {
 // finish completes the response once the handler has returned: it sends
 // whatever is still held (a 304 when If-None-Match matches) and returns the
 // response to store and share, or nil when it may not be.
-func (t *responseTee) finish() *cachedResponse {
+func (t *Tee) Finish() *Response {
 	if t.hijacked {
 		return nil
 	}
 	if !t.wroteHeader {
 		t.WriteHeader(http.StatusOK)
 	}
-	if cl := t.header.Get("Content-Length"); cl != "" && bodyAllowedForStatus(t.code) {
+	if cl := t.header.Get("Content-Length"); cl != "" && BodyAllowedForStatus(t.code) {
 		if n, err := strconv.ParseInt(cl, 10, 64); err != nil || n != t.n {
-			t.spoil("incomplete")
+			t.Spoil("incomplete")
 		}
 	}
 	for k := range t.header {
 		if strings.HasPrefix(k, http.TrailerPrefix) {
-			t.spoil("trailer")
+			t.Spoil("trailer")
 		}
 	}
-	if t.spoiled.Load() {
+	if t.Spoiled.Load() {
 		t.commit()
 		t.sendTrailers()
 		return nil
@@ -246,27 +249,27 @@ func (t *responseTee) finish() *cachedResponse {
 		t.sniff()
 	}
 	if _, haveETag := t.header["Etag"]; !haveETag {
-		t.header.Set("Etag", strongETag(t.code, t.header, t.buf))
+		t.header.Set("Etag", StrongETag(t.code, t.header, t.buf))
 	}
-	resp := newCachedResponse(t.code, storedHeader(t.header, t.initial), t.buf)
+	resp := NewResponse(t.code, StoredHeader(t.header, t.initial), t.buf)
 	if !t.committed {
 		t.committed = true
 		h := t.w.Header()
 		clear(h)
 		copyHeader(h, t.header)
 		h.Set("X-Cache", t.xcache)
-		h.Set("Cache-Status", t.cacheStatus)
-		if bodyAllowedForStatus(t.code) {
+		h.Set("Cache-Status", t.CacheStatus)
+		if BodyAllowedForStatus(t.code) {
 			h.Set("Content-Length", resp.length)
 		}
-		writeComplete(t.w, t.req, t.code, t.buf)
+		WriteComplete(t.w, t.req, t.code, t.buf)
 	}
 	return resp
 }
 
 // sendTrailers hands the trailer values the handler set after the header
 // went out to the client's writer, where net/http looks for them.
-func (t *responseTee) sendTrailers() {
+func (t *Tee) sendTrailers() {
 	declared := t.header.Values("Trailer")
 	h := t.w.Header()
 	for k, v := range t.header {
@@ -296,27 +299,27 @@ func copyHeader(dst, src http.Header) {
 // ends the middleware's buffering), and Unwrap leads http.ResponseController
 // to the client's writer for deadlines and full duplex.
 
-// writerCore is what the middleware's ResponseWriters implement.
-type writerCore interface {
+// WriterCore is what the middleware's ResponseWriters implement.
+type WriterCore interface {
 	http.ResponseWriter
 	http.Flusher
 	FlushError() error
 	Unwrap() http.ResponseWriter
-	hijack() (net.Conn, *bufio.ReadWriter, error)
+	HijackConn() (net.Conn, *bufio.ReadWriter, error)
 }
 
 type (
-	plainWriter      struct{ writerCore }
-	hijackWriter     struct{ writerCore }
-	pushWriter       struct{ writerCore }
-	hijackPushWriter struct{ writerCore }
+	plainWriter      struct{ WriterCore }
+	hijackWriter     struct{ WriterCore }
+	pushWriter       struct{ WriterCore }
+	hijackPushWriter struct{ WriterCore }
 )
 
 // Hijack implements http.Hijacker.
-func (w hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.hijack() }
+func (w hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.HijackConn() }
 
 // Hijack implements http.Hijacker.
-func (w hijackPushWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.hijack() }
+func (w hijackPushWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.HijackConn() }
 
 // Push implements http.Pusher.
 func (w pushWriter) Push(target string, opts *http.PushOptions) error {
@@ -329,7 +332,7 @@ func (w hijackPushWriter) Push(target string, opts *http.PushOptions) error {
 }
 
 // expose returns core with the optional interfaces its client's writer has.
-func expose(core writerCore) http.ResponseWriter {
+func Expose(core WriterCore) http.ResponseWriter {
 	_, canHijack := findWriter[http.Hijacker](core.Unwrap())
 	_, canPush := findWriter[http.Pusher](core.Unwrap())
 	switch {

@@ -1,4 +1,4 @@
-package cachefront
+package httpcache
 
 import (
 	"crypto/sha256"
@@ -25,26 +25,33 @@ import (
 // ("h:Name") differs from one that is present and empty ("h:Name=");
 // credential headers are hashed rather than written out.
 
-// whyMalformedQuery is the reason given for a request whose query string
-// does not parse; such a request is answered by WithBadRequestHandler.
-const whyMalformedQuery = "malformed-query"
+// KeyRules are the settings a route's keys are built from.
+type KeyRules struct {
+	KeyFunc     func(*http.Request) string // replaces the path and query
+	BypassParam string                     // the query parameter that skips the cache ("" for none)
+	Vary        []string                   // canonical header names, sorted and unique
+}
 
-// appendRequestKey appends r's cache key without the user part to dst. why
+// WhyMalformedQuery is the reason given for a request whose query string
+// does not parse; such a request is answered by WithBadRequestHandler.
+const WhyMalformedQuery = "malformed-query"
+
+// AppendKey appends r's cache key without the user part to dst. why
 // is non-empty (the Cache-Status detail) when r cannot be cached; bypass
 // reports that the bypass parameter asked to skip the cache.
-func (m *httpCache) appendRequestKey(dst []byte, r *http.Request) (key []byte, bypass bool, why string) {
+func (kr *KeyRules) AppendKey(dst []byte, r *http.Request) (key []byte, bypass bool, why string) {
 	key = append(dst, "GET "...)
 	var pairs [16]queryPair
-	if m.cfg.keyFunc != nil {
-		k := m.cfg.keyFunc(r)
+	if kr.KeyFunc != nil {
+		k := kr.KeyFunc(r)
 		if k == "" {
 			return dst, false, "key"
 		}
 		key = append(key, '~')
 		key = append(key, url.QueryEscape(k)...)
 		var ok bool
-		if _, bypass, ok = parseQuery(pairs[:0], r.URL.RawQuery, m.cfg.bypassParam); !ok {
-			return dst, false, whyMalformedQuery
+		if _, bypass, ok = parseQuery(pairs[:0], r.URL.RawQuery, kr.BypassParam); !ok {
+			return dst, false, WhyMalformedQuery
 		}
 	} else {
 		p := r.URL.EscapedPath()
@@ -54,9 +61,9 @@ func (m *httpCache) appendRequestKey(dst []byte, r *http.Request) (key []byte, b
 		if p[0] != '/' {
 			return dst, false, "key"
 		}
-		q, bp, ok := parseQuery(pairs[:0], r.URL.RawQuery, m.cfg.bypassParam)
+		q, bp, ok := parseQuery(pairs[:0], r.URL.RawQuery, kr.BypassParam)
 		if !ok {
-			return dst, false, whyMalformedQuery
+			return dst, false, WhyMalformedQuery
 		}
 		bypass = bp
 		key = append(key, p...)
@@ -65,14 +72,14 @@ func (m *httpCache) appendRequestKey(dst []byte, r *http.Request) (key []byte, b
 			key = appendQuery(key, q)
 		}
 	}
-	for _, name := range m.cfg.vary {
+	for _, name := range kr.Vary {
 		key = appendVary(key, r, name)
 	}
 	return key, bypass, ""
 }
 
-// appendUser adds a WithUserKey identity to a key.
-func appendUser(key []byte, user string) []byte {
+// AppendUser adds a WithUserKey identity to a key.
+func AppendUser(key []byte, user string) []byte {
 	if user == "" {
 		return key
 	}
@@ -166,7 +173,7 @@ func appendQuery(b []byte, pairs []queryPair) []byte {
 	return b
 }
 
-// credentials reports which credential headers r carries.
-func credentials(r *http.Request) (auth, cookie bool) {
+// Credentials reports which credential headers r carries.
+func Credentials(r *http.Request) (auth, cookie bool) {
 	return len(r.Header["Authorization"]) > 0, len(r.Header["Cookie"]) > 0
 }

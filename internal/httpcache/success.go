@@ -1,0 +1,73 @@
+package httpcache
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+)
+
+// NewSuccessWriter returns a SuccessWriter over w.
+func NewSuccessWriter(w http.ResponseWriter, onSuccess func()) *SuccessWriter {
+	return &SuccessWriter{w: w, onSuccess: onSuccess}
+}
+
+// SuccessWriter watches a write route's status and calls OnSuccess when it
+// is a 2xx, before the status goes out, and again when the handler returns
+// (Done), for what the handler did after that. Wrap it with Expose.
+type SuccessWriter struct {
+	w         http.ResponseWriter
+	onSuccess func()
+	status    int // the final status, once sent
+	hijacked  bool
+}
+
+func (iw *SuccessWriter) Header() http.Header { return iw.w.Header() }
+
+func (iw *SuccessWriter) WriteHeader(code int) {
+	if iw.status == 0 && code >= 200 && !iw.hijacked {
+		iw.status = code
+		if code < 300 {
+			iw.onSuccess()
+		}
+	}
+	iw.w.WriteHeader(code)
+}
+
+func (iw *SuccessWriter) Write(p []byte) (int, error) {
+	if iw.status == 0 && !iw.hijacked {
+		iw.WriteHeader(http.StatusOK)
+	}
+	return iw.w.Write(p)
+}
+
+func (iw *SuccessWriter) Flush() { _ = iw.FlushError() }
+
+func (iw *SuccessWriter) FlushError() error {
+	if iw.status == 0 && !iw.hijacked {
+		iw.WriteHeader(http.StatusOK)
+	}
+	return http.NewResponseController(iw.w).Flush()
+}
+
+func (iw *SuccessWriter) Unwrap() http.ResponseWriter { return iw.w }
+
+func (iw *SuccessWriter) HijackConn() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(iw.w).Hijack()
+	if err == nil {
+		iw.hijacked = true
+	}
+	return c, rw, err
+}
+
+// Done runs after the handler returned: a handler that wrote nothing
+// answered 200.
+func (iw *SuccessWriter) Done() {
+	switch {
+	case iw.hijacked:
+	case iw.status == 0:
+		iw.status = http.StatusOK
+		iw.onSuccess()
+	case iw.status < 300:
+		iw.onSuccess() // tags added after the status went out
+	}
+}
