@@ -11,6 +11,7 @@ import (
 	"github.com/cachefront/cachefront/internal/backend"
 	"github.com/cachefront/cachefront/internal/entry"
 	"github.com/cachefront/cachefront/internal/keyspace"
+	"github.com/cachefront/cachefront/internal/metrics"
 )
 
 // Cache is a typed view of a Store: values of type T under one name. Create
@@ -21,7 +22,7 @@ type Cache[T any] struct {
 	cfg      config
 	call     callConfig // the cache's own settings, used by calls without options
 	typeHash uint32
-	cc       *counters
+	cc       *metrics.Counters
 	// lastTagged is the configuration of the last call whose options were
 	// only tags beyond the cache's own (see tagsOnly).
 	lastTagged atomic.Pointer[callConfig]
@@ -242,17 +243,17 @@ func (c *Cache[T]) Get(ctx context.Context, key string, opts ...Option) (T, erro
 	epoch := c.store.local.epochNow()
 	r, err := c.store.read(ctx, c.cc, rkey, call.tagSet(c.store), c.typeHash)
 	if err != nil {
-		c.cc.fail(opRead)
+		c.cc.Fail(metrics.OpRead)
 		return zero, err
 	}
 	if r.found == foundEntry {
 		if v, err, ok := c.decode(ctx, rkey, &r); ok {
-			c.cc.hit(false)
+			c.cc.Hit(false)
 			c.remember(rkey, &r.view, v, err, epoch)
 			return v, err
 		}
 	}
-	c.cc.miss()
+	c.cc.Miss()
 	return zero, fmt.Errorf("%w: %s", ErrNotFound, c.StoreKey(key))
 }
 
@@ -283,7 +284,7 @@ func (c *Cache[T]) Set(ctx context.Context, key string, value T, opts ...Option)
 	buf := backend.GetBuffer()
 	if err := encodeValueInto(buf, value); err != nil {
 		backend.PutBuffer(buf)
-		c.cc.fail(opEncode)
+		c.cc.Fail(metrics.OpEncode)
 		return fmt.Errorf("cachefront: encoding %s: %w", c.StoreKey(key), err)
 	}
 	payload := buf.Bytes()
@@ -296,7 +297,7 @@ func (c *Cache[T]) Set(ctx context.Context, key string, value T, opts ...Option)
 	err = c.store.setEntry(ctx, rkey, &h, payload, call.tagSet(c.store), ttl+call.swr)
 	c.store.be.Reuse(buf, err)
 	if err != nil {
-		c.cc.fail(opWrite)
+		c.cc.Fail(metrics.OpWrite)
 		return err
 	}
 	c.store.announceSet(ctx, rkey)
@@ -322,7 +323,7 @@ func (c *Cache[T]) Delete(ctx context.Context, keys ...string) error {
 		return nil
 	}
 	if err := c.store.deleteEntries(ctx, rkeys); err != nil {
-		c.cc.fail(opDelete)
+		c.cc.Fail(metrics.OpDelete)
 		c.store.queuePending(pendingDelete, rkeys)
 		return err
 	}
@@ -348,7 +349,7 @@ func (c *Cache[T]) fromLocalParts(parts keyspace.EntryParts) (v T, err error, ok
 	if !ok {
 		return v, nil, false
 	}
-	c.cc.hit(true)
+	c.cc.Hit(true)
 	if e.notFound {
 		return v, ErrNotFound, true
 	}

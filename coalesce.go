@@ -8,6 +8,7 @@ import (
 
 	"github.com/cachefront/cachefront/internal/entry"
 	"github.com/cachefront/cachefront/internal/httpcache"
+	"github.com/cachefront/cachefront/internal/metrics"
 )
 
 // Request coalescing for the HTTP middleware.
@@ -85,7 +86,7 @@ func (m *httpCache) coalesce(w http.ResponseWriter, r *http.Request, next http.H
 			<-led
 			publish(&httpOutcome{})
 		}
-		m.c.cc.miss()
+		m.c.cc.Miss()
 	}
 }
 
@@ -104,13 +105,13 @@ func (m *httpCache) follow(w http.ResponseWriter, r *http.Request, next http.Han
 		return
 	}
 	c := m.c
-	c.cc.dedup()
+	c.cc.Dedup()
 	if o.fromCache {
-		c.cc.hit(false)
+		c.cc.Hit(false)
 		httpcache.Serve(w, r, o.resp, httpcache.HitInfo{Hit: true, FreshUntil: o.fresh, Created: o.created, Now: time.Now().UnixMilli()})
 		return
 	}
-	c.cc.miss()
+	c.cc.Miss()
 	httpcache.Serve(w, r, o.resp, httpcache.HitInfo{Fwd: p.fwd})
 }
 
@@ -133,13 +134,13 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 		if resp, ok := m.decode(ctx, p.rkey, &snap.view, snap.raw, now); ok {
 			o := &httpOutcome{resp: resp, fromCache: true, created: snap.view.Created, fresh: snap.view.FreshUntil}
 			publish(o)
-			c.cc.hit(false)
+			c.cc.Hit(false)
 			httpcache.Serve(w, r, resp, httpcache.HitInfo{Hit: true, FreshUntil: o.fresh, Created: o.created, Now: now})
 			return
 		}
 	}
 	if serr != nil {
-		c.cc.fail(opRead)
+		c.cc.Fail(metrics.OpRead)
 	}
 
 	tc := &tagCollector{}
@@ -176,8 +177,8 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 			// The handler panicked (or exited its goroutine): the panic goes
 			// on, unrecovered, to the server or an outer recoverer, and the
 			// waiters run the handler themselves.
-			c.cc.miss()
-			c.cc.load(time.Since(start), errHandlerPanicked)
+			c.cc.Miss()
+			c.cc.Load(time.Since(start), metrics.LoadError)
 		}
 	}()
 	next.ServeHTTP(httpcache.Expose(tee), handlerRequest(r, hctx))
@@ -186,8 +187,8 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 	late.Stop()
 
 	resp := tee.Finish()
-	c.cc.miss()
-	c.cc.load(took, statusErr(tee.Status()))
+	c.cc.Miss()
+	c.cc.Load(took, statusResult(tee.Status()))
 	if resp == nil {
 		publish(&httpOutcome{})
 		return
@@ -197,7 +198,7 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 		// Tags the handler added cannot be checked: the response is for
 		// no one who arrived after the flight began.
 		o.late.added = hasLateTags(tc.list(), p.call.tags.names)
-		c.cc.skipped(skipUnavailable)
+		c.cc.Skipped(metrics.SkipUnavailable)
 	} else {
 		// The client has its response before the write to Redis.
 		_ = http.NewResponseController(w).Flush()

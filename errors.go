@@ -6,6 +6,7 @@ import (
 
 	"github.com/cachefront/cachefront/internal/backend"
 	"github.com/cachefront/cachefront/internal/keyspace"
+	"github.com/cachefront/cachefront/internal/metrics"
 )
 
 // Sentinel errors. Match them with errors.Is; cachefront wraps them with
@@ -54,4 +55,15 @@ func (p *PanicError) Error() string {
 func (p *PanicError) Unwrap() error {
 	err, _ := p.Value.(error)
 	return err
+}
+
+// loadResult classifies a loader's error for the loads metric.
+func loadResult(err error) metrics.LoadResult {
+	switch {
+	case err == nil:
+		return metrics.LoadOK
+	case errors.Is(err, ErrNotFound):
+		return metrics.LoadNotFound
+	}
+	return metrics.LoadError
 }

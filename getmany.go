@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cachefront/cachefront/internal/entry"
+	"github.com/cachefront/cachefront/internal/metrics"
 	"github.com/cachefront/cachefront/internal/scripts"
 	"github.com/redis/go-redis/v9"
 )
@@ -22,7 +23,7 @@ func (c *Cache[T]) GetMany(ctx context.Context, keys []string, opts ...Option) (
 		return nil, err
 	}
 	for range batch.missing {
-		c.cc.miss()
+		c.cc.Miss()
 	}
 	return batch.values, nil
 }
@@ -52,7 +53,7 @@ func (c *Cache[T]) GetManyOrLoad(ctx context.Context, keys []string, loader func
 		return batch.values, nil
 	}
 	for range batch.missing {
-		c.cc.miss()
+		c.cc.Miss()
 	}
 
 	lctx, cancel := context.WithTimeout(ctx, batch.call.loadTimeout)
@@ -64,13 +65,13 @@ func (c *Cache[T]) GetManyOrLoad(ctx context.Context, keys []string, loader func
 	var snaps []snapshot
 	if !readFailed {
 		if snaps, err = c.store.snapshotMany(lctx, rkeys, batch.call.tagSet(c.store)); err != nil {
-			c.cc.fail(opRead)
+			c.cc.Fail(metrics.OpRead)
 			readFailed = true
 		}
 	}
 	start := time.Now()
 	loaded, lerr := loader(lctx, batch.missing)
-	c.cc.load(time.Since(start), lerr)
+	c.cc.Load(time.Since(start), loadResult(lerr))
 	if lerr != nil {
 		return batch.values, lerr
 	}
@@ -80,7 +81,7 @@ func (c *Cache[T]) GetManyOrLoad(ctx context.Context, keys []string, loader func
 		}
 	}
 	if readFailed {
-		c.cc.skipped(skipUnavailable)
+		c.cc.Skipped(metrics.SkipUnavailable)
 		return batch.values, nil
 	}
 	c.storeMany(lctx, batch, rkeys, snaps, loaded, time.Since(start))
@@ -127,13 +128,13 @@ func (c *Cache[T]) readMany(ctx context.Context, keys []string, opts []Option) (
 	vals := make([]string, len(all))
 	ok := make([]bool, len(all))
 	if err := c.store.be.Run(ctx, func(ctx context.Context) error { return c.store.be.GetMany(ctx, all, vals, ok) }); err != nil {
-		c.cc.fail(opRead)
+		c.cc.Fail(metrics.OpRead)
 		batch.missing = unique
 		return batch, err
 	}
 	names, versions, err := c.store.completeTags(ctx, vals[:n], ok[:n], call.tags.names, vals[n:])
 	if err != nil {
-		c.cc.fail(opRead)
+		c.cc.Fail(metrics.OpRead)
 		batch.missing = unique
 		return batch, err
 	}
@@ -141,7 +142,7 @@ func (c *Cache[T]) readMany(ctx context.Context, keys []string, opts []Option) (
 		r, _ := c.store.evaluate(ctx, c.cc, batch.rkeys[k], vals[i], ok[i], names, versions, c.typeHash)
 		if r.found == foundEntry {
 			if v, err, decoded := c.decode(ctx, batch.rkeys[k], &r); decoded {
-				c.cc.hit(false)
+				c.cc.Hit(false)
 				if err == nil {
 					batch.values[k] = v
 				}
@@ -209,7 +210,7 @@ func (c *Cache[T]) storeMany(ctx context.Context, batch manyRead[T], rkeys []str
 		// A tombstone written since the snapshot may have expired: the
 		// values cannot be told apart from ones a Delete removed.
 		for range rkeys {
-			c.cc.skipped(skipConflict)
+			c.cc.Skipped(metrics.SkipConflict)
 		}
 		return
 	}
@@ -239,7 +240,7 @@ func (c *Cache[T]) storeMany(ctx context.Context, batch manyRead[T], rkeys []str
 		} else {
 			var err error
 			if payload, err = encodeValue(v); err != nil {
-				c.cc.fail(opEncode)
+				c.cc.Fail(metrics.OpEncode)
 				continue
 			}
 		}
@@ -248,7 +249,7 @@ func (c *Cache[T]) storeMany(ctx context.Context, batch manyRead[T], rkeys []str
 			LoadMicros: perKey, TypeHash: c.typeHash, Tags: tags}
 		data, err := entry.Encode(nil, &h, payload)
 		if err != nil {
-			c.cc.fail(opEncode)
+			c.cc.Fail(metrics.OpEncode)
 			continue
 		}
 		writes = append(writes, write{rkeys[i], snaps[i].gen, data, ttl})
@@ -266,15 +267,15 @@ func (c *Cache[T]) storeMany(ctx context.Context, batch manyRead[T], rkeys []str
 		})
 	})
 	if err != nil {
-		c.cc.fail(opWrite)
+		c.cc.Fail(metrics.OpWrite)
 		for range writes {
-			c.cc.skipped(skipUnavailable)
+			c.cc.Skipped(metrics.SkipUnavailable)
 		}
 		return
 	}
 	for _, cmd := range cmds {
 		if n, _ := cmd.Int64(); n != 1 {
-			c.cc.skipped(skipConflict)
+			c.cc.Skipped(metrics.SkipConflict)
 		}
 	}
 }

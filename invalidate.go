@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cachefront/cachefront/internal/entry"
+	"github.com/cachefront/cachefront/internal/metrics"
 	"github.com/cachefront/cachefront/internal/scripts"
 	"github.com/redis/go-redis/v9"
 	"github.com/vmihailenco/msgpack/v5"
@@ -36,7 +37,7 @@ func (s *Store) InvalidateTags(ctx context.Context, tags ...string) error {
 	}
 	names := appendUnique(nil, tags...)
 	if err := s.invalidateTags(ctx, names); err != nil {
-		s.storeOps.fail(opInvalidate)
+		s.storeOps.Fail(metrics.OpInvalidate)
 		s.local.apply(event{Tags: names})
 		s.queuePending(pendingTag, names)
 		return fmt.Errorf("invalidating %d tags: %w", len(names), err)
@@ -131,7 +132,7 @@ func (s *Store) Delete(ctx context.Context, storeKeys ...string) error {
 		return nil
 	}
 	if err := s.deleteEntries(ctx, rkeys); err != nil {
-		s.storeOps.fail(opDelete)
+		s.storeOps.Fail(metrics.OpDelete)
 		s.queuePending(pendingDelete, rkeys)
 		return fmt.Errorf("deleting %d keys: %w", len(rkeys), err)
 	}

@@ -75,13 +75,13 @@ func (c *Cache[T]) awaitLeaseHolder(ctx context.Context, rkey, gen string, call 
 		}
 		if r.found == foundEntry && r.gen != gen {
 			if v, verr, decoded := c.decode(ctx, rkey, &r); decoded {
-				c.cc.leaseWait(true)
+				c.cc.LeaseWait(true)
 				return &flightResult[T]{value: v, err: verr, fromCache: true}, true
 			}
 		}
 		remaining := time.Until(deadline)
 		if remaining <= 0 || !s.leaseHeld(ctx, rkey) {
-			c.cc.leaseWait(false)
+			c.cc.LeaseWait(false)
 			return nil, false
 		}
 		delay = min(delay*2, leaseMaxPoll, remaining)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cachefront/cachefront/internal/entry"
+	"github.com/cachefront/cachefront/internal/metrics"
 )
 
 // flightResult is what a shared load hands every caller waiting on it.
@@ -60,10 +61,10 @@ func (c *Cache[T]) GetOrLoad(ctx context.Context, key string, loader func(contex
 	r, rerr := c.store.read(ctx, c.cc, rkey, call.tagSet(c.store), c.typeHash)
 	if rerr == nil && r.found == foundEntry {
 		if v, err, ok := c.decode(ctx, rkey, &r); ok {
-			c.cc.hit(false)
+			c.cc.Hit(false)
 			c.remember(rkey, &r.view, v, err, epoch)
 			if refresh, early := needsRefresh(&r.view, call, time.Now()); refresh {
-				c.cc.refresh(early)
+				c.cc.Refresh(early)
 				r.fillVersions(call.tags.names)
 				fkey := flightKey(rkey, c.typeHash, &r, len(call.tags.names), false)
 				c.store.flights.DoChan(fkey, func() (any, error) {
@@ -77,7 +78,7 @@ func (c *Cache[T]) GetOrLoad(ctx context.Context, key string, loader func(contex
 		if ctx.Err() != nil {
 			return zero, ctx.Err()
 		}
-		c.cc.fail(opRead)
+		c.cc.Fail(metrics.OpRead)
 		w.readFailed = time.Now()
 	}
 	return c.loadShared(ctx, rkey, flightKey(rkey, c.typeHash, &r, len(call.tags.names), rerr != nil), loader, call, w)
@@ -119,7 +120,7 @@ func (c *Cache[T]) loadShared(ctx context.Context, rkey, fkey string, loader fun
 			return c.loadShared(ctx, rkey, retryKey(fkey, fr.flight), loader, call, w)
 		}
 		if !ran {
-			c.cc.dedup()
+			c.cc.Dedup()
 			if !fr.mayTake(w) && w.retries > 0 {
 				// This caller may have arrived after an invalidation that the
 				// load predates: it gets a load of its own, shared with the
@@ -129,13 +130,13 @@ func (c *Cache[T]) loadShared(ctx context.Context, rkey, fkey string, loader fun
 			}
 		}
 		if fr.fromCache {
-			c.cc.hit(false)
+			c.cc.Hit(false)
 		} else {
-			c.cc.miss()
+			c.cc.Miss()
 		}
 		return fr.value, fr.err
 	case <-ctx.Done():
-		c.cc.miss()
+		c.cc.Miss()
 		var zero T
 		return zero, ctx.Err()
 	}
@@ -175,7 +176,7 @@ func (c *Cache[T]) flight(parent context.Context, rkey string, loader func(conte
 		return found
 	}
 	if serr != nil {
-		c.cc.fail(opRead)
+		c.cc.Fail(metrics.OpRead)
 	}
 	if s.cfg.leaseWait > 0 && serr == nil {
 		token, err := s.acquireLease(ctx, rkey, call.loadTimeout)
@@ -205,11 +206,11 @@ func (c *Cache[T]) flight(parent context.Context, rkey string, loader func(conte
 	res.value, res.panicked, res.err = callLoader(withTagCollector(ctx, tc), loader)
 	took := time.Since(start)
 	if res.panicked != nil {
-		c.cc.load(took, res.panicked)
+		c.cc.Load(took, metrics.LoadError)
 		s.cfg.logger.Error("cachefront: loader panicked", "key", rkey, "panic", res.panicked.Value)
 		return res
 	}
-	c.cc.load(took, res.err)
+	c.cc.Load(took, loadResult(res.err))
 
 	negative := res.err != nil && errors.Is(res.err, ErrNotFound) && call.negativeTTL > 0
 	if res.err != nil && !negative {
@@ -219,7 +220,7 @@ func (c *Cache[T]) flight(parent context.Context, rkey string, loader func(conte
 		// Tags the loader added cannot be checked: the result is for no
 		// one who arrived after the load began.
 		res.late.added = hasLateTags(tc.list(), call.tags.names)
-		c.cc.skipped(skipUnavailable)
+		c.cc.Skipped(metrics.SkipUnavailable)
 		return res
 	}
 	var stored *entry.Header
@@ -265,7 +266,7 @@ func (c *Cache[T]) storeLoaded(ctx context.Context, rkey string, snap *snapshot,
 	for _, t := range added {
 		if indexOfString(call.tags.names, t) < 0 {
 			if err := validTag(t); err != nil {
-				c.cc.fail(opTags)
+				c.cc.Fail(metrics.OpTags)
 				s.cfg.logger.Warn("cachefront: not caching a result tagged with an invalid tag", "key", rkey, "error", err)
 				return nil, lateCheck{added: true}
 			}
@@ -276,9 +277,9 @@ func (c *Cache[T]) storeLoaded(ctx context.Context, rkey string, snap *snapshot,
 		var versions []string
 		if versions, late = s.checkLateTags(ctx, lateNames, snap.seq); late.verified == 0 {
 			if late.conflict {
-				c.cc.skipped(skipConflict)
+				c.cc.Skipped(metrics.SkipConflict)
 			} else {
-				c.cc.skipped(skipUnavailable)
+				c.cc.Skipped(metrics.SkipUnavailable)
 			}
 			return nil, late
 		}
@@ -287,7 +288,7 @@ func (c *Cache[T]) storeLoaded(ctx context.Context, rkey string, snap *snapshot,
 		}
 	}
 	if s.tooLateToWrite(snap.at) {
-		c.cc.skipped(skipConflict)
+		c.cc.Skipped(metrics.SkipConflict)
 		return nil, late
 	}
 
@@ -298,7 +299,7 @@ func (c *Cache[T]) storeLoaded(ctx context.Context, rkey string, snap *snapshot,
 	} else {
 		var err error
 		if payload, err = encodeValue(v); err != nil {
-			c.cc.fail(opEncode)
+			c.cc.Fail(metrics.OpEncode)
 			s.cfg.logger.Warn("cachefront: cannot encode a loaded value", "key", rkey, "error", err)
 			return nil, late
 		}
@@ -311,7 +312,7 @@ func (c *Cache[T]) storeLoaded(ctx context.Context, rkey string, snap *snapshot,
 	}
 	data, err := entry.Encode(nil, &h, payload)
 	if err != nil {
-		c.cc.fail(opEncode)
+		c.cc.Fail(metrics.OpEncode)
 		return nil, late
 	}
 	if !negative {
@@ -320,10 +321,10 @@ func (c *Cache[T]) storeLoaded(ctx context.Context, rkey string, snap *snapshot,
 	written, err := s.writeIfGen(ctx, rkey, snap.gen, data, ttl)
 	switch {
 	case err != nil:
-		c.cc.fail(opWrite)
-		c.cc.skipped(skipUnavailable)
+		c.cc.Fail(metrics.OpWrite)
+		c.cc.Skipped(metrics.SkipUnavailable)
 	case !written:
-		c.cc.skipped(skipConflict)
+		c.cc.Skipped(metrics.SkipConflict)
 	default:
 		return &h, late
 	}

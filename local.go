@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cachefront/cachefront/internal/keyspace"
+	"github.com/cachefront/cachefront/internal/metrics"
 	"github.com/maypok86/otter/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/vmihailenco/msgpack/v5"
@@ -214,7 +215,7 @@ func (s *Store) subscribe(ctx context.Context) {
 		case *redis.Message:
 			var ev event
 			if err := msgpack.Unmarshal([]byte(m.Payload), &ev); err != nil {
-				s.storeOps.fail(opDecode)
+				s.storeOps.Fail(metrics.OpDecode)
 				l.setHealthy(true) // unknown event: flush to be safe
 				continue
 			}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -29,16 +28,16 @@ func TestMetricsAndSecondStoreOnOneRegisterer(t *testing.T) {
 	_, _ = c3.GetOrLoad(ctxBG, "a", load) // miss in another namespace
 	_ = s1.InvalidateTags(ctxBG, "x", "y")
 
-	if got := testutil.ToFloat64(s1.metrics.hits.WithLabelValues("pages", "redis")); got != 1 {
+	if got := series(t, reg, "cachefront_hits_total", "shop", "cache", "pages", "layer", "redis"); got != 1 {
 		t.Fatalf("shop hits = %v, want 1 (shared by both shop Stores)", got)
 	}
-	if got := testutil.ToFloat64(s1.metrics.misses.WithLabelValues("pages")); got != 1 {
+	if got := series(t, reg, "cachefront_misses_total", "shop", "cache", "pages"); got != 1 {
 		t.Fatalf("shop misses = %v, want 1", got)
 	}
-	if got := testutil.ToFloat64(s3.metrics.misses.WithLabelValues("pages")); got != 1 {
+	if got := series(t, reg, "cachefront_misses_total", "blog", "cache", "pages"); got != 1 {
 		t.Fatalf("blog misses = %v, want 1", got)
 	}
-	if got := testutil.ToFloat64(s1.metrics.invalidations.WithLabelValues("tag")); got != 2 {
+	if got := series(t, reg, "cachefront_invalidations_total", "shop", "kind", "tag"); got != 2 {
 		t.Fatalf("invalidations = %v, want 2", got)
 	}
 	// Stats stay per Store.
@@ -84,4 +83,36 @@ func TestNoRegistrationWithoutRegisterer(t *testing.T) {
 	if s.Stats().Misses != 1 {
 		t.Fatal("Stats must work without a registerer")
 	}
+}
+
+// series returns the value of the counter name of namespace ns whose other
+// labels are the name, value pairs given.
+func series(t *testing.T, reg *prometheus.Registry, name, ns string, labels ...string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"namespace": ns}
+	for i := 0; i+1 < len(labels); i += 2 {
+		want[labels[i]] = labels[i+1]
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range f.GetMetric() {
+			if len(m.GetLabel()) != len(want) {
+				continue
+			}
+			for _, l := range m.GetLabel() {
+				if want[l.GetName()] != l.GetValue() {
+					continue next
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
 }

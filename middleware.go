@@ -2,7 +2,6 @@ package cachefront
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"github.com/cachefront/cachefront/internal/entry"
 	"github.com/cachefront/cachefront/internal/httpcache"
 	"github.com/cachefront/cachefront/internal/keyspace"
+	"github.com/cachefront/cachefront/internal/metrics"
 )
 
 // Middleware returns net/http middleware that caches the responses of the
@@ -261,7 +261,7 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 			if e, ok := c.store.local.getParts(parts, c.typeHash); ok && !e.notFound {
 				if now := time.Now().UnixMilli(); e.freshUntil > now {
 					if resp, ok := e.value.(*httpcache.Response); ok {
-						c.cc.hit(true)
+						c.cc.Hit(true)
 						httpcache.Serve(w, r, resp, httpcache.HitInfo{Hit: true, FreshUntil: e.freshUntil, Created: e.created, Now: now})
 						return
 					}
@@ -281,7 +281,7 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 	if err == nil && res.found == foundEntry {
 		now := time.Now().UnixMilli()
 		if resp, ok := m.decode(ctx, rkey, &res.view, res.raw, now); ok {
-			c.cc.hit(false)
+			c.cc.Hit(false)
 			c.remember(rkey, &res.view, resp, nil, epoch)
 			httpcache.Serve(w, r, resp, httpcache.HitInfo{Hit: true, FreshUntil: res.view.FreshUntil, Created: res.view.Created, Now: now})
 			return
@@ -293,7 +293,7 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 		if ctx.Err() != nil {
 			return // the client went away
 		}
-		c.cc.fail(opRead)
+		c.cc.Fail(metrics.OpRead)
 		mp.fwd = "miss; detail=unavailable"
 		mp.wait.readFailed = time.Now()
 	case res.found == foundStale:
@@ -345,7 +345,7 @@ func (m *httpCache) plan(r *http.Request, buf []byte) (key string, p httpPlan, w
 		for _, fn := range m.cfg.tagsFuncs {
 			for _, t := range fn(r) {
 				if validTag(t) != nil {
-					m.c.cc.fail(opTags)
+					m.c.cc.Fail(metrics.OpTags)
 					return "", p, "tags"
 				}
 				names = appendUnique(names, t)
@@ -413,20 +413,16 @@ func hasAnyHeader(h http.Header, names []string) bool {
 	return false
 }
 
-// Handler outcomes as load results, for the loads metric.
-var (
-	errHandlerPanicked = errors.New("cachefront: handler panicked")
-	errHandlerStatus   = errors.New("cachefront: handler answered with a server error")
-)
-
-func statusErr(status int) error {
+// statusResult is a handler's status as a load result, for the loads
+// metric: 5xx is an error, 404 and 410 found nothing.
+func statusResult(status int) metrics.LoadResult {
 	switch {
 	case status >= 500:
-		return errHandlerStatus
+		return metrics.LoadError
 	case status == http.StatusNotFound || status == http.StatusGone:
-		return ErrNotFound
+		return metrics.LoadNotFound
 	}
-	return nil
+	return metrics.LoadOK
 }
 
 // InvalidateOnSuccess returns middleware for write routes (POST, PUT, PATCH,
@@ -503,7 +499,7 @@ func (iv *invalidation) run() {
 			continue
 		}
 		if err := validTag(t); err != nil {
-			iv.store.storeOps.fail(opTags)
+			iv.store.storeOps.Fail(metrics.OpTags)
 			iv.store.cfg.logger.Warn("cachefront: not invalidating an invalid tag", "error", err)
 			continue
 		}

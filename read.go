@@ -10,6 +10,7 @@ import (
 
 	"github.com/cachefront/cachefront/internal/backend"
 	"github.com/cachefront/cachefront/internal/entry"
+	"github.com/cachefront/cachefront/internal/metrics"
 	"github.com/cachefront/cachefront/internal/scripts"
 	"github.com/redis/go-redis/v9"
 )
@@ -51,12 +52,12 @@ func (s *Store) tagSet(names []string) tagSet {
 // read looks up rkey and the versions of tags in one round trip (a second
 // one only when the entry carries tags the caller did not name). Concurrent
 // reads of one key share round trips (see readGroup).
-func (s *Store) read(ctx context.Context, cc *counters, rkey string, tags tagSet, typeHash uint32) (readResult, error) {
+func (s *Store) read(ctx context.Context, cc *metrics.Counters, rkey string, tags tagSet, typeHash uint32) (readResult, error) {
 	return s.reads.read(ctx, s, cc, rkey, tags, typeHash)
 }
 
 // readOnce is read without sharing.
-func (s *Store) readOnce(ctx context.Context, cc *counters, rkey string, tags tagSet, typeHash uint32) (readResult, error) {
+func (s *Store) readOnce(ctx context.Context, cc *metrics.Counters, rkey string, tags tagSet, typeHash uint32) (readResult, error) {
 	buf := newReadBuf(s.be, rkey, tags.keys)
 	if err := s.be.RunOp(ctx, buf); err != nil {
 		return readResult{}, err // a watchdog may still be filling buf
@@ -125,7 +126,7 @@ func (b *readBuf) release() {
 
 // evaluate classifies a raw entry against the tag versions read with it,
 // fetching the versions of any other tags the entry carries.
-func (s *Store) evaluate(ctx context.Context, cc *counters, rkey, raw string, present bool, names, versions []string, typeHash uint32) (readResult, error) {
+func (s *Store) evaluate(ctx context.Context, cc *metrics.Counters, rkey, raw string, present bool, names, versions []string, typeHash uint32) (readResult, error) {
 	r := readResult{versions: versions}
 	if !present {
 		return r, nil
@@ -151,7 +152,7 @@ func (s *Store) evaluate(ctx context.Context, cc *counters, rkey, raw string, pr
 		}
 		if string(ver) != versions[i] {
 			r.found = foundStale
-			cc.staleEntry()
+			cc.StaleEntry()
 			return r, nil
 		}
 	}
@@ -163,7 +164,7 @@ func (s *Store) evaluate(ctx context.Context, cc *counters, rkey, raw string, pr
 		for name, ver := range v.TagSeq() {
 			if i := indexOf(unknown, name); i >= 0 && string(ver) != current[i] {
 				r.found = foundStale
-				cc.staleEntry()
+				cc.StaleEntry()
 				return r, nil
 			}
 		}
@@ -192,8 +193,8 @@ func (s *Store) tagVersions(ctx context.Context, tags []string) ([]string, error
 
 // dropCorrupt counts a corrupt or foreign entry and deletes it, unless it was
 // replaced meanwhile.
-func (s *Store) dropCorrupt(ctx context.Context, cc *counters, rkey, raw string, cause error) {
-	cc.fail(opDecode)
+func (s *Store) dropCorrupt(ctx context.Context, cc *metrics.Counters, rkey, raw string, cause error) {
+	cc.Fail(metrics.OpDecode)
 	s.cfg.logger.Warn("cachefront: dropping an entry that cannot be decoded", "key", rkey, "error", cause)
 	prefix := raw
 	if len(prefix) > 64 {
@@ -203,7 +204,7 @@ func (s *Store) dropCorrupt(ctx context.Context, cc *counters, rkey, raw string,
 		return scripts.DeleteIfPrefix.Run(ctx, s.be.Client, []string{rkey}, prefix).Err()
 	})
 	if err != nil {
-		cc.fail(opDelete)
+		cc.Fail(metrics.OpDelete)
 	}
 }
 
@@ -217,7 +218,7 @@ type snapshot struct {
 	at  time.Time
 }
 
-func (s *Store) snapshot(ctx context.Context, cc *counters, rkey string, tags tagSet, typeHash uint32) (snapshot, error) {
+func (s *Store) snapshot(ctx context.Context, cc *metrics.Counters, rkey string, tags tagSet, typeHash uint32) (snapshot, error) {
 	look, err := s.lookBeforeLoading(ctx, []string{rkey}, tags)
 	if err != nil {
 		return snapshot{at: look.at}, err

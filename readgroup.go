@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"github.com/cachefront/cachefront/internal/backend"
+	"github.com/cachefront/cachefront/internal/metrics"
 )
 
 // readGroup lets concurrent reads of one key share round trips without
@@ -81,7 +82,7 @@ func newReadGroup() *readGroup {
 	return g
 }
 
-func (g *readGroup) read(ctx context.Context, s *Store, cc *counters, rkey string, tags tagSet, typeHash uint32) (readResult, error) {
+func (g *readGroup) read(ctx context.Context, s *Store, cc *metrics.Counters, rkey string, tags tagSet, typeHash uint32) (readResult, error) {
 	k := readKey{rkey: rkey, typeHash: typeHash, tags: unsafe.SliceData(tags.keys)}
 	sh := &g.shards[maphash.String(g.seed, rkey)%uint64(len(g.shards))]
 	sh.mu.Lock()

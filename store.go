@@ -10,6 +10,7 @@ import (
 	"github.com/cachefront/cachefront/internal/backend"
 	"github.com/cachefront/cachefront/internal/breaker"
 	"github.com/cachefront/cachefront/internal/keyspace"
+	"github.com/cachefront/cachefront/internal/metrics"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
@@ -24,7 +25,7 @@ type Store struct {
 	cfg     config
 	be      *backend.Backend
 	keys    keyspace.Keyspace
-	metrics *metrics
+	vecs    *metrics.Vectors
 	flights singleflight.Group
 	// flightSeq numbers finished flights, so that a retry can be named
 	// after the flight it follows (see retryKey).
@@ -39,7 +40,7 @@ type Store struct {
 	tombstoneGrace time.Duration
 	closed         atomic.Bool
 
-	storeOps      *counters // errors of store-wide operations (cache label "")
+	storeOps      *metrics.Counters // errors of store-wide operations (cache label "")
 	invalidations atomic.Uint64
 	// tagInvalidations and keyDeletions are the invalidations_total series.
 	tagInvalidations, keyDeletions prometheus.Counter
@@ -50,7 +51,7 @@ type Store struct {
 	closing chan struct{} // closed by Close: background work stops
 
 	mu     sync.Mutex // guards caches
-	caches map[string]*counters
+	caches map[string]*metrics.Counters
 }
 
 // NewStore returns a Store over rdb, which may be a single-node, Sentinel
@@ -76,15 +77,15 @@ func newStore(rdb redis.UniversalClient, opts []Option) (*Store, error) {
 	if err := cfg.applyOptions(scopeStore, opts); err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(cfg.namespace, cfg.registerer)
+	m, err := metrics.New(cfg.namespace, cfg.registerer)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
-	s := &Store{cfg: cfg, keys: keyspace.New(cfg.namespace), metrics: m, caches: map[string]*counters{}, closing: make(chan struct{}), reads: newReadGroup(),
+	s := &Store{cfg: cfg, keys: keyspace.New(cfg.namespace), vecs: m, caches: map[string]*metrics.Counters{}, closing: make(chan struct{}), reads: newReadGroup(),
 		tombstoneGrace: defaultTombstoneGrace}
-	s.storeOps = newCounters(m, "")
-	s.tagInvalidations = m.invalidations.WithLabelValues("tag")
-	s.keyDeletions = m.invalidations.WithLabelValues("key")
+	s.storeOps = metrics.NewCounters(m, "")
+	s.tagInvalidations = m.Invalidations.WithLabelValues("tag")
+	s.keyDeletions = m.Invalidations.WithLabelValues("key")
 	br := breaker.New(cfg.breakerFailures, cfg.breakerCooldown, s.breakerChanged)
 	s.be = backend.New(rdb, cfg.opTimeout, br)
 	if cfg.localMax > 0 {
@@ -103,23 +104,23 @@ func newStore(rdb redis.UniversalClient, opts []Option) (*Store, error) {
 func (s *Store) breakerChanged(st breaker.State) {
 	switch st {
 	case breaker.Open:
-		s.metrics.circuitOpen.Set(1)
+		s.vecs.CircuitOpen.Set(1)
 		s.cfg.logger.Warn("cachefront: redis failing, circuit breaker open; reads fall through to loaders",
 			"namespace", s.cfg.namespace, "cooldown", s.cfg.breakerCooldown)
 	case breaker.Closed:
-		s.metrics.circuitOpen.Set(0)
+		s.vecs.CircuitOpen.Set(0)
 		s.cfg.logger.Info("cachefront: redis answering again, circuit breaker closed", "namespace", s.cfg.namespace)
 	}
 }
 
 // countersFor returns the counters of cache name, shared by every Cache of
 // that name on this Store.
-func (s *Store) countersFor(name string) *counters {
+func (s *Store) countersFor(name string) *metrics.Counters {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.caches[name]
 	if !ok {
-		c = newCounters(s.metrics, name)
+		c = metrics.NewCounters(s.vecs, name)
 		s.caches[name] = c
 	}
 	return c
@@ -139,12 +140,12 @@ func (s *Store) Stats() Stats {
 	}
 	s.mu.Lock()
 	for name, c := range s.caches {
-		cs := c.snapshot()
+		cs := snapshotOf(c)
 		st.Caches[name] = cs
 		st.add(cs)
 	}
 	s.mu.Unlock()
-	st.Errors += s.storeOps.errors.Load()
+	st.Errors += s.storeOps.Snapshot().Errors
 	return st
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/cachefront/cachefront/internal/backend"
 	"github.com/cachefront/cachefront/internal/entry"
+	"github.com/cachefront/cachefront/internal/metrics"
 	"github.com/cachefront/cachefront/internal/scripts"
 	"github.com/redis/go-redis/v9"
 )
@@ -170,7 +171,7 @@ func (s *Store) announceSet(ctx context.Context, rkey string) {
 	ev := event{Keys: []string{rkey}}
 	s.local.apply(ev)
 	if err := s.be.Run(ctx, func(ctx context.Context) error { return s.publishNow(ctx, ev) }); err != nil {
-		s.storeOps.fail(opWrite)
+		s.storeOps.Fail(metrics.OpWrite)
 		s.queuePending(pendingAnnouncement, ev.Keys)
 	}
 }
