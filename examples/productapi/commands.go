@@ -96,8 +96,10 @@ func createAdmin(ctx context.Context, args []string, stdin io.Reader) error {
 	if err != nil {
 		return err
 	}
+	// An email from ADMIN_EMAIL (a secret) is not printed back.
+	shown := *email
 	if *email == "" {
-		*email = cfg.AdminEmail
+		*email, shown = cfg.AdminEmail, "the account of ADMIN_EMAIL"
 	}
 	if *email == "" {
 		return errors.New("create-admin: --email (or ADMIN_EMAIL) is required")
@@ -125,9 +127,9 @@ func createAdmin(ctx context.Context, args []string, stdin io.Reader) error {
 		return err
 	}
 	if changed {
-		fmt.Printf("%s is an admin (the cached user list refreshes within CACHE_TTL)\n", *email)
+		fmt.Printf("%s is an admin (the cached user list refreshes within CACHE_TTL)\n", shown)
 	} else {
-		fmt.Printf("%s was already an admin with this password\n", *email)
+		fmt.Printf("%s was already an admin with this password\n", shown)
 	}
 	return nil
 }

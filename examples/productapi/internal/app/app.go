@@ -99,11 +99,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	if cfg.AdminEmail != "" {
 		changed, err := a.Users.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword)
 		if err != nil {
-			return nil, fmt.Errorf("making the admin %s: %w", cfg.AdminEmail, err)
+			// ADMIN_EMAIL is a secret: neither the error nor the log names it.
+			return nil, fmt.Errorf("making the admin of ADMIN_EMAIL: %w", err)
 		}
 		if changed {
 			_ = a.Invalidations.Invalidate(ctx, users.TagUsers)
-			log.Info("admin account ready", "email", cfg.AdminEmail)
+			log.Info("admin account of ADMIN_EMAIL ready")
 		}
 	}
 
