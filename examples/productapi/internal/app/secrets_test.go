@@ -33,13 +33,11 @@ func TestSecretsNotLogged(t *testing.T) {
 		}
 	}
 
-	cfg, err := config.FromLookup(func(k string) (string, bool) {
-		v, ok := map[string]string{
-			"DATABASE_URL": dbtest.URL(t, "sqlite"), "JWT_SECRET": testSecret, "BCRYPT_COST": "4",
-			"REDIS_URL": "redis://" + miniredis.RunT(t).Addr(), "ADMIN_EMAIL": email, "ADMIN_PASSWORD": "short",
-		}[k]
-		return v, ok
-	})
+	vars := map[string]string{
+		"DATABASE_URL": dbtest.URL(t, "sqlite"), "JWT_SECRET": testSecret, "BCRYPT_COST": "4",
+		"REDIS_URL": "redis://" + miniredis.RunT(t).Addr(), "ADMIN_EMAIL": email, "ADMIN_PASSWORD": "short",
+	}
+	cfg, err := config.FromLookup(func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}
