@@ -245,16 +245,20 @@ func (g *productGen) product(i int, rec []string) {
 	rec[4] = pyFloat(stars)
 	rec[5] = strconv.FormatInt(reviews, 10)
 
-	price := math.Round(math.Exp(1+r.Float64()*5)*100)/100 - 0.01
+	// Prices are whole cents, ending in 9 as shop prices do; they are
+	// computed in cents, because subtracting 0.01 from a float in dollars
+	// gives prices such as 27.209999999999997.
+	price := int64(math.Round(math.Exp(1+r.Float64()*5)*100)) - 1
 	if r.IntN(20) == 0 {
 		price = 0 // unavailable
 	}
-	rec[6] = pyFloat(max(price, 0))
-	list := 0.0
+	price = max(price, 0)
+	rec[6] = centsFloat(price)
+	list := int64(0)
 	if r.IntN(4) == 0 && price > 0 {
-		list = math.Round(price*(1.1+r.Float64()*0.6)*100)/100 - 0.01
+		list = int64(math.Round(float64(price)*(1.1+r.Float64()*0.6))) - 1
 	}
-	rec[7] = pyFloat(list)
+	rec[7] = centsFloat(list)
 	rec[8] = strconv.FormatInt(cat.ID, 10)
 	if r.IntN(150) == 0 {
 		rec[9] = "True"
@@ -267,6 +271,10 @@ func (g *productGen) product(i int, rec []string) {
 	}
 	rec[10] = strconv.Itoa(bought)
 }
+
+// centsFloat formats an amount in cents as pyFloat formats dollars: "27.21",
+// "0.0".
+func centsFloat(cents int64) string { return pyFloat(float64(cents) / 100) }
 
 // pyFloat formats v as pandas writes floats: shortest form, always with a
 // decimal point ("0.0", "4.7", "21.99").

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -93,6 +94,11 @@ func TestWriteFormat(t *testing.T) {
 		if p[9] == "True" {
 			best++
 		}
+		for _, col := range []int{6, 7} { // price, listPrice: whole cents
+			if !centsPattern.MatchString(p[col]) {
+				t.Fatalf("product %s: column %d is %q, want a price in whole cents", p[0], col, p[col])
+			}
+		}
 	}
 	for name, n := range map[string]int{"newline": newline, "quote": quote,
 		"comma": comma, "non-ASCII": nonASCII, "best seller": best} {
@@ -101,6 +107,8 @@ func TestWriteFormat(t *testing.T) {
 		}
 	}
 }
+
+var centsPattern = regexp.MustCompile(`^[0-9]+\.[0-9]{1,2}$`)
 
 func read(t *testing.T, path string) []byte {
 	t.Helper()
