@@ -16,7 +16,8 @@
 //	fmt.Println(sum) // 1400000 rows in 1m2s: 1400000 inserted, 0 updated, …
 //
 // An HTTP handler passes the request body and writes the [Summary] as JSON;
-// it carries the first [Options.MaxReportedErrors] row errors.
+// it carries the first [Options.MaxReportedErrors] row errors, and
+// [Summary.ErrorsOmitted] counts those left out.
 //
 // # Streaming
 //

@@ -290,6 +290,7 @@ func run[T any](ctx context.Context, db *sql.DB, dialect string, r io.Reader, op
 
 	sum.Failed = p.failed
 	sum.Errors = p.errs
+	sum.ErrorsOmitted = p.omitted
 	if werr == nil {
 		werr = cerr
 	}

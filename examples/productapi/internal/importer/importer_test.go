@@ -320,13 +320,20 @@ func TestValidation(t *testing.T) {
 		}
 
 		// The cap keeps the first errors and still counts every bad row.
+		// and says how many it left out.
 		s = db.importProducts(t, b.String(), Options{MaxReportedErrors: 3})
-		if len(s.Errors) != 3 || s.Failed != nBad || s.Errors[0].Line != wantErrs[0].Line {
-			t.Errorf("capped: %d errors (%v), %d failed", len(s.Errors), s.Errors, s.Failed)
+		if len(s.Errors) != 3 || s.Failed != nBad || s.Errors[0].Line != wantErrs[0].Line || s.ErrorsOmitted != int64(len(wantErrs)-3) {
+			t.Errorf("capped: %d errors (%v), %d omitted, %d failed", len(s.Errors), s.Errors, s.ErrorsOmitted, s.Failed)
+		}
+		if want := fmt.Sprintf("… and %d more errors not listed", len(wantErrs)-3); !strings.Contains(s.String(), want) {
+			t.Errorf("capped summary does not say %q:\n%s", want, s)
+		}
+		if full := db.importProducts(t, b.String(), Options{MaxReportedErrors: 1000}); full.ErrorsOmitted != 0 || strings.Contains(full.String(), "not listed") {
+			t.Errorf("uncapped summary: %d omitted:\n%s", full.ErrorsOmitted, full)
 		}
 		s = db.importProducts(t, b.String(), Options{MaxReportedErrors: -1})
-		if len(s.Errors) != 0 || s.Failed != nBad {
-			t.Errorf("no errors wanted: %d errors, %d failed", len(s.Errors), s.Failed)
+		if len(s.Errors) != 0 || s.Failed != nBad || s.ErrorsOmitted != int64(len(wantErrs)) {
+			t.Errorf("no errors wanted: %d errors, %d omitted, %d failed", len(s.Errors), s.ErrorsOmitted, s.Failed)
 		}
 	})
 }
