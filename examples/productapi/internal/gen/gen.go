@@ -7,10 +7,12 @@
 // The files look like the real export, awkward parts included: a UTF-8
 // byte-order mark, titles quoted because they hold commas, doubled quotes or
 // line breaks, short titles and titles with a leading space, text beyond
-// ASCII, floats written as "0.0", booleans as True/False. Every row is
-// valid under the API's rules (catalog.Product.Check: titles are never
-// empty), so a generated file imports with no errors; ASINs are unique. Output is a pure function of the row
-// count and the seed.
+// ASCII, empty titles (about one row in a thousand: real exports hold
+// them, and the importer takes them although the API's create route would
+// not), floats written as "0.0", booleans as True/False. Every row is valid
+// under the importer's rules (catalog.Product.CheckImported), so a generated
+// file imports with no errors; ASINs are unique. Output is a pure function
+// of the row count and the seed.
 package gen
 
 import (
@@ -308,7 +310,7 @@ var (
 
 // title draws a product title. Most are long, Amazon-style and full of
 // commas (so quoted in the CSV); a few carry quotes, line breaks, a leading
-// space, or are just a noun.
+// space, are just a noun, or are empty.
 func (g *productGen) title(cat Category) string {
 	r := g.r
 	switch n := r.IntN(1000); {
@@ -320,6 +322,8 @@ func (g *productGen) title(cat Category) string {
 		return "\"" + nouns[r.IntN(len(nouns))] + "\" by " + brands[r.IntN(len(brands))] + " - \"Best Seller\" Edition"
 	case n < 8:
 		return " " + nouns[r.IntN(len(nouns))] + ", leading space"
+	case n == 8:
+		return "" // real exports have products without a title
 	}
 	var b strings.Builder
 	b.WriteString(brands[r.IntN(len(brands))])

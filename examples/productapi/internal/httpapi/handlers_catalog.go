@@ -136,8 +136,8 @@ func (a *api) deleteProduct(w http.ResponseWriter, r *http.Request) {
 
 func pathASIN(w http.ResponseWriter, r *http.Request) (string, bool) {
 	asin := r.PathValue("asin")
-	if !catalog.ValidASIN(asin) {
-		writeAPIError(w, r, fieldError("asin", "must be 1 to 20 letters and digits"))
+	if reason := catalog.CheckASIN(asin); reason != "" {
+		writeAPIError(w, r, fieldError("asin", reason))
 		return "", false
 	}
 	return asin, true

@@ -59,14 +59,18 @@
 // # Validation
 //
 // Every data row is validated before it is written: the number of columns,
-// a 10-character upper-case alphanumeric ASIN, numbers where numbers belong,
-// stars within 0–5, non-negative prices and counts, True/False for
-// isBestSeller, a category id that exists in the categories table (loaded once
-// at the start), valid UTF-8 without NUL bytes in text; then the rules the
-// API applies to a product it is sent (catalog.Product.Check: a non-empty
-// title of at most 2000 bytes, stored trimmed; http or https URLs of at most
-// 2048 bytes, or none; prices up to 1e9; a positive category id), so that
-// the import stores nothing the API would refuse. Category ids start at 1.
+// a 10-character ASIN of digits and upper-case letters (catalog.CheckASIN,
+// the rule the API applies too), numbers where numbers belong, stars within
+// 0–5, non-negative prices and counts (0 included: real exports write "0.0"
+// for a missing list price or rating), True/False for isBestSeller, a
+// category id that exists in the categories table (loaded once at the
+// start), valid UTF-8 without NUL bytes in text; then the rules of an
+// imported product (catalog.Product.CheckImported): those the API applies to
+// a product it is sent — http or https URLs of at most 2048 bytes, or none;
+// prices up to 1e9; a positive category id — except for the title, which is
+// stored trimmed and may be empty or up to 64 KiB, because real exports hold
+// rows without a title and titles longer than the API's 2000 bytes. Category
+// ids start at 1.
 // A row that breaks a rule is skipped and reported as a [RowError] (its first line in the file,
 // the column, the reason); the other rows are imported. The first line of the
 // file must be the expected header; a UTF-8 byte-order mark before it is
