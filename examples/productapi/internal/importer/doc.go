@@ -68,9 +68,10 @@
 // imported product (catalog.Product.CheckImported): those the API applies to
 // a product it is sent — http or https URLs of at most 2048 bytes, or none;
 // prices up to 1e9; a positive category id — except for the title, which is
-// stored trimmed and may be empty or up to 64 KiB, because real exports hold
-// rows without a title and titles longer than the API's 2000 bytes. Category
-// ids start at 1.
+// stored trimmed and may be empty, as in rows of real exports, and up to
+// 64 KiB rather than the API's 2000 bytes, so that no real title is refused
+// for its length. Category ids start at 1.
+//
 // A row that breaks a rule is skipped and reported as a [RowError] (its first line in the file,
 // the column, the reason); the other rows are imported. The first line of the
 // file must be the expected header; a UTF-8 byte-order mark before it is
