@@ -82,6 +82,7 @@ func Example() {
 	//       "reason": "unknown category 99"
 	//     }
 	//   ],
+	//   "errors_omitted": 0,
 	//   "touched_categories": [
 	//     2
 	//   ]
