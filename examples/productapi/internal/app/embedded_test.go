@@ -18,19 +18,12 @@ func TestEmbeddedRedisExpires(t *testing.T) {
 	if !e.app.Config.EmbeddedRedis() {
 		t.Fatal("the test app does not use the embedded Redis")
 	}
-	keyCount := func() int64 {
-		var st struct {
-			KeyCount int64 `json:"key_count"`
-		}
-		e.must(e.do("GET", "/admin/cache/stats", e.admin, nil), 200).json(t, &st)
-		return st.KeyCount
-	}
-	if n := keyCount(); n != 0 {
+	if n := e.keyCount(); n != 0 {
 		t.Fatalf("%d cache entries before the first read", n)
 	}
 	e.get("/categories", "", "MISS")
 	stored := time.Now()
-	if n := keyCount(); n != 1 {
+	if n := e.keyCount(); n != 1 {
 		t.Fatalf("%d cache entries after one read, want 1", n)
 	}
 	d := e.app.DB
@@ -42,7 +35,7 @@ func TestEmbeddedRedisExpires(t *testing.T) {
 	}
 
 	deadline := stored.Add(10 * ttl)
-	for keyCount() != 0 {
+	for e.keyCount() != 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("the entry is still in the embedded Redis %v after it was stored with a TTL of %v", time.Since(stored).Round(time.Millisecond), ttl)
 		}

@@ -35,7 +35,7 @@ func (in productInput) product() catalog.Product {
 // productListTags tags a product list with every product list and, when it
 // is filtered by category, with that category.
 func productListTags(r *http.Request) []string {
-	f, err := catalog.ParseFilter(r.URL.Query(), "nocache")
+	f, err := listFilter(r)
 	if err == nil && f.CategoryID != nil {
 		return []string{catalog.TagProducts, catalog.TagCategory(*f.CategoryID)}
 	}
@@ -58,7 +58,7 @@ func (a *api) categories(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) listProducts(w http.ResponseWriter, r *http.Request) {
-	f, err := catalog.ParseFilter(r.URL.Query(), "nocache")
+	f, err := listFilter(r)
 	if err != nil {
 		a.catalogError(w, r, err)
 		return
