@@ -90,8 +90,15 @@
 //
 // After the last transaction, [Options.Invalidate] is called once with the tag
 // "category:<id>" of every category whose content changed (for a product
-// whose category changed, both the old and the new one) followed by
-// "products" or "categories". It is not called when no row changed. It is
-// called too when the import stops on an error after some transactions were
-// committed, so that the cache never serves what the database no longer holds.
+// whose category changed, both the old and the new one), then, for a product
+// import, the tags of the products it inserted, then "products" or
+// "categories". A cached "not found" answer for a product carries only its
+// own tag "product:<asin>" (and "products-missing"), so an insert must reach
+// it by that tag: an import that inserts up to 1000 products invalidates
+// "product:<asin>" of each, exactly; one that inserts more invalidates
+// "products-missing", the tag of every cached "not found", rather than leave
+// a tag version per product in Redis for a day. Invalidate is not called
+// when no row changed. It is called too when the import stops on an error
+// after some transactions were committed, so that the cache never serves
+// what the database no longer holds.
 package importer

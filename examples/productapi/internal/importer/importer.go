@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
+	"strings"
 	"time"
+
+	"github.com/cachefront/cachefront/examples/productapi/internal/catalog"
 )
 
 // Defaults applied to zero [Options] fields.
@@ -155,6 +157,40 @@ type counts struct {
 type txState struct {
 	counts
 	touched map[int64]struct{}
+	// newASINs holds the ASINs of the rows inserted, up to
+	// maxInsertedTags+1 of them: the product tags to invalidate (see
+	// insertedTags).
+	newASINs []string
+}
+
+// addInserted records the ASIN of an inserted row.
+func (tx *txState) addInserted(asin string) {
+	if len(tx.newASINs) <= maxInsertedTags {
+		tx.newASINs = append(tx.newASINs, strings.Clone(asin))
+	}
+}
+
+// maxInsertedTags is the most product tags an import invalidates, one per
+// inserted ASIN; an import that inserts more invalidates the one tag of
+// every cached "not found" answer instead (see insertedTags).
+const maxInsertedTags = 1000
+
+// insertedTags returns the tags that invalidate what the cache may hold
+// about products the import inserted: a "not found" answer for their ASIN,
+// cached with the tag product:<asin> (updated products are reached through
+// the tags of their categories). Up to maxInsertedTags ASINs, those tags,
+// exactly; beyond, where a tag per product would leave that many tag
+// versions in Redis for the tag TTL, the tag that every cached "not found"
+// answer carries, which drops the others too (they live a few seconds).
+func insertedTags(inserted []string) []string {
+	if len(inserted) > maxInsertedTags {
+		return []string{catalog.TagMissingProducts}
+	}
+	tags := make([]string, len(inserted))
+	for i, asin := range inserted {
+		tags[i] = catalog.TagProduct(asin)
+	}
+	return tags
 }
 
 // writer writes rows of one type on a connection held for the whole import.
@@ -178,15 +214,17 @@ func run[T any](ctx context.Context, db *sql.DB, dialect string, r io.Reader, op
 	opts = opts.withDefaults(dialect)
 	start := time.Now()
 	touched := make(map[int64]struct{})
+	var inserted []string // committed, as txState.newASINs
 
 	defer func() {
 		sum.Elapsed = time.Since(start)
 		sum.TouchedCategories = sortedKeys(touched)
 		if opts.Invalidate != nil && sum.Inserted+sum.Updated > 0 {
-			tags := make([]string, 0, len(touched)+1)
+			tags := make([]string, 0, len(touched)+len(inserted)+1)
 			for _, id := range sum.TouchedCategories {
-				tags = append(tags, "category:"+strconv.FormatInt(id, 10))
+				tags = append(tags, catalog.TagCategory(id))
 			}
+			tags = append(tags, insertedTags(inserted)...)
 			tags = append(tags, tableTag)
 			// The data is committed: invalidate even if ctx is done.
 			ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -243,8 +281,15 @@ func run[T any](ctx context.Context, db *sql.DB, dialect string, r io.Reader, op
 		for id := range tx.touched {
 			touched[id] = struct{}{}
 		}
+		for _, asin := range tx.newASINs {
+			if len(inserted) > maxInsertedTags {
+				break
+			}
+			inserted = append(inserted, asin)
+		}
 		tx.counts = counts{}
 		clear(tx.touched)
+		tx.newASINs = tx.newASINs[:0]
 		return nil
 	}
 	loop := func() error {

@@ -98,7 +98,9 @@ func TestImportGenerated(t *testing.T) {
 		for _, id := range sortedKeys(wantCats) {
 			wantTags = append(wantTags, "category:"+strconv.FormatInt(id, 10))
 		}
-		wantTags = append(wantTags, "products")
+		// More products inserted than tags worth invalidating one each:
+		// the tag of every cached "not found" answer instead.
+		wantTags = append(wantTags, "products-missing", "products")
 		if !slices.Equal(calls[0], wantTags) {
 			t.Errorf("invalidated %v, want %v", calls[0], wantTags)
 		}
@@ -427,7 +429,8 @@ func TestUpdates(t *testing.T) {
 		if want := []int64{1, 2, 3, 4}; !slices.Equal(s.TouchedCategories, want) {
 			t.Errorf("touched %v, want %v", s.TouchedCategories, want)
 		}
-		want := [][]string{{"category:1", "category:2", "category:3", "category:4", "products"}}
+		// The new product's tag too: a cached "not found" of it carries it.
+		want := [][]string{{"category:1", "category:2", "category:3", "category:4", "product:B000000004", "products"}}
 		if calls := iv.take(); !reflect.DeepEqual(calls, want) {
 			t.Errorf("invalidated %v, want %v", calls, want)
 		}
@@ -660,4 +663,44 @@ func TestSQLiteCategoryGone(t *testing.T) {
 	if err := w.finish(ctx, tx); !errors.Is(err, ErrCategoryGone) {
 		t.Errorf("finish after the category was deleted: %v, want ErrCategoryGone", err)
 	}
+}
+
+// TestInsertedTags: an import invalidates the tag of each product it
+// inserts (a cached "not found" carries it), up to maxInsertedTags of them,
+// across transactions; beyond, the one tag of every cached "not found".
+// Updated and unchanged products add no product tag.
+func TestInsertedTags(t *testing.T) {
+	file := func(from, n int) string {
+		var b strings.Builder
+		b.WriteString(prodHeader)
+		for i := from; i < from+n; i++ {
+			fmt.Fprintf(&b, "B%09d,Product %d,http://i,http://u,4.5,10,9.99,0.0,1,False,0\n", i, i)
+		}
+		return b.String()
+	}
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		db.importCategories(t, smallCategories, Options{})
+		var iv invalidations
+		opts := Options{BatchSize: 300, Invalidate: iv.fn}
+
+		db.importProducts(t, file(0, maxInsertedTags), opts)
+		calls := iv.take()
+		if len(calls) != 1 || len(calls[0]) != maxInsertedTags+2 || calls[0][1] != "product:B000000000" ||
+			calls[0][maxInsertedTags] != fmt.Sprintf("product:B%09d", maxInsertedTags-1) {
+			t.Fatalf("%d inserted: invalidated %d tags %.4q…", maxInsertedTags, len(calls[0]), calls[0])
+		}
+
+		// The same rows and one more, with the first changed: one new
+		// product, so one product tag.
+		more := strings.Replace(file(0, maxInsertedTags+1), "Product 0,", "Product zero,", 1)
+		db.importProducts(t, more, opts)
+		if calls := iv.take(); !reflect.DeepEqual(calls, [][]string{{"category:1", fmt.Sprintf("product:B%09d", maxInsertedTags), "products"}}) {
+			t.Fatalf("one inserted, one updated: invalidated %v", calls)
+		}
+
+		db.importProducts(t, file(10*maxInsertedTags, maxInsertedTags+1), opts)
+		if calls := iv.take(); !reflect.DeepEqual(calls, [][]string{{"category:1", "products-missing", "products"}}) {
+			t.Fatalf("%d inserted: invalidated %.5q", maxInsertedTags+1, calls)
+		}
+	})
 }

@@ -245,6 +245,7 @@ func (w *sqliteProducts) writeChunk(ctx context.Context, rows []product, tx *txS
 		switch {
 		case !found:
 			tx.inserted++
+			tx.addInserted(r.asin)
 			w.fresh = append(w.fresh, r)
 		case old == *r:
 			tx.unchanged++
