@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/cachefront/cachefront/examples/productapi/internal/catalog"
+	"github.com/cachefront/cachefront/examples/productapi/internal/db"
 )
 
 // productInput is the body of POST and PUT /products: every writable field
@@ -169,14 +170,25 @@ func (a *api) catalogError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // internal logs err and answers 500 without details; a client that went
-// away gets nothing logged as an error.
+// away gets nothing logged as an error, and a write that found the
+// database held by other writes too long (an import in another process,
+// say) gets 503 with Retry-After, since a retry succeeds.
 func (a *api) internal(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return
+	}
+	if db.IsBusy(err) {
+		a.Log.WarnContext(r.Context(), "database busy", "request_id", RequestIDFrom(r.Context()), "error", err)
+		w.Header().Set("Retry-After", retryBusy)
+		writeError(w, r, http.StatusServiceUnavailable, "database_busy", "the database is busy with other writes (an import, say); retry shortly")
 		return
 	}
 	a.Log.ErrorContext(r.Context(), "request failed", "request_id", RequestIDFrom(r.Context()), "error", err)
 	writeError(w, r, http.StatusInternalServerError, "internal", "internal server error")
 }
+
+// retryBusy is the Retry-After, in seconds, of a 503 database_busy.
+const retryBusy = "2"
 
 // invalidate invalidates tags after a committed write, before the response
 // goes out, so that the client's next read sees its write; a failure is

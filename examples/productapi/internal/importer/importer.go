@@ -82,6 +82,21 @@ type Options struct {
 	// tags to invalidate (see the package documentation). Its error is
 	// returned by the import, wrapped, together with the Summary.
 	Invalidate func(ctx context.Context, tags ...string) error
+	// Lock, if set, is called before each transaction begins, and the
+	// function it returns once the transaction has ended: the
+	// application's other writers, taking the same lock, then get their
+	// turn between the import's transactions (on SQLite, where a write
+	// otherwise polls the write lock under its busy timeout, and loses it
+	// to an import that begins again as soon as it commits). An error from
+	// Lock stops the import like a failed transaction.
+	Lock func(ctx context.Context) (unlock func(), err error)
+	// MaxTxDuration, if positive, commits a transaction once it has been
+	// open this long (checked after each chunk of at most 1000 rows),
+	// whatever BatchSize says, so that other writers of a SQLite database
+	// wait about that long at most for their turn. It also keeps a product
+	// import into an empty SQLite table off the bulk path, whose single
+	// transaction cannot be cut short. Default 0: no limit.
+	MaxTxDuration time.Duration
 }
 
 func (o Options) withDefaults(dialect string) Options {
@@ -138,7 +153,7 @@ func (im *Importer) ImportProducts(ctx context.Context, r io.Reader, opts Option
 	var w writer[product]
 	switch im.dialect {
 	case "sqlite":
-		w = &sqliteProducts{known: known}
+		w = &sqliteProducts{known: known, noBulk: opts.MaxTxDuration > 0}
 	case "postgres":
 		w = &pgProducts{known: known}
 	default:
@@ -265,6 +280,17 @@ func run[T any](ctx context.Context, db *sql.DB, dialect string, r io.Reader, op
 
 	tx := txState{touched: make(map[int64]struct{})}
 	inTx, whole := false, false
+	var (
+		txStart time.Time
+		unlock  func() // ends the transaction's Options.Lock
+	)
+	release := func() {
+		if unlock != nil {
+			unlock()
+			unlock = nil
+		}
+	}
+	defer release()
 	commit := func() error {
 		if err := w.finish(wctx, &tx); err != nil {
 			return err
@@ -275,6 +301,7 @@ func run[T any](ctx context.Context, db *sql.DB, dialect string, r io.Reader, op
 			return fmt.Errorf("importer: committing: %w", err)
 		}
 		inTx = false
+		release()
 		sum.Inserted += tx.inserted
 		sum.Updated += tx.updated
 		sum.Unchanged += tx.unchanged
@@ -295,10 +322,16 @@ func run[T any](ctx context.Context, db *sql.DB, dialect string, r io.Reader, op
 	loop := func() error {
 		for b := range p.batches {
 			if !inTx {
+				if opts.Lock != nil {
+					var err error
+					if unlock, err = opts.Lock(wctx); err != nil {
+						return fmt.Errorf("importer: waiting for the other writers: %w", err)
+					}
+				}
 				if _, err := conn.ExecContext(wctx, begin); err != nil {
 					return fmt.Errorf("importer: beginning a transaction: %w", err)
 				}
-				inTx = true
+				inTx, txStart = true, time.Now()
 				var err error
 				if whole, err = w.begin(wctx); err != nil {
 					return err
@@ -310,7 +343,8 @@ func run[T any](ctx context.Context, db *sql.DB, dialect string, r io.Reader, op
 			if err != nil {
 				return err
 			}
-			if endTx && !whole {
+			long := opts.MaxTxDuration > 0 && time.Since(txStart) >= opts.MaxTxDuration
+			if (endTx || long) && !whole {
 				if err := commit(); err != nil {
 					return err
 				}
@@ -327,6 +361,7 @@ func run[T any](ctx context.Context, db *sql.DB, dialect string, r io.Reader, op
 	if inTx {
 		conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 	}
+	release()
 	cerr := w.close(context.WithoutCancel(ctx))
 	cancel()
 	for range p.batches { // unblock the parser if the writer stopped early

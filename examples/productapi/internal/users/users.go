@@ -95,7 +95,8 @@ func scanUser(s interface{ Scan(...any) error }) (User, error) {
 }
 
 // Create registers a user with role; it returns ErrEmailTaken,
-// ErrInvalidEmail or ErrInvalidPassword for bad input.
+// ErrInvalidEmail or ErrInvalidPassword for bad input, and an error
+// matching db.IsBusy when other writes held the database too long.
 func (s *Store) Create(ctx context.Context, email, password, role string) (User, error) {
 	email, err := NormalizeEmail(email)
 	if err != nil {
@@ -111,6 +112,11 @@ func (s *Store) Create(ctx context.Context, email, password, role string) (User,
 	if err != nil {
 		return User{}, fmt.Errorf("hashing password: %w", err)
 	}
+	unlock, err := s.db.LockWrites(ctx)
+	if err != nil {
+		return User{}, fmt.Errorf("creating user: %w", err)
+	}
+	defer unlock()
 	q := s.db.Dialect.Rebind(`INSERT INTO users (email, password_hash, role, created_at) VALUES (?, ?, ?, ?) RETURNING ` + userColumns)
 	u, err := scanUser(s.db.QueryRowContext(ctx, q, email, string(hash), role, s.db.Dialect.TimeArg(time.Now())))
 	if db.IsUniqueViolation(err) {
@@ -142,6 +148,11 @@ func (s *Store) EnsureAdmin(ctx context.Context, email, password string) (bool, 
 	if err != nil {
 		return false, err
 	}
+	unlock, err := s.db.LockWrites(ctx)
+	if err != nil {
+		return false, fmt.Errorf("promoting user: %w", err)
+	}
+	defer unlock()
 	if _, err := s.db.ExecContext(ctx, s.db.Dialect.Rebind(`UPDATE users SET role = ?, password_hash = ? WHERE email = ?`), RoleAdmin, string(newHash), email); err != nil {
 		return false, fmt.Errorf("promoting user: %w", err)
 	}
