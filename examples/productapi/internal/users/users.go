@@ -10,8 +10,11 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/cachefront/cachefront/examples/productapi/internal/db"
 )
@@ -38,7 +41,7 @@ var (
 	ErrNotFound           = errors.New("user not found")
 	ErrEmailTaken         = errors.New("email already registered")
 	ErrInvalidCredentials = errors.New("invalid email or password")
-	ErrInvalidEmail       = errors.New("email must be a valid address of at most 254 bytes")
+	ErrInvalidEmail       = errors.New("email must be a valid address of at most 254 bytes, without control or invisible characters")
 	ErrInvalidPassword    = fmt.Errorf("password must be %d to %d bytes", MinPasswordLen, MaxPasswordLen)
 )
 
@@ -64,10 +67,18 @@ func NewStore(d *db.DB, cost int) *Store {
 	return &Store{db: d, cost: cost, dummyHash: h}
 }
 
-// NormalizeEmail validates an email address and returns it lower-cased.
+// NormalizeEmail validates an email address and returns it in the form
+// accounts are stored and compared in: NFKC-normalised (so that fullwidth
+// "ａｌｉｃｅ@example.com" is alice@example.com) and lower-cased. An address
+// holding control or format characters (bidirectional controls, zero-width
+// characters, soft hyphens), which render invisibly and would make look-alike
+// accounts, is ErrInvalidEmail.
 func NormalizeEmail(email string) (string, error) {
-	email = strings.ToLower(strings.TrimSpace(email))
-	if email == "" || len(email) > 254 {
+	if !utf8.ValidString(email) || hasInvisible(email) {
+		return "", ErrInvalidEmail
+	}
+	email = strings.ToLower(strings.TrimSpace(norm.NFKC.String(email)))
+	if email == "" || len(email) > 254 || hasInvisible(email) {
 		return "", ErrInvalidEmail
 	}
 	a, err := mail.ParseAddress(email)
@@ -75,6 +86,15 @@ func NormalizeEmail(email string) (string, error) {
 		return "", ErrInvalidEmail
 	}
 	return email, nil
+}
+
+// hasInvisible reports whether s holds a control (Cc), format (Cf),
+// private-use (Co) or surrogate (Cs) character, or a line or paragraph
+// separator.
+func hasInvisible(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool {
+		return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs, unicode.Zl, unicode.Zp)
+	})
 }
 
 func validPassword(pw string) error {
