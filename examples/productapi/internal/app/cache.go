@@ -38,12 +38,18 @@ func (a *App) cacheFunc() httpapi.CacheFunc {
 	}
 }
 
-// isAdmin reports whether r carries a valid admin token.
+// isAdmin reports whether r carries a valid token of an account that is
+// an admin now (the database says so, not only the token).
 func (a *App) isAdmin(r *http.Request) bool {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return false
 	}
 	c, err := a.Tokens.Verify(strings.TrimSpace(token))
-	return err == nil && c.Role == users.RoleAdmin
+	if err != nil {
+		return false
+	}
+	id, _ := c.UserID()
+	u, err := a.Users.ByID(r.Context(), id)
+	return err == nil && u.Role == users.RoleAdmin
 }

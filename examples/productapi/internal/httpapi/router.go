@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -91,8 +92,11 @@ func New(d Deps) http.Handler {
 		}
 		mux.Handle(pattern, a.Metrics.instrument(pattern, h))
 	}
-	anyone := a.Tokens.Require(writeError)
-	admin := a.Tokens.Require(writeError, users.RoleAdmin)
+	// The guards read the account's role from the database on every
+	// request: a deleted or demoted account loses its rights at once, not
+	// when its token expires.
+	anyone := a.Tokens.RequireAccount(writeError, a.currentRole)
+	admin := a.Tokens.RequireAccount(writeError, a.currentRole, users.RoleAdmin)
 	tags := func(t ...string) func(*http.Request) []string { return func(*http.Request) []string { return t } }
 
 	malformed := checkQuery(nil) // every route: refuse a query url.ParseQuery cannot read
@@ -192,6 +196,15 @@ func (a *api) cached(route CacheRoute) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// currentRole returns the role account id has now.
+func (a *api) currentRole(ctx context.Context, id int64) (string, error) {
+	u, err := a.Users.ByID(ctx, id)
+	if errors.Is(err, users.ErrNotFound) {
+		return "", auth.ErrNoAccount
+	}
+	return u.Role, err
 }
 
 func clientAddr(r *http.Request) string {
