@@ -54,3 +54,13 @@ func TestOpenAPIBodyErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAPIQueryErrors: every route checks its query string, so every
+// operation documents the 400 of a malformed one.
+func TestOpenAPIQueryErrors(t *testing.T) {
+	for name, op := range operations(t) {
+		if _, ok := op.Responses["400"]; !ok {
+			t.Errorf("%s does not document 400 (invalid_query)", name)
+		}
+	}
+}
