@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -36,7 +35,7 @@ func openMigrated(ctx context.Context, cfg *config.Config) (*db.DB, []string, er
 }
 
 func serve(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := newFlagSet("serve", "[serve]: run the API")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -63,7 +62,7 @@ func serve(ctx context.Context, args []string) error {
 }
 
 func migrate(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs := newFlagSet("migrate", "migrate: apply database migrations and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -85,7 +84,7 @@ func migrate(ctx context.Context, args []string) error {
 // flags taking precedence: the email from --email, else ADMIN_EMAIL; the
 // password from --password-file, else ADMIN_PASSWORD, else a line of stdin.
 func createAdmin(ctx context.Context, args []string, stdin io.Reader) error {
-	fs := flag.NewFlagSet("create-admin", flag.ContinueOnError)
+	fs := newFlagSet("create-admin", "create-admin [--email E] [--password-file F]: create or promote an admin")
 	email := fs.String("email", "", "the admin's email (default $ADMIN_EMAIL)")
 	pwFile := fs.String("password-file", "", "read the password from this file (default $ADMIN_PASSWORD, else stdin)")
 	if err := fs.Parse(args); err != nil {
@@ -97,8 +96,10 @@ func createAdmin(ctx context.Context, args []string, stdin io.Reader) error {
 	if err != nil {
 		return err
 	}
+	// An email from ADMIN_EMAIL (a secret) is not printed back.
+	shown := *email
 	if *email == "" {
-		*email = cfg.AdminEmail
+		*email, shown = cfg.AdminEmail, "the account of ADMIN_EMAIL"
 	}
 	if *email == "" {
 		return errors.New("create-admin: --email (or ADMIN_EMAIL) is required")
@@ -126,9 +127,9 @@ func createAdmin(ctx context.Context, args []string, stdin io.Reader) error {
 		return err
 	}
 	if changed {
-		fmt.Printf("%s is an admin (the cached user list refreshes within CACHE_TTL)\n", *email)
+		fmt.Printf("%s is an admin (the cached user list refreshes within CACHE_TTL)\n", shown)
 	} else {
-		fmt.Printf("%s was already an admin with this password\n", *email)
+		fmt.Printf("%s was already an admin with this password\n", shown)
 	}
 	return nil
 }

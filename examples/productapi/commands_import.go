@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,7 +18,7 @@ import (
 // progress bar, and invalidates the cache tags of what changed in the
 // configured Redis.
 func importCmd(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs := newFlagSet("import", "import --products FILE [--categories FILE]: import Kaggle CSV files")
 	products := fs.String("products", "", "amazon_products.csv to import")
 	categories := fs.String("categories", "", "amazon_categories.csv to import first")
 	if err := fs.Parse(args); err != nil {
@@ -77,7 +76,7 @@ func importFile(ctx context.Context, path string, run func(context.Context, io.R
 
 // genCmd writes a generated catalogue in the Kaggle format.
 func genCmd(args []string) error {
-	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
+	fs := newFlagSet("gen", "gen --rows N --out DIR [--seed S]: write a generated catalogue")
 	rows := fs.Int("rows", 10000, "number of products")
 	out := fs.String("out", ".", "directory to write amazon_products.csv and amazon_categories.csv into")
 	seed := fs.Int64("seed", 1, "random seed (the same seed writes the same files)")

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"errors"
+	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,7 +30,7 @@ func TestCommands(t *testing.T) {
 		{"import", "--products", "data/amazon_products.csv"}, // idempotent
 	}
 	for _, args := range steps {
-		if err := run(args); err != nil {
+		if err := run(args, io.Discard); err != nil {
 			t.Fatalf("productapi %s: %v", strings.Join(args, " "), err)
 		}
 	}
@@ -34,7 +38,7 @@ func TestCommands(t *testing.T) {
 	if err := os.WriteFile(pw, []byte("admin-password-1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := run([]string{"create-admin", "--email", "root@example.com", "--password-file", pw}); err != nil {
+	if err := run([]string{"create-admin", "--email", "root@example.com", "--password-file", pw}, io.Discard); err != nil {
 		t.Fatalf("create-admin: %v", err)
 	}
 	for _, bad := range [][]string{
@@ -44,8 +48,34 @@ func TestCommands(t *testing.T) {
 		{"create-admin"},
 		{"gen", "--rows", "-1"},
 	} {
-		if err := run(bad); err == nil {
+		if err := run(bad, io.Discard); err == nil {
 			t.Errorf("productapi %s succeeded", strings.Join(bad, " "))
 		}
+	}
+}
+
+// TestHelp: help, -h and --help print the usage and succeed; a command's
+// -h prints its own usage and exits 0 as well.
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}, {"-help"}} {
+		var out bytes.Buffer
+		err := run(args, &out)
+		if err != nil || exitCode(err) != 0 {
+			t.Errorf("productapi %s: %v (exit %d)", args[0], err, exitCode(err))
+		}
+		for _, want := range []string{"productapi [serve]", "productapi migrate", "productapi import", "productapi gen", "productapi healthcheck"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("productapi %s: usage lacks %q:\n%s", args[0], want, out.String())
+			}
+		}
+	}
+	for _, cmd := range []string{"serve", "migrate", "create-admin", "import", "gen"} {
+		err := run([]string{cmd, "-h"}, io.Discard)
+		if !errors.Is(err, flag.ErrHelp) || exitCode(err) != 0 {
+			t.Errorf("productapi %s -h: %v (exit %d), want flag.ErrHelp and exit 0", cmd, err, exitCode(err))
+		}
+	}
+	if code := exitCode(errors.New("boom")); code != 1 {
+		t.Errorf("exit code of an error = %d, want 1", code)
 	}
 }

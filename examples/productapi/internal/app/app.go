@@ -99,11 +99,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	if cfg.AdminEmail != "" {
 		changed, err := a.Users.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword)
 		if err != nil {
-			return nil, fmt.Errorf("making the admin %s: %w", cfg.AdminEmail, err)
+			// ADMIN_EMAIL is a secret: neither the error nor the log names it.
+			return nil, fmt.Errorf("making the admin of ADMIN_EMAIL: %w", err)
 		}
 		if changed {
 			_ = a.Invalidations.Invalidate(ctx, users.TagUsers)
-			log.Info("admin account ready", "email", cfg.AdminEmail)
+			log.Info("admin account of ADMIN_EMAIL ready")
 		}
 	}
 
@@ -157,6 +158,10 @@ func (a *App) connectRedis(ctx context.Context) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("starting the embedded development Redis: %w", err)
 		}
+		// miniredis decreases TTLs only when told to; ClockTTL makes them
+		// follow the wall clock, so that entries expire after CACHE_TTL
+		// as they do on a real Redis.
+		mr.ClockTTL(true)
 		a.embedded = mr
 		a.Log.Warn("REDIS_URL is not set: using an embedded in-process Redis-compatible server (miniredis). It is for development only: the cache is not shared between instances and is lost on restart. Set REDIS_URL or REDIS_ADDRS in any real deployment.",
 			"addr", mr.Addr())

@@ -12,17 +12,20 @@ import (
 
 // cacheFunc returns the response cache of the GET routes: cachefront's
 // middleware on the service's Store, with the configured TTL, one cache
-// name (and so one metrics label) per route. ?nocache=true is honoured for
+// name (and so one metrics label) per route, and entries keyed by the
+// route's canonical form of the request (cachefront.WithKeyFunc), so that
+// equivalent spellings of a query share one entry. ?nocache=true is honoured for
 // admins only by default (CACHE_BYPASS), so that nobody else can send every
 // request past the cache to the database.
 func (a *App) cacheFunc() httpapi.CacheFunc {
-	return func(name string, tags func(*http.Request) []string, public bool) func(http.Handler) http.Handler {
+	return func(route httpapi.CacheRoute) func(http.Handler) http.Handler {
 		opts := []cachefront.Option{
-			cachefront.WithName(name),
+			cachefront.WithName(route.Name),
 			cachefront.WithTTL(a.Config.CacheTTL),
-			cachefront.WithTagsFunc(tags),
+			cachefront.WithKeyFunc(route.Key),
+			cachefront.WithTagsFunc(route.Tags),
 		}
-		if public {
+		if route.Public {
 			opts = append(opts, cachefront.WithPublic())
 		}
 		switch a.Config.CacheBypass {
@@ -35,12 +38,18 @@ func (a *App) cacheFunc() httpapi.CacheFunc {
 	}
 }
 
-// isAdmin reports whether r carries a valid admin token.
+// isAdmin reports whether r carries a valid token of an account that is
+// an admin now (the database says so, not only the token).
 func (a *App) isAdmin(r *http.Request) bool {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return false
 	}
 	c, err := a.Tokens.Verify(strings.TrimSpace(token))
-	return err == nil && c.Role == users.RoleAdmin
+	if err != nil {
+		return false
+	}
+	id, _ := c.UserID()
+	u, err := a.Users.ByID(r.Context(), id)
+	return err == nil && u.Role == users.RoleAdmin
 }

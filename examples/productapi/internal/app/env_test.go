@@ -49,6 +49,20 @@ func forEachDialect(t *testing.T, f func(t *testing.T, e *env)) {
 
 func newEnv(t *testing.T, dialect string, extra map[string]string) *env {
 	t.Helper()
+	return startEnv(t, dialect, envOptions{extra: extra})
+}
+
+// envOptions are the less common settings of startEnv.
+type envOptions struct {
+	extra map[string]string // configuration variables, over the defaults
+	log   io.Writer         // receives the app's JSON log; nil discards it
+	// embeddedRedis leaves REDIS_URL and REDIS_ADDRS unset, so that the
+	// app starts its own development Redis, as a default run does.
+	embeddedRedis bool
+}
+
+func startEnv(t *testing.T, dialect string, o envOptions) *env {
+	t.Helper()
 	vars := map[string]string{
 		"DATABASE_URL":          dbtest.URL(t, dialect),
 		"JWT_SECRET":            testSecret,
@@ -59,24 +73,29 @@ func newEnv(t *testing.T, dialect string, extra map[string]string) *env {
 		"CACHE_NAMESPACE":       "productapi-test-" + randomHex(6),
 	}
 	var mr *miniredis.Miniredis
-	if addr := os.Getenv("CACHEFRONT_REDIS_ADDR"); addr != "" {
+	switch addr := os.Getenv("CACHEFRONT_REDIS_ADDR"); {
+	case o.embeddedRedis:
+	case addr != "":
 		vars["REDIS_ADDRS"] = addr
-	} else {
+	default:
 		mr = miniredis.RunT(t)
 		vars["REDIS_URL"] = "redis://" + mr.Addr()
 	}
-	for k, v := range extra {
+	for k, v := range o.extra {
 		vars[k] = v
 	}
 	cfg, err := config.FromLookup(func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	if testing.Verbose() && os.Getenv("PRODUCTAPI_TEST_LOG") != "" {
-		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	logOut := o.log
+	if logOut == nil {
+		logOut = io.Discard
+		if testing.Verbose() && os.Getenv("PRODUCTAPI_TEST_LOG") != "" {
+			logOut = os.Stderr
+		}
 	}
-	a, err := app.New(context.Background(), cfg, log)
+	a, err := app.New(context.Background(), cfg, slog.New(slog.NewJSONHandler(logOut, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +104,7 @@ func newEnv(t *testing.T, dialect string, extra map[string]string) *env {
 	t.Cleanup(srv.Close)
 	e := &env{t: t, app: a, srv: srv, mr: mr}
 	e.seed()
-	e.admin = e.login(adminEmail, adminPassword)
+	e.admin = e.login(vars["ADMIN_EMAIL"], vars["ADMIN_PASSWORD"])
 	return e
 }
 

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 
 	"github.com/cachefront/cachefront/examples/productapi/internal/catalog"
+	"github.com/cachefront/cachefront/examples/productapi/internal/db"
 	"github.com/cachefront/cachefront/examples/productapi/internal/httpapi"
 	"github.com/cachefront/cachefront/examples/productapi/internal/importer"
 )
@@ -21,35 +22,62 @@ type importAdapter struct{ a *App }
 func (a *App) importer() httpapi.Importer { return importAdapter{a} }
 
 func (ia importAdapter) ImportCategories(ctx context.Context, r io.Reader) (any, error) {
-	return ia.a.ImportCategories(ctx, r, nil)
+	return ia.a.importCategories(ctx, r, ia.a.onlineOptions())
 }
 
 func (ia importAdapter) ImportProducts(ctx context.Context, r io.Reader) (any, error) {
-	return ia.a.ImportProducts(ctx, r, nil)
+	return ia.a.importProducts(ctx, r, ia.a.onlineOptions())
+}
+
+// onlineTxDuration bounds the transactions of an import made through the
+// admin routes, which run while the server takes other writes: a fifth of
+// the busy timeout, so that a registration, say, waits about that long at
+// most for its turn on SQLite.
+const onlineTxDuration = db.BusyTimeout / 5
+
+// onlineOptions are the options of an import made through the admin
+// routes: the service's, with transactions of at most onlineTxDuration,
+// which also rules out the bulk path's single long transaction.
+func (a *App) onlineOptions() importer.Options {
+	o := a.importOptions(nil)
+	o.MaxTxDuration = onlineTxDuration
+	return o
 }
 
 // importOptions returns the importer options of the service: the cache
 // invalidation hook (the importer's tags plus every product list, retried
-// if Redis does not take them) and progress, which may be nil.
+// if Redis does not take them), the database's write turns, shared with
+// the service's other writers, and progress, which may be nil.
 func (a *App) importOptions(progress func(importer.Progress)) importer.Options {
 	return importer.Options{
 		Progress: progress,
 		Invalidate: func(ctx context.Context, tags ...string) error {
 			return a.Invalidations.Invalidate(ctx, append(tags, catalog.TagProducts)...)
 		},
+		Lock: a.DB.LockWrites,
 	}
 }
 
 // ImportCategories imports amazon_categories.csv from r.
 func (a *App) ImportCategories(ctx context.Context, r io.Reader, progress func(importer.Progress)) (importer.Summary, error) {
-	s, err := importer.New(a.DB.DB, string(a.DB.Dialect)).ImportCategories(ctx, r, a.importOptions(progress))
-	return s, importError(err)
+	return a.importCategories(ctx, r, a.importOptions(progress))
 }
 
 // ImportProducts imports amazon_products.csv from r; import the categories
-// first.
+// first. Unlike the admin routes, it may take the importer's bulk path,
+// whose one transaction holds SQLite for the whole import: writers of a
+// server using the same database then get 503 (busy) until it ends.
 func (a *App) ImportProducts(ctx context.Context, r io.Reader, progress func(importer.Progress)) (importer.Summary, error) {
-	s, err := importer.New(a.DB.DB, string(a.DB.Dialect)).ImportProducts(ctx, r, a.importOptions(progress))
+	return a.importProducts(ctx, r, a.importOptions(progress))
+}
+
+func (a *App) importCategories(ctx context.Context, r io.Reader, o importer.Options) (importer.Summary, error) {
+	s, err := importer.New(a.DB.DB, string(a.DB.Dialect)).ImportCategories(ctx, r, o)
+	return s, importError(err)
+}
+
+func (a *App) importProducts(ctx context.Context, r io.Reader, o importer.Options) (importer.Summary, error) {
+	s, err := importer.New(a.DB.DB, string(a.DB.Dialect)).ImportProducts(ctx, r, o)
 	return s, importError(err)
 }
 

@@ -150,3 +150,43 @@ func TestImportChunkedOversized(t *testing.T) {
 		})
 	}
 }
+
+// TestImportInvalidatesNotFound: a product read before it exists leaves a
+// cached "not found"; the import that creates it invalidates that answer,
+// by the product's tag for a small import, and by the tag of every cached
+// "not found" for one that inserts more than a tag per product is worth.
+func TestImportInvalidatesNotFound(t *testing.T) {
+	header := "asin,title,imgUrl,productURL,stars,reviews,price,listPrice,category_id,isBestSeller,boughtInLastMonth\n"
+	row := func(asin string) string {
+		return asin + ",Imported after a miss,https://m.media-amazon.com/images/I/x.jpg,https://www.amazon.com/dp/" + asin + ",4.0,3,2.0,0.0,1,False,0\n"
+	}
+	tests := []struct {
+		name  string
+		asin  string
+		extra int // further new products in the same file
+	}{
+		{"one product", "B0MISSED01", 0},
+		{"a large import", "B0MISSED02", 2000},
+	}
+	forEachDialect(t, func(t *testing.T, e *env) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				e := e.with(t)
+				e.must(e.do("GET", "/products/"+tt.asin, "", nil), 404)
+				e.must(e.do("GET", "/products/"+tt.asin+"?nocache=true", "", nil), 404) // not an admin: served by the caches
+				file := header + row(tt.asin)
+				for i := range tt.extra {
+					file += row(fmt.Sprintf("B1%08d", i))
+				}
+				var sum struct{ Inserted int64 }
+				e.must(e.do("POST", "/admin/import/products", e.admin, file, "Content-Type", "text/csv"), 200).json(t, &sum)
+				if sum.Inserted != int64(tt.extra+1) {
+					t.Fatalf("inserted %d, want %d", sum.Inserted, tt.extra+1)
+				}
+				if p := e.product("/products/"+tt.asin, "MISS"); p.ASIN != tt.asin || p.Title != "Imported after a miss" {
+					t.Fatalf("after the import: %+v", p)
+				}
+			})
+		}
+	})
+}

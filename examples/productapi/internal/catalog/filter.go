@@ -69,7 +69,7 @@ func ParseFilter(q url.Values, allowExtra ...string) (Filter, error) {
 	var err error
 	if s := q.Get("category_id"); q.Has("category_id") {
 		id, perr := strconv.ParseInt(s, 10, 64)
-		if perr != nil || id <= 0 {
+		if !digits(s) || perr != nil || id <= 0 {
 			return f, &FieldError{"category_id", "must be a positive integer"}
 		}
 		f.CategoryID = &id
@@ -79,6 +79,10 @@ func ParseFilter(q url.Values, allowExtra ...string) (Filter, error) {
 		if len(f.Query) > MaxQueryLen || !utf8.ValidString(f.Query) || strings.ContainsRune(f.Query, 0) {
 			return f, &FieldError{"q", fmt.Sprintf("must be valid text of at most %d bytes", MaxQueryLen)}
 		}
+		// The search ignores the case of ASCII letters on both databases
+		// (LIKE on SQLite, ILIKE on PostgreSQL), so folding them changes
+		// no result and gives "Beads" and "beads" one canonical form.
+		f.Query = asciiLower(f.Query)
 	}
 	if f.MinPrice, err = priceParam(q, "min_price"); err != nil {
 		return f, err
@@ -104,7 +108,7 @@ func ParseFilter(q url.Values, allowExtra ...string) (Filter, error) {
 	}
 	if q.Has("page") {
 		p, perr := strconv.Atoi(q.Get("page"))
-		if perr != nil || p < 1 || p > MaxPage {
+		if !digits(q.Get("page")) || perr != nil || p < 1 || p > MaxPage {
 			return f, &FieldError{"page", fmt.Sprintf("must be an integer from 1 to %d", MaxPage)}
 		}
 		f.Page = p
@@ -112,6 +116,8 @@ func ParseFilter(q url.Values, allowExtra ...string) (Filter, error) {
 	if q.Has("limit") {
 		l, perr := strconv.ParseUint(q.Get("limit"), 10, 64)
 		switch {
+		case !digits(q.Get("limit")):
+			return f, &FieldError{"limit", fmt.Sprintf("must be a positive integer (at most %d are returned)", MaxLimit)}
 		case isOverflow(perr):
 			f.Limit = MaxLimit
 		case perr != nil || l == 0:
@@ -132,11 +138,81 @@ func priceParam(q url.Values, name string) (*float64, error) {
 	if !q.Has(name) {
 		return nil, nil
 	}
-	v, err := strconv.ParseFloat(q.Get(name), 64)
-	if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) || v > 1e9 {
-		return nil, &FieldError{name, "must be a number from 0 to 1e9"}
+	s := q.Get(name)
+	v, err := strconv.ParseFloat(s, 64)
+	if !decimal(s) || err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) || v > 1e9 {
+		return nil, &FieldError{name, "must be a decimal number (digits and an optional fraction) from 0 to 1000000000"}
 	}
 	return &v, nil
+}
+
+// digits reports whether s is a non-empty run of ASCII digits: no sign, no
+// spaces, no underscores, which strconv would otherwise accept in places.
+func digits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// decimal reports whether s is digits with an optional fraction ("12",
+// "12.5", ".5", "12."): strconv.ParseFloat also reads signs, exponents,
+// hexadecimal, underscores and "Inf".
+func decimal(s string) bool {
+	whole, frac, _ := strings.Cut(s, ".")
+	if whole == "" && frac == "" {
+		return false
+	}
+	return (whole == "" || digits(whole)) && (frac == "" || digits(frac))
+}
+
+// asciiLower lower-cases the ASCII letters of s and leaves the rest alone.
+func asciiLower(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return r
+	}, s)
+}
+
+// Canonical returns f as a query string in one canonical form: every
+// spelling of the same filter ("limit=0100", "limit=400" capped to 100,
+// "category_id=01", "best_seller=T", "q=+Beads+") gives the same string, and
+// different filters give different ones. Parameters at their default values
+// (page 1, the default limit) are left out, so the empty string is the
+// first page of everything. It is the key of the cached product lists.
+func (f Filter) Canonical() string {
+	q := url.Values{}
+	if f.CategoryID != nil {
+		q.Set("category_id", strconv.FormatInt(*f.CategoryID, 10))
+	}
+	if f.Query != "" {
+		q.Set("q", f.Query)
+	}
+	for name, v := range map[string]*float64{"min_price": f.MinPrice, "max_price": f.MaxPrice} {
+		if v != nil {
+			q.Set(name, strconv.FormatFloat(*v, 'f', -1, 64))
+		}
+	}
+	if f.BestSeller != nil {
+		q.Set("best_seller", strconv.FormatBool(*f.BestSeller))
+	}
+	if f.Sort != "" {
+		q.Set("sort", f.Sort)
+	}
+	if f.Page > 1 {
+		q.Set("page", strconv.Itoa(f.Page))
+	}
+	if f.Limit != DefaultLimit && f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	return q.Encode() // sorted by name
 }
 
 func contains(list []string, s string) bool {

@@ -53,6 +53,11 @@ var (
 const (
 	TagCategories = "categories" // the category list
 	TagProducts   = "products"   // every product list
+	// TagMissingProducts tags every cached "not found" answer of the
+	// product cache (each also carries its product:<asin>), so that an
+	// import inserting too many products to invalidate one tag each can
+	// drop them all at once.
+	TagMissingProducts = "products-missing"
 )
 
 // TagCategory tags the products of category id and the lists filtered by it.

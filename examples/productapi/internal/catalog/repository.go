@@ -12,7 +12,9 @@ import (
 )
 
 // Repository reads and writes the catalogue tables. It is safe for
-// concurrent use. Every value reaches SQL as a parameter.
+// concurrent use. Every value reaches SQL as a parameter. Writes take the
+// database's write turn (db.DB.LockWrites) and fail with an error matching
+// db.IsBusy when other writes held the database too long.
 type Repository struct {
 	db *db.DB
 }
@@ -164,7 +166,12 @@ func (r *Repository) CreateProduct(ctx context.Context, p Product) (Product, err
 	p.CreatedAt, p.UpdatedAt = now, now
 	args := append([]any{p.ASIN}, r.productArgs(&p)...)
 	args = append(args, r.db.Dialect.TimeArg(now), r.db.Dialect.TimeArg(now))
-	_, err := r.db.ExecContext(ctx, r.q(`INSERT INTO products (`+productColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), args...)
+	unlock, err := r.db.LockWrites(ctx)
+	if err != nil {
+		return Product{}, fmt.Errorf("creating product %s: %w", p.ASIN, err)
+	}
+	_, err = r.db.ExecContext(ctx, r.q(`INSERT INTO products (`+productColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), args...)
+	unlock()
 	switch {
 	case db.IsUniqueViolation(err):
 		return Product{}, fmt.Errorf("product %s: %w", p.ASIN, ErrExists)
@@ -179,6 +186,11 @@ func (r *Repository) CreateProduct(ctx context.Context, p Product) (Product, err
 // UpdateProduct replaces the fields of product p.ASIN with p's and returns
 // the product as stored and the category it was in before.
 func (r *Repository) UpdateProduct(ctx context.Context, p Product) (updated Product, oldCategory int64, err error) {
+	unlock, err := r.db.LockWrites(ctx)
+	if err != nil {
+		return Product{}, 0, fmt.Errorf("updating product %s: %w", p.ASIN, err)
+	}
+	defer unlock()
 	tx, err := r.db.BeginTx(ctx, nil)
 	if err != nil {
 		return Product{}, 0, err
@@ -213,6 +225,11 @@ func (r *Repository) UpdateProduct(ctx context.Context, p Product) (updated Prod
 
 // DeleteProduct deletes product asin and returns the category it was in.
 func (r *Repository) DeleteProduct(ctx context.Context, asin string) (category int64, err error) {
+	unlock, err := r.db.LockWrites(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("deleting product %s: %w", asin, err)
+	}
+	defer unlock()
 	tx, err := r.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err

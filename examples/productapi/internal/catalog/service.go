@@ -56,12 +56,14 @@ func (s *Service) Products(ctx context.Context, f Filter) (Page, error) {
 }
 
 // Product returns product asin through the cache, tagged with the product
-// and its category; a missing product is ErrNotFound. The category tag is
-// added to the surrounding load too (an HTTP response being cached, say).
+// and its category; a missing product is ErrNotFound, cached briefly with
+// the tags product:<asin> and TagMissingProducts. The category tag is added
+// to the surrounding load too (an HTTP response being cached, say).
 func (s *Service) Product(ctx context.Context, asin string) (Product, error) {
 	p, err := s.products.GetOrLoad(ctx, asin, func(ctx context.Context) (Product, error) {
 		p, err := s.repo.Product(ctx, asin)
 		if errors.Is(err, ErrNotFound) {
+			cachefront.AddTags(ctx, TagMissingProducts)
 			return p, fmt.Errorf("%w: %w", cachefront.ErrNotFound, err)
 		}
 		if err == nil {

@@ -1,18 +1,34 @@
 package catalog
 
 import (
+	"fmt"
 	"math"
 	"net/url"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 )
 
-var asinPattern = regexp.MustCompile(`^[A-Za-z0-9]{1,20}$`)
+// CheckASIN returns why s is not an ASIN, or "" if it is one: 10
+// characters, digits and upper-case ASCII letters, as every ASIN (and every
+// ISBN-10, which books use as theirs) is. The API and the importer both
+// apply it.
+func CheckASIN(s string) string {
+	if len(s) != ASINLen {
+		return fmt.Sprintf("must be %d characters, got %d", ASINLen, len(s))
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'A' || c > 'Z') {
+			return "must hold only digits and upper-case letters"
+		}
+	}
+	return ""
+}
 
-// ValidASIN reports whether s can be an ASIN: 1 to 20 letters and digits
-// (Amazon's are 10).
-func ValidASIN(s string) bool { return asinPattern.MatchString(s) }
+// ASINLen is the length of an ASIN.
+const ASINLen = 10
+
+// ValidASIN reports whether s is an ASIN (see CheckASIN).
+func ValidASIN(s string) bool { return CheckASIN(s) == "" }
 
 // Validate checks the fields of a product a client sent, returning a
 // *FieldError for the first bad one. It trims the title.
@@ -31,20 +47,47 @@ func (p *Product) Validate() error {
 
 // Check applies the rules of Validate, calling report with the JSON name of
 // each bad field and the reason, in the order of the fields, and reports
-// whether there was none. It trims the title. The CSV importer calls it so
-// that an imported row obeys the rules of the API.
+// whether there was none. It trims the title.
 func (p *Product) Check(report func(field, reason string)) bool {
+	return p.check(apiRules, report)
+}
+
+// CheckImported applies the rules to a product read from a Kaggle export
+// (the CSV importer's): those of Check, except that the title may be empty
+// and as long as MaxImportedTitleLen, because real exports hold such rows.
+// It trims the title.
+func (p *Product) CheckImported(report func(field, reason string)) bool {
+	return p.check(importRules, report)
+}
+
+// titleRules are where the API's rules and the importer's differ.
+type titleRules struct {
+	allowEmpty bool
+	maxLen     int // bytes, after trimming
+}
+
+var (
+	apiRules    = titleRules{maxLen: MaxTitleLen}
+	importRules = titleRules{allowEmpty: true, maxLen: MaxImportedTitleLen}
+)
+
+func (p *Product) check(rules titleRules, report func(field, reason string)) bool {
 	ok := true
 	fail := func(field, reason string) {
 		ok = false
 		report(field, reason)
 	}
-	if !ValidASIN(p.ASIN) {
-		fail("asin", "must be 1 to 20 letters and digits")
+	if reason := CheckASIN(p.ASIN); reason != "" {
+		fail("asin", reason)
 	}
 	p.Title = strings.TrimSpace(p.Title)
-	if p.Title == "" || len(p.Title) > maxTitleLen || !utf8.ValidString(p.Title) || strings.ContainsRune(p.Title, 0) {
-		fail("title", "must be non-empty text of at most 2000 bytes")
+	switch {
+	case !utf8.ValidString(p.Title) || strings.ContainsRune(p.Title, 0):
+		fail("title", "must be valid UTF-8 text without NUL bytes")
+	case p.Title == "" && !rules.allowEmpty:
+		fail("title", fmt.Sprintf("must be non-empty text of at most %d bytes", rules.maxLen))
+	case len(p.Title) > rules.maxLen:
+		fail("title", fmt.Sprintf("must be text of at most %d bytes, got %d", rules.maxLen, len(p.Title)))
 	}
 	for _, u := range [...]struct{ name, v string }{{"img_url", p.ImgURL}, {"product_url", p.ProductURL}} {
 		if u.v != "" && !validURL(u.v) {
@@ -72,11 +115,20 @@ func (p *Product) Check(report func(field, reason string)) bool {
 	return ok
 }
 
-// Limits of Validate.
+// Title limits, in bytes after trimming.
 const (
-	maxTitleLen = 2000 // bytes, after trimming
-	maxURLLen   = 2048 // bytes
-	maxPrice    = 1e9  // price and list price
+	// MaxTitleLen bounds the title of a product the API is sent.
+	MaxTitleLen = 2000
+	// MaxImportedTitleLen bounds the title of an imported product: far
+	// above any Amazon title, so that no row of a real export is refused
+	// for its title, yet a bound on what one CSV field may hold.
+	MaxImportedTitleLen = 64 << 10
+)
+
+// Other limits of Validate.
+const (
+	maxURLLen = 2048 // bytes
+	maxPrice  = 1e9  // price and list price
 )
 
 func validURL(s string) bool {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -34,6 +35,65 @@ const (
 type DB struct {
 	*sql.DB
 	Dialect Dialect
+
+	// writes is the write gate of a SQLite database (nil on PostgreSQL):
+	// its one slot is held by the process's writer of the moment. A
+	// buffered channel hands the slot to the writer that has waited
+	// longest, so writers take turns in arrival order.
+	writes chan struct{}
+}
+
+// BusyTimeout is how long a SQLite write waits for the database's write
+// lock, held by another writer, before it fails with SQLITE_BUSY; LockWrites
+// waits as long for the writers of this process.
+const BusyTimeout = 5 * time.Second
+
+// ErrBusy reports a write that could not start because other writes held
+// the database for longer than BusyTimeout: SQLite's write lock, or the
+// process's write gate (see LockWrites). Match it with IsBusy, which also
+// recognises SQLite's own busy errors. Retrying later succeeds.
+var ErrBusy = errors.New("db: the database is busy with other writes")
+
+// LockWrites waits for this process's turn to write, in arrival order, and
+// returns the function that ends it. On SQLite, where one writer at a time
+// holds the database, every writer of the process takes it around its write
+// transaction: writers then queue here, each served in turn, instead of
+// polling SQLite's lock under the busy timeout, which a writer that commits
+// and begins again at once (an import, transaction after transaction) would
+// win every time. It fails with ErrBusy after BusyTimeout, and with ctx's
+// error if ctx ends first. On PostgreSQL it returns at once.
+func (d *DB) LockWrites(ctx context.Context) (unlock func(), err error) {
+	if d.writes == nil {
+		return func() {}, nil
+	}
+	t := time.NewTimer(BusyTimeout)
+	defer t.Stop()
+	select {
+	case d.writes <- struct{}{}:
+		var once sync.Once
+		return func() { once.Do(func() { <-d.writes }) }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-t.C:
+		return nil, fmt.Errorf("%w: waited %v for this process's other writers", ErrBusy, BusyTimeout)
+	}
+}
+
+// IsBusy reports whether err is ErrBusy or SQLite's SQLITE_BUSY or
+// SQLITE_LOCKED (a write that waited for the lock longer than the busy
+// timeout): the database is held by other writes, and a retry may succeed.
+func IsBusy(err error) bool {
+	if errors.Is(err, ErrBusy) {
+		return true
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff { // the primary code of an extended one
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return true
+		}
+	}
+	return false
 }
 
 // ErrUnsupportedURL reports a DATABASE_URL whose scheme is neither sqlite nor
@@ -44,9 +104,9 @@ var ErrUnsupportedURL = errors.New("db: unsupported database URL")
 // "sqlite://PATH") for a SQLite file, "postgres://…" or "postgresql://…" for
 // PostgreSQL. It checks that the database answers within ctx.
 //
-// SQLite runs in WAL mode with foreign keys on, a 5 s busy timeout and
-// immediate write transactions, so that concurrent writers queue instead of
-// failing.
+// SQLite runs in WAL mode with foreign keys on, a 5 s busy timeout
+// (BusyTimeout) and immediate write transactions, so that concurrent writers
+// queue instead of failing; within the process they queue on LockWrites.
 func Open(ctx context.Context, rawURL string) (*DB, error) {
 	dialect, dsn, err := parseURL(rawURL)
 	if err != nil {
@@ -75,7 +135,11 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("db: connecting to %s: %w", dialect, err)
 	}
-	return &DB{DB: sqlDB, Dialect: dialect}, nil
+	d := &DB{DB: sqlDB, Dialect: dialect}
+	if dialect == SQLite {
+		d.writes = make(chan struct{}, 1)
+	}
+	return d, nil
 }
 
 // parseURL returns the dialect and driver DSN of a DATABASE_URL.
@@ -95,7 +159,7 @@ func parseURL(raw string) (Dialect, string, error) {
 			return "", "", fmt.Errorf("%w: sqlite path %q may not contain '?' or '#'", ErrUnsupportedURL, path)
 		}
 		q := url.Values{}
-		q.Add("_pragma", "busy_timeout(5000)")
+		q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "foreign_keys(1)")
 		q.Add("_pragma", "synchronous(NORMAL)")

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -21,8 +22,9 @@ const postgresMigrationLock = 7_291_604_117
 // Migrate applies, in name order, the embedded migrations of the database's
 // dialect that are not yet recorded in schema_migrations, each in its own
 // transaction. It is safe to run from several instances at once on
-// PostgreSQL (an advisory lock serialises them) and on SQLite (write
-// transactions are immediate). It returns the names it applied.
+// PostgreSQL (an advisory lock, taken before anything else, schema_migrations
+// included, is created, serialises them) and on SQLite (write transactions
+// are immediate). It returns the names it applied.
 func (d *DB) Migrate(ctx context.Context) ([]string, error) {
 	dir := path.Join("migrations", string(d.Dialect))
 	entries, err := fs.ReadDir(migrations, dir)
@@ -37,11 +39,8 @@ func (d *DB) Migrate(ctx context.Context) ([]string, error) {
 	}
 	sort.Strings(names)
 
-	if _, err := d.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version TEXT PRIMARY KEY,
-		applied_at TEXT NOT NULL
-	)`); err != nil {
-		return nil, fmt.Errorf("db: creating schema_migrations: %w", err)
+	if err := d.createMigrationsTable(ctx); err != nil {
+		return nil, err
 	}
 	var applied []string
 	for _, name := range names {
@@ -56,6 +55,44 @@ func (d *DB) Migrate(ctx context.Context) ([]string, error) {
 	return applied, nil
 }
 
+// createMigrationsTable creates schema_migrations if it does not exist. On
+// PostgreSQL it takes the migration lock first: two sessions running CREATE
+// TABLE IF NOT EXISTS at once on an empty database can both find the table
+// missing, and the second then fails on the unique index of pg_type instead
+// of skipping the statement.
+func (d *DB) createMigrationsTable(ctx context.Context) error {
+	tx, err := d.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("db: creating schema_migrations: %w", err)
+	}
+	defer tx.Rollback()
+	if err := d.lockMigrations(ctx, tx); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version TEXT PRIMARY KEY,
+		applied_at TEXT NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("db: creating schema_migrations: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("db: creating schema_migrations: %w", err)
+	}
+	return nil
+}
+
+// lockMigrations serialises migrators on PostgreSQL until tx ends; SQLite
+// write transactions are immediate, which serialises them already.
+func (d *DB) lockMigrations(ctx context.Context, tx *sql.Tx) error {
+	if d.Dialect != Postgres {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, postgresMigrationLock); err != nil {
+		return fmt.Errorf("db: migration lock: %w", err)
+	}
+	return nil
+}
+
 func (d *DB) applyMigration(ctx context.Context, dir, name string) (bool, error) {
 	body, err := migrations.ReadFile(path.Join(dir, name))
 	if err != nil {
@@ -66,10 +103,8 @@ func (d *DB) applyMigration(ctx context.Context, dir, name string) (bool, error)
 		return false, fmt.Errorf("db: migration %s: %w", name, err)
 	}
 	defer tx.Rollback()
-	if d.Dialect == Postgres {
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, postgresMigrationLock); err != nil {
-			return false, fmt.Errorf("db: migration lock: %w", err)
-		}
+	if err := d.lockMigrations(ctx, tx); err != nil {
+		return false, err
 	}
 	var n int
 	if err := tx.QueryRowContext(ctx, d.Dialect.Rebind(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), name).Scan(&n); err != nil {

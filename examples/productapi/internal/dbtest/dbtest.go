@@ -9,9 +9,11 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
@@ -77,4 +79,54 @@ func postgresSchema(t testing.TB) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// EnvRedis names the variable holding a real Redis for tests; without it
+// they run on miniredis in process.
+const EnvRedis = "CACHEFRONT_REDIS_ADDR"
+
+// Main runs the tests of a package that uses the backends named in uses
+// (EnvURL, EnvRedis) and exits with their status. Afterwards it says which
+// of them were not set, so that a run without -v, where go test shows
+// nothing of a passing package but its "ok" line, still tells that the
+// PostgreSQL or real-Redis runs were skipped: the note goes to the test's
+// output, and also straight to the terminal when there is one, since go
+// test keeps a passing package's output to itself.
+func Main(m *testing.M, uses ...string) {
+	code := m.Run()
+	var missing []string
+	for _, name := range uses {
+		if os.Getenv(name) == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		note := skipNote(missing)
+		fmt.Print(note)
+		if !testing.Verbose() {
+			if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+				fmt.Fprint(tty, note)
+				tty.Close()
+			}
+		}
+	}
+	os.Exit(code)
+}
+
+// skipNote is the line Main prints for the unset variables.
+func skipNote(missing []string) string {
+	var what []string
+	for _, name := range missing {
+		switch name {
+		case EnvURL:
+			what = append(what, "PostgreSQL (set "+EnvURL+"=postgres://…)")
+		case EnvRedis:
+			what = append(what, "a real Redis (set "+EnvRedis+"=host:port; miniredis was used)")
+		default:
+			what = append(what, name)
+		}
+	}
+	pkg := filepath.Base(os.Args[0])
+	pkg = strings.TrimSuffix(strings.TrimSuffix(pkg, ".exe"), ".test")
+	return fmt.Sprintf("note: %s: skipped the runs on %s\n", pkg, strings.Join(what, " and "))
 }

@@ -7,10 +7,12 @@
 // The files look like the real export, awkward parts included: a UTF-8
 // byte-order mark, titles quoted because they hold commas, doubled quotes or
 // line breaks, short titles and titles with a leading space, text beyond
-// ASCII, floats written as "0.0", booleans as True/False. Every row is
-// valid under the API's rules (catalog.Product.Check: titles are never
-// empty), so a generated file imports with no errors; ASINs are unique. Output is a pure function of the row
-// count and the seed.
+// ASCII, empty titles (about one row in a thousand: real exports hold
+// them, and the importer takes them although the API's create route would
+// not), floats written as "0.0", booleans as True/False. Every row is valid
+// under the importer's rules (catalog.Product.CheckImported), so a generated
+// file imports with no errors; ASINs are unique. Output is a pure function
+// of the row count and the seed.
 package gen
 
 import (
@@ -245,16 +247,20 @@ func (g *productGen) product(i int, rec []string) {
 	rec[4] = pyFloat(stars)
 	rec[5] = strconv.FormatInt(reviews, 10)
 
-	price := math.Round(math.Exp(1+r.Float64()*5)*100)/100 - 0.01
+	// Prices are whole cents, ending in 9 as shop prices do; they are
+	// computed in cents, because subtracting 0.01 from a float in dollars
+	// gives prices such as 27.209999999999997.
+	price := int64(math.Round(math.Exp(1+r.Float64()*5)*100)) - 1
 	if r.IntN(20) == 0 {
 		price = 0 // unavailable
 	}
-	rec[6] = pyFloat(max(price, 0))
-	list := 0.0
+	price = max(price, 0)
+	rec[6] = centsFloat(price)
+	list := int64(0)
 	if r.IntN(4) == 0 && price > 0 {
-		list = math.Round(price*(1.1+r.Float64()*0.6)*100)/100 - 0.01
+		list = int64(math.Round(float64(price)*(1.1+r.Float64()*0.6))) - 1
 	}
-	rec[7] = pyFloat(list)
+	rec[7] = centsFloat(list)
 	rec[8] = strconv.FormatInt(cat.ID, 10)
 	if r.IntN(150) == 0 {
 		rec[9] = "True"
@@ -267,6 +273,10 @@ func (g *productGen) product(i int, rec []string) {
 	}
 	rec[10] = strconv.Itoa(bought)
 }
+
+// centsFloat formats an amount in cents as pyFloat formats dollars: "27.21",
+// "0.0".
+func centsFloat(cents int64) string { return pyFloat(float64(cents) / 100) }
 
 // pyFloat formats v as pandas writes floats: shortest form, always with a
 // decimal point ("0.0", "4.7", "21.99").
@@ -300,7 +310,7 @@ var (
 
 // title draws a product title. Most are long, Amazon-style and full of
 // commas (so quoted in the CSV); a few carry quotes, line breaks, a leading
-// space, or are just a noun.
+// space, are just a noun, or are empty.
 func (g *productGen) title(cat Category) string {
 	r := g.r
 	switch n := r.IntN(1000); {
@@ -312,6 +322,8 @@ func (g *productGen) title(cat Category) string {
 		return "\"" + nouns[r.IntN(len(nouns))] + "\" by " + brands[r.IntN(len(brands))] + " - \"Best Seller\" Edition"
 	case n < 8:
 		return " " + nouns[r.IntN(len(nouns))] + ", leading space"
+	case n == 8:
+		return "" // real exports have products without a title
 	}
 	var b strings.Builder
 	b.WriteString(brands[r.IntN(len(brands))])

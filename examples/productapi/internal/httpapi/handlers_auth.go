@@ -65,9 +65,14 @@ func (a *api) login(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, r, e)
 		return
 	}
-	account := strings.ToLower(strings.TrimSpace(in.Email))
-	if len(account) > 254 {
-		account = account[:254]
+	// The per-account budget is keyed by the normalised address, so that
+	// spellings of one account (case, fullwidth letters) share it.
+	account, err := users.NormalizeEmail(in.Email)
+	if err != nil {
+		account = strings.ToLower(strings.TrimSpace(in.Email))
+		if len(account) > 254 {
+			account = account[:254]
+		}
 	}
 	if ok, wait := a.LoginPerAccount.Allow(account); !ok {
 		tooManyAttempts(w, r, wait)

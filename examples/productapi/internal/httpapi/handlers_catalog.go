@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/cachefront/cachefront/examples/productapi/internal/catalog"
+	"github.com/cachefront/cachefront/examples/productapi/internal/db"
 )
 
 // productInput is the body of POST and PUT /products: every writable field
@@ -35,7 +36,7 @@ func (in productInput) product() catalog.Product {
 // productListTags tags a product list with every product list and, when it
 // is filtered by category, with that category.
 func productListTags(r *http.Request) []string {
-	f, err := catalog.ParseFilter(r.URL.Query(), "nocache")
+	f, err := listFilter(r)
 	if err == nil && f.CategoryID != nil {
 		return []string{catalog.TagProducts, catalog.TagCategory(*f.CategoryID)}
 	}
@@ -58,7 +59,7 @@ func (a *api) categories(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) listProducts(w http.ResponseWriter, r *http.Request) {
-	f, err := catalog.ParseFilter(r.URL.Query(), "nocache")
+	f, err := listFilter(r)
 	if err != nil {
 		a.catalogError(w, r, err)
 		return
@@ -136,8 +137,8 @@ func (a *api) deleteProduct(w http.ResponseWriter, r *http.Request) {
 
 func pathASIN(w http.ResponseWriter, r *http.Request) (string, bool) {
 	asin := r.PathValue("asin")
-	if !catalog.ValidASIN(asin) {
-		writeAPIError(w, r, fieldError("asin", "must be 1 to 20 letters and digits"))
+	if reason := catalog.CheckASIN(asin); reason != "" {
+		writeAPIError(w, r, fieldError("asin", reason))
 		return "", false
 	}
 	return asin, true
@@ -169,14 +170,25 @@ func (a *api) catalogError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // internal logs err and answers 500 without details; a client that went
-// away gets nothing logged as an error.
+// away gets nothing logged as an error, and a write that found the
+// database held by other writes too long (an import in another process,
+// say) gets 503 with Retry-After, since a retry succeeds.
 func (a *api) internal(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return
+	}
+	if db.IsBusy(err) {
+		a.Log.WarnContext(r.Context(), "database busy", "request_id", RequestIDFrom(r.Context()), "error", err)
+		w.Header().Set("Retry-After", retryBusy)
+		writeError(w, r, http.StatusServiceUnavailable, "database_busy", "the database is busy with other writes (an import, say); retry shortly")
 		return
 	}
 	a.Log.ErrorContext(r.Context(), "request failed", "request_id", RequestIDFrom(r.Context()), "error", err)
 	writeError(w, r, http.StatusInternalServerError, "internal", "internal server error")
 }
+
+// retryBusy is the Retry-After, in seconds, of a 503 database_busy.
+const retryBusy = "2"
 
 // invalidate invalidates tags after a committed write, before the response
 // goes out, so that the client's next read sees its write; a failure is

@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 )
 
@@ -55,9 +57,12 @@ func writeAPIError(w http.ResponseWriter, r *http.Request, e *apiError) {
 }
 
 // decodeJSON reads exactly one JSON object of at most maxBytes from the
-// request body into dst, refusing unknown fields. Its errors are *apiError:
-// 413 for an oversized body, 415 for a body that says it is not JSON, 400
-// for everything else.
+// request body into dst, a pointer to a struct, refusing unknown fields.
+// encoding/json matches keys to fields ignoring case and lets the last of
+// two equal keys win, so {"email":"a@x","EMAIL":"b@x"} would read as b@x:
+// the object's keys must also be the fields' names exactly, each once. Its
+// errors are *apiError: 413 for an oversized body, 415 for a body that says
+// it is not JSON, 400 for everything else.
 func decodeJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any) *apiError {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -65,17 +70,62 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any)
 			return newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be application/json")
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return jsonError(err, maxBytes)
+		}
+		return newError(http.StatusBadRequest, "incomplete_body", "the body could not be read to its end")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return jsonError(err, maxBytes)
 	}
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return jsonError(err, maxBytes)
-		}
 		return newError(http.StatusBadRequest, "invalid_json", "the body must hold a single JSON object")
+	}
+	return checkKeys(body, dst)
+}
+
+// checkKeys refuses, in the JSON object body (already decoded into dst), a
+// key given twice, and a key that is not exactly the JSON name of a field of
+// dst (encoding/json took it for one whose name differs in case).
+func checkKeys(body []byte, dst any) *apiError {
+	names := map[string]bool{}
+	t := reflect.TypeOf(dst).Elem()
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			names[name] = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.Token(); err != nil { // '{': Decode read an object
+		return newError(http.StatusBadRequest, "invalid_json", "malformed JSON")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		key, ok := tok.(string)
+		if err != nil || !ok {
+			return newError(http.StatusBadRequest, "invalid_json", "malformed JSON")
+		}
+		switch {
+		case seen[key]:
+			e := newError(http.StatusBadRequest, "duplicate_field", "field %q is given more than once", key)
+			e.field = key
+			return e
+		case !names[key]:
+			e := newError(http.StatusBadRequest, "unknown_field", "unknown field %q (field names are lower-case and match exactly)", key)
+			e.field = key
+			return e
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return newError(http.StatusBadRequest, "invalid_json", "malformed JSON")
+		}
 	}
 	return nil
 }

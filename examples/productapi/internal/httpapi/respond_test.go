@@ -31,6 +31,12 @@ func TestDecodeJSON(t *testing.T) {
 		{`{"count":1.5}`, "", 400, "wrong_type"},
 		{`{"count":99999999999999999999}`, "", 400, "wrong_type"},
 		{`{"other":1}`, "", 400, "unknown_field"},
+		// encoding/json would take these, the last duplicate winning.
+		{`{"name":"a","name":"b"}`, "", 400, "duplicate_field"},
+		{`{"name":"a","NAME":"b"}`, "", 400, "unknown_field"},
+		{`{"Name":"a"}`, "", 400, "unknown_field"},
+		{`{"name":"a","count":1,"count":2}`, "", 400, "duplicate_field"},
+		{`{"name":{"x":1,"x":2}}`, "", 400, "wrong_type"},
 		{`{"name":"` + strings.Repeat("x", 100) + `"}`, "", 413, "body_too_large"},
 		{`{"name":"a"}`, "text/plain", 415, "unsupported_media_type"},
 		{`{"name":"a"}`, "application/json; charset", 415, "unsupported_media_type"},

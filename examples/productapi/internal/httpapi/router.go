@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -28,11 +29,23 @@ type Importer interface {
 	ImportProducts(ctx context.Context, r io.Reader) (any, error)
 }
 
-// CacheFunc returns the response-caching middleware for the GET route name,
-// whose entries carry the tags that tags returns. public says the route's
-// responses may be shared although the request carries credentials (the
-// route's guard has already decided who may see them).
-type CacheFunc func(name string, tags func(*http.Request) []string, public bool) func(http.Handler) http.Handler
+// CacheRoute describes a cached GET route.
+type CacheRoute struct {
+	// Name names the route's cache (and labels its metrics).
+	Name string
+	// Key returns the request's key, its canonical form: requests with
+	// the same key get the same response.
+	Key func(*http.Request) string
+	// Tags returns the tags of the request's entry.
+	Tags func(*http.Request) []string
+	// Public says the route's responses may be shared although the request
+	// carries credentials (the route's guard has already decided who may
+	// see them).
+	Public bool
+}
+
+// CacheFunc returns the response-caching middleware of a GET route.
+type CacheFunc func(CacheRoute) func(http.Handler) http.Handler
 
 // Deps is what the router needs. Fields marked optional may be nil.
 type Deps struct {
@@ -79,38 +92,50 @@ func New(d Deps) http.Handler {
 		}
 		mux.Handle(pattern, a.Metrics.instrument(pattern, h))
 	}
-	anyone := a.Tokens.Require(writeError)
-	admin := a.Tokens.Require(writeError, users.RoleAdmin)
+	// The guards read the account's role from the database on every
+	// request: a deleted or demoted account loses its rights at once, not
+	// when its token expires.
+	anyone := a.Tokens.RequireAccount(writeError, a.currentRole)
+	admin := a.Tokens.RequireAccount(writeError, a.currentRole, users.RoleAdmin)
 	tags := func(t ...string) func(*http.Request) []string { return func(*http.Request) []string { return t } }
 
+	malformed := checkQuery(nil) // every route: refuse a query url.ParseQuery cannot read
+	only := checkQuery(onlyBypass)
+
 	// Auth.
-	handle("POST /auth/register", http.HandlerFunc(a.register))
-	handle("POST /auth/login", http.HandlerFunc(a.login))
-	handle("GET /auth/me", http.HandlerFunc(a.me), anyone)
+	handle("POST /auth/register", http.HandlerFunc(a.register), malformed)
+	handle("POST /auth/login", http.HandlerFunc(a.login), malformed)
+	handle("GET /auth/me", http.HandlerFunc(a.me), malformed, anyone)
 
 	// Catalogue. Its read handlers never look at credentials, so their
 	// responses are public: a signed-in client shares the anonymous entries.
-	handle("GET /categories", http.HandlerFunc(a.categories), a.cached("categories", tags(catalog.TagCategories), true))
-	handle("GET /products", http.HandlerFunc(a.listProducts), a.cached("product-lists", productListTags, true))
-	handle("GET /products/{asin}", http.HandlerFunc(a.getProduct), a.cached("product-pages", productTags, true))
-	handle("POST /products", http.HandlerFunc(a.createProduct), admin)
-	handle("PUT /products/{asin}", http.HandlerFunc(a.updateProduct), admin)
-	handle("DELETE /products/{asin}", http.HandlerFunc(a.deleteProduct), admin)
+	// The query is checked before the cache, which keys each route by the
+	// request's canonical form.
+	handle("GET /categories", http.HandlerFunc(a.categories), only,
+		a.cached(CacheRoute{Name: "categories", Key: categoriesKey, Tags: tags(catalog.TagCategories), Public: true}))
+	handle("GET /products", http.HandlerFunc(a.listProducts), checkQuery(listQuery),
+		a.cached(CacheRoute{Name: "product-lists", Key: productListKey, Tags: productListTags, Public: true}))
+	handle("GET /products/{asin}", http.HandlerFunc(a.getProduct), only,
+		a.cached(CacheRoute{Name: "product-pages", Key: productKey, Tags: productTags, Public: true}))
+	handle("POST /products", http.HandlerFunc(a.createProduct), malformed, admin)
+	handle("PUT /products/{asin}", http.HandlerFunc(a.updateProduct), malformed, admin)
+	handle("DELETE /products/{asin}", http.HandlerFunc(a.deleteProduct), malformed, admin)
 
 	// Administration. The guard runs before the cache, so a cached admin
 	// page is only ever served to an admin.
-	handle("POST /admin/import/categories", http.HandlerFunc(a.importCategories), admin)
-	handle("POST /admin/import/products", http.HandlerFunc(a.importProducts), admin)
-	handle("GET /admin/users", http.HandlerFunc(a.listUsers), admin, a.cached("admin-users", tags(users.TagUsers), true))
-	handle("DELETE /admin/cache/keys/{key...}", http.HandlerFunc(a.deleteCacheKey), admin)
-	handle("DELETE /admin/cache/tags/{tag...}", http.HandlerFunc(a.invalidateCacheTag), admin)
-	handle("GET /admin/cache/stats", http.HandlerFunc(a.cacheStats), admin)
+	handle("POST /admin/import/categories", http.HandlerFunc(a.importCategories), malformed, admin)
+	handle("POST /admin/import/products", http.HandlerFunc(a.importProducts), malformed, admin)
+	handle("GET /admin/users", http.HandlerFunc(a.listUsers), only, admin,
+		a.cached(CacheRoute{Name: "admin-users", Key: usersKey, Tags: tags(users.TagUsers), Public: true}))
+	handle("DELETE /admin/cache/keys/{key...}", http.HandlerFunc(a.deleteCacheKey), malformed, admin)
+	handle("DELETE /admin/cache/tags/{tag...}", http.HandlerFunc(a.invalidateCacheTag), malformed, admin)
+	handle("GET /admin/cache/stats", http.HandlerFunc(a.cacheStats), malformed, admin)
 
 	// Operations.
-	handle("GET /metrics", promhttp.HandlerFor(a.Gatherer, promhttp.HandlerOpts{}))
-	handle("GET /healthz", http.HandlerFunc(a.healthz))
-	handle("GET /readyz", http.HandlerFunc(a.readyz))
-	handle("GET /openapi.json", http.HandlerFunc(serveOpenAPI))
+	handle("GET /metrics", promhttp.HandlerFor(a.Gatherer, promhttp.HandlerOpts{}), malformed)
+	handle("GET /healthz", http.HandlerFunc(a.healthz), malformed)
+	handle("GET /readyz", http.HandlerFunc(a.readyz), malformed)
+	handle("GET /openapi.json", http.HandlerFunc(serveOpenAPI), malformed)
 
 	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := mux.Handler(r); pattern == "" {
@@ -155,22 +180,31 @@ func (h *headerOnly) WriteHeader(code int)        { h.status = code }
 
 // cached returns the caching middleware of a GET route, counting each
 // request for the stats route's top keys.
-func (a *api) cached(name string, tags func(*http.Request) []string, public bool) func(http.Handler) http.Handler {
+func (a *api) cached(route CacheRoute) func(http.Handler) http.Handler {
 	var cache func(http.Handler) http.Handler
 	if a.Cache != nil {
-		cache = a.Cache(name, tags, public)
+		cache = a.Cache(route)
 	}
 	return func(next http.Handler) http.Handler {
 		if cache != nil {
 			next = cache(next)
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if key, ok := requestKey(name, r); ok {
+			if key, ok := requestKey(route, r); ok {
 				a.Top.Add(key)
 			}
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// currentRole returns the role account id has now.
+func (a *api) currentRole(ctx context.Context, id int64) (string, error) {
+	u, err := a.Users.ByID(ctx, id)
+	if errors.Is(err, users.ErrNotFound) {
+		return "", auth.ErrNoAccount
+	}
+	return u.Role, err
 }
 
 func clientAddr(r *http.Request) string {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"hash/fnv"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"sync"
@@ -91,21 +92,24 @@ func (t *TopKeys) Top(n int) []KeyCount {
 	return out
 }
 
-// requestKey returns the cache's key of a request to route cache name, in
-// the "<cache>:<key>" form that DELETE /admin/cache/keys takes: "GET ", the
-// escaped path and the query sorted by name without the bypass parameter,
-// as the middleware keys it. ok is false for requests that bypass the
-// cache.
-func requestKey(name string, r *http.Request) (key string, ok bool) {
-	q := r.URL.Query()
-	if v, has := q["nocache"]; has {
+// requestKey returns the cache's key of a request to route, in the
+// "<cache>:<key>" form that DELETE /admin/cache/keys takes: as the
+// middleware builds it with a key function, "GET ~" and the escaped
+// canonical key (see CacheRoute.Key). ok is false for requests that bypass
+// the cache, or that the route refuses.
+func requestKey(route CacheRoute, r *http.Request) (key string, ok bool) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return "", false
+	}
+	if v, has := q[bypassParam]; has {
 		if b, err := strconv.ParseBool(v[0]); v[0] == "" || err == nil && b {
 			return "", false
 		}
 	}
-	key = name + ":GET " + r.URL.EscapedPath()
-	if len(q) > 0 {
-		key += "?" + q.Encode()
+	k := route.Key(r)
+	if k == "" {
+		return "", false
 	}
-	return key, true
+	return route.Name + ":GET ~" + url.QueryEscape(k), true
 }

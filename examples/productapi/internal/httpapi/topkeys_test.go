@@ -7,19 +7,24 @@ import (
 )
 
 func TestRequestKey(t *testing.T) {
+	lists := CacheRoute{Name: "product-lists", Key: productListKey}
 	tests := []struct {
 		url  string
 		want string
 		ok   bool
 	}{
-		{"/products", "product-lists:GET /products", true},
-		{"/products?page=2&category_id=3", "product-lists:GET /products?category_id=3&page=2", true},
-		{"/products?q=a+b&nocache=false", "product-lists:GET /products?nocache=false&q=a+b", true},
+		{"/products", "product-lists:GET ~%2Fproducts", true},
+		{"/products?page=2&category_id=3", "product-lists:GET ~%2Fproducts%3Fcategory_id%3D3%26page%3D2", true},
+		{"/products?category_id=03&page=02&limit=20", "product-lists:GET ~%2Fproducts%3Fcategory_id%3D3%26page%3D2", true},
+		{"/products?q=a+b&nocache=false", "product-lists:GET ~%2Fproducts%3Fq%3Da%2Bb", true},
 		{"/products?nocache=true&page=2", "", false},
 		{"/products?nocache", "", false},
+		{"/products?page=0", "", false},     // refused by the route
+		{"/products?page=1;x", "", false},   // malformed
+		{"/products?colour=red", "", false}, // unknown parameter
 	}
 	for _, tt := range tests {
-		got, ok := requestKey("product-lists", httptest.NewRequest("GET", tt.url, nil))
+		got, ok := requestKey(lists, httptest.NewRequest("GET", tt.url, nil))
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("requestKey(%q) = %q, %v; want %q, %v", tt.url, got, ok, tt.want, tt.ok)
 		}

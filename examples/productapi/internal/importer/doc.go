@@ -16,7 +16,8 @@
 //	fmt.Println(sum) // 1400000 rows in 1m2s: 1400000 inserted, 0 updated, …
 //
 // An HTTP handler passes the request body and writes the [Summary] as JSON;
-// it carries the first [Options.MaxReportedErrors] row errors.
+// it carries the first [Options.MaxReportedErrors] row errors, and
+// [Summary.ErrorsOmitted] counts those left out.
 //
 // # Streaming
 //
@@ -58,14 +59,19 @@
 // # Validation
 //
 // Every data row is validated before it is written: the number of columns,
-// a 10-character upper-case alphanumeric ASIN, numbers where numbers belong,
-// stars within 0–5, non-negative prices and counts, True/False for
-// isBestSeller, a category id that exists in the categories table (loaded once
-// at the start), valid UTF-8 without NUL bytes in text; then the rules the
-// API applies to a product it is sent (catalog.Product.Check: a non-empty
-// title of at most 2000 bytes, stored trimmed; http or https URLs of at most
-// 2048 bytes, or none; prices up to 1e9; a positive category id), so that
-// the import stores nothing the API would refuse. Category ids start at 1.
+// a 10-character ASIN of digits and upper-case letters (catalog.CheckASIN,
+// the rule the API applies too), numbers where numbers belong, stars within
+// 0–5, non-negative prices and counts (0 included: real exports write "0.0"
+// for a missing list price or rating), True/False for isBestSeller, a
+// category id that exists in the categories table (loaded once at the
+// start), valid UTF-8 without NUL bytes in text; then the rules of an
+// imported product (catalog.Product.CheckImported): those the API applies to
+// a product it is sent — http or https URLs of at most 2048 bytes, or none;
+// prices up to 1e9; a positive category id — except for the title, which is
+// stored trimmed and may be empty, as in rows of real exports, and up to
+// 64 KiB rather than the API's 2000 bytes, so that no real title is refused
+// for its length. Category ids start at 1.
+//
 // A row that breaks a rule is skipped and reported as a [RowError] (its first line in the file,
 // the column, the reason); the other rows are imported. The first line of the
 // file must be the expected header; a UTF-8 byte-order mark before it is
@@ -84,8 +90,15 @@
 //
 // After the last transaction, [Options.Invalidate] is called once with the tag
 // "category:<id>" of every category whose content changed (for a product
-// whose category changed, both the old and the new one) followed by
-// "products" or "categories". It is not called when no row changed. It is
-// called too when the import stops on an error after some transactions were
-// committed, so that the cache never serves what the database no longer holds.
+// whose category changed, both the old and the new one), then, for a product
+// import, the tags of the products it inserted, then "products" or
+// "categories". A cached "not found" answer for a product carries only its
+// own tag "product:<asin>" (and "products-missing"), so an insert must reach
+// it by that tag: an import that inserts up to 1000 products invalidates
+// "product:<asin>" of each, exactly; one that inserts more invalidates
+// "products-missing", the tag of every cached "not found", rather than leave
+// a tag version per product in Redis for a day. Invalidate is not called
+// when no row changed. It is called too when the import stops on an error
+// after some transactions were committed, so that the cache never serves
+// what the database no longer holds.
 package importer

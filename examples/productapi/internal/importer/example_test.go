@@ -62,7 +62,7 @@ func Example() {
 	enc.Encode(sum)
 	// Output:
 	// invalidate [category:1 category:2 categories]
-	// invalidate [category:2 products]
+	// invalidate [category:2 product:B014TMV5YE products]
 	// {
 	//   "inserted": 1,
 	//   "updated": 0,
@@ -82,6 +82,7 @@ func Example() {
 	//       "reason": "unknown category 99"
 	//     }
 	//   ],
+	//   "errors_omitted": 0,
 	//   "touched_categories": [
 	//     2
 	//   ]

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
+	"strings"
 	"time"
+
+	"github.com/cachefront/cachefront/examples/productapi/internal/catalog"
 )
 
 // Defaults applied to zero [Options] fields.
@@ -80,6 +82,21 @@ type Options struct {
 	// tags to invalidate (see the package documentation). Its error is
 	// returned by the import, wrapped, together with the Summary.
 	Invalidate func(ctx context.Context, tags ...string) error
+	// Lock, if set, is called before each transaction begins, and the
+	// function it returns once the transaction has ended: the
+	// application's other writers, taking the same lock, then get their
+	// turn between the import's transactions (on SQLite, where a write
+	// otherwise polls the write lock under its busy timeout, and loses it
+	// to an import that begins again as soon as it commits). An error from
+	// Lock stops the import like a failed transaction.
+	Lock func(ctx context.Context) (unlock func(), err error)
+	// MaxTxDuration, if positive, commits a transaction once it has been
+	// open this long (checked after each chunk of at most 1000 rows),
+	// whatever BatchSize says, so that other writers of a SQLite database
+	// wait about that long at most for their turn. It also keeps a product
+	// import into an empty SQLite table off the bulk path, whose single
+	// transaction cannot be cut short. Default 0: no limit.
+	MaxTxDuration time.Duration
 }
 
 func (o Options) withDefaults(dialect string) Options {
@@ -136,7 +153,7 @@ func (im *Importer) ImportProducts(ctx context.Context, r io.Reader, opts Option
 	var w writer[product]
 	switch im.dialect {
 	case "sqlite":
-		w = &sqliteProducts{known: known}
+		w = &sqliteProducts{known: known, noBulk: opts.MaxTxDuration > 0}
 	case "postgres":
 		w = &pgProducts{known: known}
 	default:
@@ -155,6 +172,40 @@ type counts struct {
 type txState struct {
 	counts
 	touched map[int64]struct{}
+	// newASINs holds the ASINs of the rows inserted, up to
+	// maxInsertedTags+1 of them: the product tags to invalidate (see
+	// insertedTags).
+	newASINs []string
+}
+
+// addInserted records the ASIN of an inserted row.
+func (tx *txState) addInserted(asin string) {
+	if len(tx.newASINs) <= maxInsertedTags {
+		tx.newASINs = append(tx.newASINs, strings.Clone(asin))
+	}
+}
+
+// maxInsertedTags is the most product tags an import invalidates, one per
+// inserted ASIN; an import that inserts more invalidates the one tag of
+// every cached "not found" answer instead (see insertedTags).
+const maxInsertedTags = 1000
+
+// insertedTags returns the tags that invalidate what the cache may hold
+// about products the import inserted: a "not found" answer for their ASIN,
+// cached with the tag product:<asin> (updated products are reached through
+// the tags of their categories). Up to maxInsertedTags ASINs, those tags,
+// exactly; beyond, where a tag per product would leave that many tag
+// versions in Redis for the tag TTL, the tag that every cached "not found"
+// answer carries, which drops the others too (they live a few seconds).
+func insertedTags(inserted []string) []string {
+	if len(inserted) > maxInsertedTags {
+		return []string{catalog.TagMissingProducts}
+	}
+	tags := make([]string, len(inserted))
+	for i, asin := range inserted {
+		tags[i] = catalog.TagProduct(asin)
+	}
+	return tags
 }
 
 // writer writes rows of one type on a connection held for the whole import.
@@ -178,15 +229,17 @@ func run[T any](ctx context.Context, db *sql.DB, dialect string, r io.Reader, op
 	opts = opts.withDefaults(dialect)
 	start := time.Now()
 	touched := make(map[int64]struct{})
+	var inserted []string // committed, as txState.newASINs
 
 	defer func() {
 		sum.Elapsed = time.Since(start)
 		sum.TouchedCategories = sortedKeys(touched)
 		if opts.Invalidate != nil && sum.Inserted+sum.Updated > 0 {
-			tags := make([]string, 0, len(touched)+1)
+			tags := make([]string, 0, len(touched)+len(inserted)+1)
 			for _, id := range sum.TouchedCategories {
-				tags = append(tags, "category:"+strconv.FormatInt(id, 10))
+				tags = append(tags, catalog.TagCategory(id))
 			}
+			tags = append(tags, insertedTags(inserted)...)
 			tags = append(tags, tableTag)
 			// The data is committed: invalidate even if ctx is done.
 			ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -227,6 +280,17 @@ func run[T any](ctx context.Context, db *sql.DB, dialect string, r io.Reader, op
 
 	tx := txState{touched: make(map[int64]struct{})}
 	inTx, whole := false, false
+	var (
+		txStart time.Time
+		unlock  func() // ends the transaction's Options.Lock
+	)
+	release := func() {
+		if unlock != nil {
+			unlock()
+			unlock = nil
+		}
+	}
+	defer release()
 	commit := func() error {
 		if err := w.finish(wctx, &tx); err != nil {
 			return err
@@ -237,23 +301,37 @@ func run[T any](ctx context.Context, db *sql.DB, dialect string, r io.Reader, op
 			return fmt.Errorf("importer: committing: %w", err)
 		}
 		inTx = false
+		release()
 		sum.Inserted += tx.inserted
 		sum.Updated += tx.updated
 		sum.Unchanged += tx.unchanged
 		for id := range tx.touched {
 			touched[id] = struct{}{}
 		}
+		for _, asin := range tx.newASINs {
+			if len(inserted) > maxInsertedTags {
+				break
+			}
+			inserted = append(inserted, asin)
+		}
 		tx.counts = counts{}
 		clear(tx.touched)
+		tx.newASINs = tx.newASINs[:0]
 		return nil
 	}
 	loop := func() error {
 		for b := range p.batches {
 			if !inTx {
+				if opts.Lock != nil {
+					var err error
+					if unlock, err = opts.Lock(wctx); err != nil {
+						return fmt.Errorf("importer: waiting for the other writers: %w", err)
+					}
+				}
 				if _, err := conn.ExecContext(wctx, begin); err != nil {
 					return fmt.Errorf("importer: beginning a transaction: %w", err)
 				}
-				inTx = true
+				inTx, txStart = true, time.Now()
 				var err error
 				if whole, err = w.begin(wctx); err != nil {
 					return err
@@ -265,7 +343,8 @@ func run[T any](ctx context.Context, db *sql.DB, dialect string, r io.Reader, op
 			if err != nil {
 				return err
 			}
-			if endTx && !whole {
+			long := opts.MaxTxDuration > 0 && time.Since(txStart) >= opts.MaxTxDuration
+			if (endTx || long) && !whole {
 				if err := commit(); err != nil {
 					return err
 				}
@@ -282,6 +361,7 @@ func run[T any](ctx context.Context, db *sql.DB, dialect string, r io.Reader, op
 	if inTx {
 		conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 	}
+	release()
 	cerr := w.close(context.WithoutCancel(ctx))
 	cancel()
 	for range p.batches { // unblock the parser if the writer stopped early
@@ -290,6 +370,7 @@ func run[T any](ctx context.Context, db *sql.DB, dialect string, r io.Reader, op
 
 	sum.Failed = p.failed
 	sum.Errors = p.errs
+	sum.ErrorsOmitted = p.omitted
 	if werr == nil {
 		werr = cerr
 	}

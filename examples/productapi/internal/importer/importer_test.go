@@ -98,7 +98,9 @@ func TestImportGenerated(t *testing.T) {
 		for _, id := range sortedKeys(wantCats) {
 			wantTags = append(wantTags, "category:"+strconv.FormatInt(id, 10))
 		}
-		wantTags = append(wantTags, "products")
+		// More products inserted than tags worth invalidating one each:
+		// the tag of every cached "not found" answer instead.
+		wantTags = append(wantTags, "products-missing", "products")
 		if !slices.Equal(calls[0], wantTags) {
 			t.Errorf("invalidated %v, want %v", calls[0], wantTags)
 		}
@@ -209,6 +211,48 @@ func TestAwkwardCSV(t *testing.T) {
 	})
 }
 
+// TestRealExportRows imports rows of the kinds real exports of the data set
+// hold, each of which must be accepted: empty and blank titles, titles far
+// longer than the API takes, an ISBN-10 as ASIN, zero stars, reviews, price
+// and list price, large boughtInLastMonth figures, quoted fields, text beyond
+// ASCII, a byte-order mark and CRLF line ends.
+func TestRealExportRows(t *testing.T) {
+	long := strings.Repeat("Stainless Steel Water Bottle, 日本製 ", 100) // about 4 KB
+	rows := []struct {
+		csv  string
+		want product
+	}{
+		{`B0EMPTY001,,https://m.media-amazon.com/images/I/a.jpg,https://www.amazon.com/dp/B0EMPTY001,0.0,0,0.0,0.0,1,False,0`,
+			product{"B0EMPTY001", "", "https://m.media-amazon.com/images/I/a.jpg", "https://www.amazon.com/dp/B0EMPTY001", 0, 0, 0, 0, 1, false, 0}},
+		{`B0BLANK001,"   ",https://i,https://u,4.1,12,3.99,0.0,2,False,50`,
+			product{"B0BLANK001", "", "https://i", "https://u", 4.1, 12, 3.99, 0, 2, false, 50}},
+		{`B0LONG0001,"` + long + `",https://i,https://u,4.7,98765,139.99,199.99,3,True,100000`,
+			product{"B0LONG0001", strings.TrimSpace(long), "https://i", "https://u", 4.7, 98765, 139.99, 199.99, 3, true, 100000}},
+		{`059035342X,"Harry Potter and the Sorcerer's Stone, ""Book 1""",https://i,https://u,4.9,150000,8.99,10.99,4,False,2000`,
+			product{"059035342X", `Harry Potter and the Sorcerer's Stone, "Book 1"`, "https://i", "https://u", 4.9, 150000, 8.99, 10.99, 4, false, 2000}},
+		{"B0MULTI001,\"Line one\r\nLine two\",https://i,https://u,5.0,1,0.0,0.0,1,False,0",
+			product{"B0MULTI001", "Line one\nLine two", "https://i", "https://u", 5, 1, 0, 0, 1, false, 0}},
+	}
+	var in strings.Builder
+	in.WriteString("\uFEFF" + strings.ReplaceAll(prodHeader, "\n", "\r\n"))
+	for _, r := range rows {
+		in.WriteString(r.csv + "\r\n")
+	}
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		db.importCategories(t, smallCategories, Options{})
+		s := db.importProducts(t, in.String(), Options{})
+		if s.Failed != 0 || s.Inserted != int64(len(rows)) {
+			t.Fatalf("summary %v, errors %v", counts4(s), s.Errors)
+		}
+		got := db.products(t)
+		for _, r := range rows {
+			if got[r.want.asin].product != r.want {
+				t.Errorf("%s stored as %+v, want %+v", r.want.asin, got[r.want.asin].product, r.want)
+			}
+		}
+	})
+}
+
 // TestValidation feeds one bad row per rule, between good rows, and checks
 // each report and that the good rows land.
 func TestValidation(t *testing.T) {
@@ -254,9 +298,7 @@ func TestValidation(t *testing.T) {
 		{"B0000000I2,t,http://i\x00,http://u,4.5,10,9.99,0.0,1,False,0", "imgUrl", "NUL"},
 		{"B0000000I3,t,http://i,http://u\xc3,4.5,10,9.99,0.0,1,False,0", "productURL", "UTF-8"},
 		// The API's rules (catalog.Product.Check).
-		{`B0000000N1,,http://i,http://u,4.5,10,9.99,0.0,1,False,0`, "title", "non-empty"},
-		{`B0000000N2,"   ",http://i,http://u,4.5,10,9.99,0.0,1,False,0`, "title", "non-empty"},
-		{`B0000000N3,` + strings.Repeat("t", 2001) + `,http://i,http://u,4.5,10,9.99,0.0,1,False,0`, "title", "at most 2000 bytes"},
+		{`B0000000N3,` + strings.Repeat("t", 64<<10+1) + `,http://i,http://u,4.5,10,9.99,0.0,1,False,0`, "title", "at most 65536 bytes"},
 		{`B0000000N4,t,javascript:alert(1),http://u,4.5,10,9.99,0.0,1,False,0`, "imgUrl", "http or https URL"},
 		{`B0000000N5,t,http://i,www.amazon.com/dp/B0000000N5,4.5,10,9.99,0.0,1,False,0`, "productURL", "http or https URL"},
 		{`B0000000N6,t,http://i/` + strings.Repeat("x", 2048) + `,http://u,4.5,10,9.99,0.0,1,False,0`, "imgUrl", "at most 2048 bytes"},
@@ -320,13 +362,20 @@ func TestValidation(t *testing.T) {
 		}
 
 		// The cap keeps the first errors and still counts every bad row.
+		// and says how many it left out.
 		s = db.importProducts(t, b.String(), Options{MaxReportedErrors: 3})
-		if len(s.Errors) != 3 || s.Failed != nBad || s.Errors[0].Line != wantErrs[0].Line {
-			t.Errorf("capped: %d errors (%v), %d failed", len(s.Errors), s.Errors, s.Failed)
+		if len(s.Errors) != 3 || s.Failed != nBad || s.Errors[0].Line != wantErrs[0].Line || s.ErrorsOmitted != int64(len(wantErrs)-3) {
+			t.Errorf("capped: %d errors (%v), %d omitted, %d failed", len(s.Errors), s.Errors, s.ErrorsOmitted, s.Failed)
+		}
+		if want := fmt.Sprintf("… and %d more errors not listed", len(wantErrs)-3); !strings.Contains(s.String(), want) {
+			t.Errorf("capped summary does not say %q:\n%s", want, s)
+		}
+		if full := db.importProducts(t, b.String(), Options{MaxReportedErrors: 1000}); full.ErrorsOmitted != 0 || strings.Contains(full.String(), "not listed") {
+			t.Errorf("uncapped summary: %d omitted:\n%s", full.ErrorsOmitted, full)
 		}
 		s = db.importProducts(t, b.String(), Options{MaxReportedErrors: -1})
-		if len(s.Errors) != 0 || s.Failed != nBad {
-			t.Errorf("no errors wanted: %d errors, %d failed", len(s.Errors), s.Failed)
+		if len(s.Errors) != 0 || s.Failed != nBad || s.ErrorsOmitted != int64(len(wantErrs)) {
+			t.Errorf("no errors wanted: %d errors, %d omitted, %d failed", len(s.Errors), s.ErrorsOmitted, s.Failed)
 		}
 	})
 }
@@ -380,7 +429,8 @@ func TestUpdates(t *testing.T) {
 		if want := []int64{1, 2, 3, 4}; !slices.Equal(s.TouchedCategories, want) {
 			t.Errorf("touched %v, want %v", s.TouchedCategories, want)
 		}
-		want := [][]string{{"category:1", "category:2", "category:3", "category:4", "products"}}
+		// The new product's tag too: a cached "not found" of it carries it.
+		want := [][]string{{"category:1", "category:2", "category:3", "category:4", "product:B000000004", "products"}}
 		if calls := iv.take(); !reflect.DeepEqual(calls, want) {
 			t.Errorf("invalidated %v, want %v", calls, want)
 		}
@@ -613,4 +663,44 @@ func TestSQLiteCategoryGone(t *testing.T) {
 	if err := w.finish(ctx, tx); !errors.Is(err, ErrCategoryGone) {
 		t.Errorf("finish after the category was deleted: %v, want ErrCategoryGone", err)
 	}
+}
+
+// TestInsertedTags: an import invalidates the tag of each product it
+// inserts (a cached "not found" carries it), up to maxInsertedTags of them,
+// across transactions; beyond, the one tag of every cached "not found".
+// Updated and unchanged products add no product tag.
+func TestInsertedTags(t *testing.T) {
+	file := func(from, n int) string {
+		var b strings.Builder
+		b.WriteString(prodHeader)
+		for i := from; i < from+n; i++ {
+			fmt.Fprintf(&b, "B%09d,Product %d,http://i,http://u,4.5,10,9.99,0.0,1,False,0\n", i, i)
+		}
+		return b.String()
+	}
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		db.importCategories(t, smallCategories, Options{})
+		var iv invalidations
+		opts := Options{BatchSize: 300, Invalidate: iv.fn}
+
+		db.importProducts(t, file(0, maxInsertedTags), opts)
+		calls := iv.take()
+		if len(calls) != 1 || len(calls[0]) != maxInsertedTags+2 || calls[0][1] != "product:B000000000" ||
+			calls[0][maxInsertedTags] != fmt.Sprintf("product:B%09d", maxInsertedTags-1) {
+			t.Fatalf("%d inserted: invalidated %d tags %.4q…", maxInsertedTags, len(calls[0]), calls[0])
+		}
+
+		// The same rows and one more, with the first changed: one new
+		// product, so one product tag.
+		more := strings.Replace(file(0, maxInsertedTags+1), "Product 0,", "Product zero,", 1)
+		db.importProducts(t, more, opts)
+		if calls := iv.take(); !reflect.DeepEqual(calls, [][]string{{"category:1", fmt.Sprintf("product:B%09d", maxInsertedTags), "products"}}) {
+			t.Fatalf("one inserted, one updated: invalidated %v", calls)
+		}
+
+		db.importProducts(t, file(10*maxInsertedTags, maxInsertedTags+1), opts)
+		if calls := iv.take(); !reflect.DeepEqual(calls, [][]string{{"category:1", "products-missing", "products"}}) {
+			t.Fatalf("%d inserted: invalidated %.5q", maxInsertedTags+1, calls)
+		}
+	})
 }

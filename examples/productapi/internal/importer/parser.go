@@ -54,7 +54,7 @@ const (
 // Options.BatchSize rows, and, when scope asks for it, before a row whose
 // key is already in the chunk or transaction, so that repeated keys still
 // apply in file order. failed, errs and err are written by the parser
-// goroutine only and read after batches is closed.
+// goroutine only and read after batches is closed; so is omitted.
 type parser[T any] struct {
 	in      *countingReader
 	f       *format[T]
@@ -66,9 +66,10 @@ type parser[T any] struct {
 
 	rows atomic.Int64 // data rows read so far
 
-	failed int64
-	errs   []RowError
-	err    error
+	failed  int64
+	errs    []RowError
+	omitted int64 // errors left out of errs, which was full
+	err     error
 }
 
 func newParser[T any](r io.Reader, f *format[T], opts Options, scope dedupeScope, start time.Time) *parser[T] {
@@ -120,6 +121,8 @@ func (p *parser[T]) snapshot(done bool) Progress {
 func (p *parser[T]) report(line int, column, reason string) {
 	if len(p.errs) < p.opts.MaxReportedErrors {
 		p.errs = append(p.errs, RowError{Line: line, Column: column, Reason: reason})
+	} else {
+		p.omitted++
 	}
 }
 

@@ -19,7 +19,8 @@ var pgStagingColumns = []string{
 }
 
 // pgMerge moves the staging table into products in one statement and reports
-// how many rows were inserted and updated and which categories changed.
+// how many rows were inserted and updated, which categories changed, and the
+// ASINs of up to $1 inserted rows.
 //
 // Rows equal to the stored ones are left alone by the WHERE of DO UPDATE, so
 // they appear in neither count. xmax = 0 tells a fresh insert from an update.
@@ -42,7 +43,7 @@ WITH up AS (
 	      (EXCLUDED.title, EXCLUDED.img_url, EXCLUDED.product_url, EXCLUDED.stars, EXCLUDED.reviews,
 	       EXCLUDED.price, EXCLUDED.list_price, EXCLUDED.category_id, EXCLUDED.is_best_seller,
 	       EXCLUDED.bought_in_last_month)
-	RETURNING p.category_id, p.xmax = 0 AS inserted,
+	RETURNING p.asin, p.category_id, p.xmax = 0 AS inserted,
 		CASE WHEN p.xmax = 0 THEN NULL
 		     ELSE (SELECT o.category_id FROM products o WHERE o.asin = p.asin) END AS old_category_id
 )
@@ -52,7 +53,9 @@ SELECT
 	coalesce((SELECT array_agg(DISTINCT c) FROM (
 		SELECT category_id FROM up
 		UNION ALL
-		SELECT old_category_id FROM up WHERE old_category_id IS NOT NULL) AS t(c)), '{}')
+		SELECT old_category_id FROM up WHERE old_category_id IS NOT NULL) AS t(c)), '{}'),
+	coalesce((SELECT array_agg(asin) FROM (
+		SELECT asin FROM up WHERE inserted LIMIT $1) AS n), '{}')
 FROM up`
 
 // pgProducts writes products to PostgreSQL: each chunk is sent with COPY
@@ -110,12 +113,16 @@ func (w *pgProducts) finish(ctx context.Context, tx *txState) error {
 	return w.withPgx(func(c *pgx.Conn) error {
 		var ins, upd int64
 		var cats []int64
-		if err := c.QueryRow(ctx, pgMerge).Scan(&ins, &upd, &cats); err != nil {
+		var asins []string
+		if err := c.QueryRow(ctx, pgMerge, maxInsertedTags+1).Scan(&ins, &upd, &cats, &asins); err != nil {
 			return fmt.Errorf("importer: merging products: %w", err)
 		}
 		tx.inserted += ins
 		tx.updated += upd
 		tx.unchanged -= ins + upd
+		for _, asin := range asins {
+			tx.addInserted(asin)
+		}
 		for _, id := range cats {
 			tx.touched[id] = struct{}{}
 		}

@@ -48,11 +48,12 @@ func productFormat(known knownSet) *format[product] {
 // parseProduct validates the 11 fields of rec into p, reporting every bad
 // field. known == nil accepts any category id.
 //
-// The fields are parsed here, then checked against the API's own rules
-// (catalog.Product.Check: a non-empty title of at most 2000 bytes, once
-// trimmed, http(s) URLs, prices up to 1e9, a positive category id …), so
-// that an imported product is one the API would have accepted. A field is
-// reported once, with the first reason found.
+// The fields are parsed here, then checked against the rules of imported
+// products (catalog.Product.CheckImported: the API's rules — http(s) URLs,
+// prices up to 1e9, a positive category id … — except that the title, once
+// trimmed, may be empty and up to 64 KiB, as rows of real exports are), so
+// that the import stores what the API can serve. A field is reported once,
+// with the first reason found.
 func parseProduct(rec []string, known knownSet, p *product, bad func(column, reason string)) bool {
 	var failed uint16 // bit i: column i of productHeader was reported
 	fail := func(col int, reason string) {
@@ -111,7 +112,7 @@ func parseProduct(rec []string, known knownSet, p *product, bad func(column, rea
 		Stars: p.stars, Reviews: p.reviews, Price: p.price, ListPrice: p.listPrice,
 		CategoryID: p.categoryID, IsBestSeller: p.bestSeller, BoughtInLastMonth: p.bought,
 	}
-	cp.Check(func(field, reason string) {
+	cp.CheckImported(func(field, reason string) {
 		if col := catalogColumn(field); col >= 0 {
 			fail(col, reason)
 		} else {
@@ -168,17 +169,10 @@ func catalogColumn(field string) int {
 	return -1
 }
 
-// checkASIN returns why s is not an ASIN: 10 characters, digits and
-// upper-case ASCII letters.
+// checkASIN returns why s is not an ASIN (catalog.CheckASIN), quoting it.
 func checkASIN(s string) string {
-	if len(s) != 10 {
-		return "must be 10 characters, got " + quote(s)
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < '0' || c > '9') && (c < 'A' || c > 'Z') {
-			return "must hold only digits and upper-case letters, got " + quote(s)
-		}
+	if reason := catalog.CheckASIN(s); reason != "" {
+		return reason + ": " + quote(s)
 	}
 	return ""
 }

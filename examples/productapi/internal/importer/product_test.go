@@ -7,8 +7,8 @@ import (
 )
 
 // TestParseProductAPIRules checks the rules parseProduct takes from
-// catalog.Product.Check, one report per bad column, and that the title is
-// stored trimmed.
+// catalog.Product.CheckImported, one report per bad column, and that the
+// title is stored trimmed.
 func TestParseProductAPIRules(t *testing.T) {
 	row := func(s string) []string { return strings.Split(s, ",") }
 	tests := []struct {
@@ -18,7 +18,13 @@ func TestParseProductAPIRules(t *testing.T) {
 		wantTitle string
 	}{
 		{"B000000001,  Beads  ,,,4.5,1,1,0,1,False,0", nil, nil, "Beads"},
-		{"B000000001,,,,4.5,1,1,0,1,False,0", nil, []string{"title"}, ""},
+		// Real exports hold empty titles: imported, although the API
+		// refuses them.
+		{"B000000001,,,,4.5,1,1,0,1,False,0", nil, nil, ""},
+		{"B000000001,   ,,,4.5,1,1,0,1,False,0", nil, nil, ""},
+		{"B000000001," + strings.Repeat("é", 2000) + ",,,4.5,1,1,0,1,False,0", nil, nil, strings.Repeat("é", 2000)},
+		{"B000000001," + strings.Repeat("t", 64<<10+1) + ",,,4.5,1,1,0,1,False,0", nil, []string{"title"}, ""},
+		{"059035342X,Harry Potter,,,0,0,0,0,1,False,0", nil, nil, "Harry Potter"}, // an ISBN-10 as ASIN
 		// Category 0 passes the importer's own parsing, not the API's rule.
 		{"B000000001,t,,,4.5,1,1,0,0,False,0", nil, []string{"category_id"}, "t"},
 		{"B000000001,t,,,4.5,1,1,0,0,False,0", knownSet{0: {}}, []string{"category_id"}, "t"},

@@ -63,6 +63,7 @@ type sqliteProducts struct {
 
 	refs map[int64]struct{} // categories referred to by this transaction
 
+	noBulk  bool     // never a bulk load (Options.MaxTxDuration is set)
 	begun   bool     // the first transaction has begun
 	bulk    bool     // the import is a bulk load, in one transaction
 	indexes []string // CREATE INDEX statements of the indexes dropped for it
@@ -147,7 +148,7 @@ func sqliteInsert(n int, now string) string {
 // its indexes, until COMMIT; a failed import rolls back to it.
 func (w *sqliteProducts) begin(ctx context.Context) (bool, error) {
 	clear(w.refs)
-	if w.begun {
+	if w.begun || w.noBulk {
 		return false, nil
 	}
 	w.begun = true
@@ -245,6 +246,7 @@ func (w *sqliteProducts) writeChunk(ctx context.Context, rows []product, tx *txS
 		switch {
 		case !found:
 			tx.inserted++
+			tx.addInserted(r.asin)
 			w.fresh = append(w.fresh, r)
 		case old == *r:
 			tx.unchanged++

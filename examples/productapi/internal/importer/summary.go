@@ -22,6 +22,9 @@ type Summary struct {
 	// Errors lists the first Options.MaxReportedErrors problems, in file
 	// order; a row may contribute one error per bad column.
 	Errors []RowError `json:"errors"`
+	// ErrorsOmitted counts the problems left out of Errors because it was
+	// full: 0 when Errors lists them all.
+	ErrorsOmitted int64 `json:"errors_omitted"`
 	// TouchedCategories lists, sorted, the ids of the categories whose
 	// content changed.
 	TouchedCategories []int64 `json:"touched_categories"`
@@ -55,6 +58,7 @@ type summaryJSON struct {
 	ElapsedMS         int64      `json:"elapsed_ms"`
 	Elapsed           string     `json:"elapsed"`
 	Errors            []RowError `json:"errors"`
+	ErrorsOmitted     int64      `json:"errors_omitted"`
 	TouchedCategories []int64    `json:"touched_categories"`
 }
 
@@ -64,7 +68,7 @@ func (s Summary) MarshalJSON() ([]byte, error) {
 	j := summaryJSON{
 		Inserted: s.Inserted, Updated: s.Updated, Unchanged: s.Unchanged, Failed: s.Failed,
 		ElapsedMS: s.Elapsed.Milliseconds(), Elapsed: s.Elapsed.Round(time.Millisecond).String(),
-		Errors: s.Errors, TouchedCategories: s.TouchedCategories,
+		Errors: s.Errors, ErrorsOmitted: s.ErrorsOmitted, TouchedCategories: s.TouchedCategories,
 	}
 	if j.Errors == nil {
 		j.Errors = []RowError{}
@@ -84,13 +88,13 @@ func (s *Summary) UnmarshalJSON(b []byte) error {
 	*s = Summary{
 		Inserted: j.Inserted, Updated: j.Updated, Unchanged: j.Unchanged, Failed: j.Failed,
 		Elapsed: time.Duration(j.ElapsedMS) * time.Millisecond,
-		Errors:  j.Errors, TouchedCategories: j.TouchedCategories,
+		Errors:  j.Errors, ErrorsOmitted: j.ErrorsOmitted, TouchedCategories: j.TouchedCategories,
 	}
 	return nil
 }
 
 // String is the summary as the CLI prints it: one line of counts, then the
-// reported row errors, one per line.
+// reported row errors, one per line, then how many were left out, if any.
 func (s Summary) String() string {
 	var b strings.Builder
 	total := s.Inserted + s.Updated + s.Unchanged + s.Failed
@@ -103,12 +107,8 @@ func (s Summary) String() string {
 		b.WriteString("\n  ")
 		b.WriteString(e.String())
 	}
-	lines := map[int]bool{}
-	for _, e := range s.Errors {
-		lines[e.Line] = true
-	}
-	if len(s.Errors) > 0 && s.Failed > int64(len(lines)) {
-		fmt.Fprintf(&b, "\n  … and more (%d bad rows in all)", s.Failed)
+	if s.ErrorsOmitted > 0 {
+		fmt.Fprintf(&b, "\n  … and %d more errors not listed (%d bad rows in all)", s.ErrorsOmitted, s.Failed)
 	}
 	return b.String()
 }

@@ -16,7 +16,7 @@ func TestSummaryJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `{"inserted":1,"updated":2,"unchanged":3,"failed":1,"elapsed_ms":1500,"elapsed":"1.5s",` +
-		`"errors":[{"line":7,"column":"stars","reason":"must be between 0 and 5"}],"touched_categories":[4,9]}`
+		`"errors":[{"line":7,"column":"stars","reason":"must be between 0 and 5"}],"errors_omitted":0,"touched_categories":[4,9]}`
 	if string(b) != want {
 		t.Errorf("got  %s\nwant %s", b, want)
 	}
@@ -35,9 +35,9 @@ func TestSummaryJSON(t *testing.T) {
 
 func TestSummaryString(t *testing.T) {
 	s := Summary{Inserted: 90, Updated: 5, Unchanged: 3, Failed: 2, Elapsed: 2 * time.Second,
-		Errors: []RowError{{Line: 7, Column: "stars", Reason: "bad"}}}
+		Errors: []RowError{{Line: 7, Column: "stars", Reason: "bad"}}, ErrorsOmitted: 3}
 	want := "100 rows in 2s: 90 inserted, 5 updated, 3 unchanged, 2 failed (50 rows/s)\n" +
-		"  line 7: stars: bad\n  … and more (2 bad rows in all)"
+		"  line 7: stars: bad\n  … and 3 more errors not listed (2 bad rows in all)"
 	if got := s.String(); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}

@@ -10,8 +10,11 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/cachefront/cachefront/examples/productapi/internal/db"
 )
@@ -38,7 +41,7 @@ var (
 	ErrNotFound           = errors.New("user not found")
 	ErrEmailTaken         = errors.New("email already registered")
 	ErrInvalidCredentials = errors.New("invalid email or password")
-	ErrInvalidEmail       = errors.New("email must be a valid address of at most 254 bytes")
+	ErrInvalidEmail       = errors.New("email must be a valid address of at most 254 bytes, without control or invisible characters")
 	ErrInvalidPassword    = fmt.Errorf("password must be %d to %d bytes", MinPasswordLen, MaxPasswordLen)
 )
 
@@ -64,10 +67,18 @@ func NewStore(d *db.DB, cost int) *Store {
 	return &Store{db: d, cost: cost, dummyHash: h}
 }
 
-// NormalizeEmail validates an email address and returns it lower-cased.
+// NormalizeEmail validates an email address and returns it in the form
+// accounts are stored and compared in: NFKC-normalised (so that fullwidth
+// "ａｌｉｃｅ@example.com" is alice@example.com) and lower-cased. An address
+// holding control or format characters (bidirectional controls, zero-width
+// characters, soft hyphens), which render invisibly and would make look-alike
+// accounts, is ErrInvalidEmail.
 func NormalizeEmail(email string) (string, error) {
-	email = strings.ToLower(strings.TrimSpace(email))
-	if email == "" || len(email) > 254 {
+	if !utf8.ValidString(email) || hasInvisible(email) {
+		return "", ErrInvalidEmail
+	}
+	email = strings.ToLower(strings.TrimSpace(norm.NFKC.String(email)))
+	if email == "" || len(email) > 254 || hasInvisible(email) {
 		return "", ErrInvalidEmail
 	}
 	a, err := mail.ParseAddress(email)
@@ -75,6 +86,15 @@ func NormalizeEmail(email string) (string, error) {
 		return "", ErrInvalidEmail
 	}
 	return email, nil
+}
+
+// hasInvisible reports whether s holds a control (Cc), format (Cf),
+// private-use (Co) or surrogate (Cs) character, or a line or paragraph
+// separator.
+func hasInvisible(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool {
+		return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs, unicode.Zl, unicode.Zp)
+	})
 }
 
 func validPassword(pw string) error {
@@ -95,7 +115,8 @@ func scanUser(s interface{ Scan(...any) error }) (User, error) {
 }
 
 // Create registers a user with role; it returns ErrEmailTaken,
-// ErrInvalidEmail or ErrInvalidPassword for bad input.
+// ErrInvalidEmail or ErrInvalidPassword for bad input, and an error
+// matching db.IsBusy when other writes held the database too long.
 func (s *Store) Create(ctx context.Context, email, password, role string) (User, error) {
 	email, err := NormalizeEmail(email)
 	if err != nil {
@@ -111,6 +132,11 @@ func (s *Store) Create(ctx context.Context, email, password, role string) (User,
 	if err != nil {
 		return User{}, fmt.Errorf("hashing password: %w", err)
 	}
+	unlock, err := s.db.LockWrites(ctx)
+	if err != nil {
+		return User{}, fmt.Errorf("creating user: %w", err)
+	}
+	defer unlock()
 	q := s.db.Dialect.Rebind(`INSERT INTO users (email, password_hash, role, created_at) VALUES (?, ?, ?, ?) RETURNING ` + userColumns)
 	u, err := scanUser(s.db.QueryRowContext(ctx, q, email, string(hash), role, s.db.Dialect.TimeArg(time.Now())))
 	if db.IsUniqueViolation(err) {
@@ -142,6 +168,11 @@ func (s *Store) EnsureAdmin(ctx context.Context, email, password string) (bool, 
 	if err != nil {
 		return false, err
 	}
+	unlock, err := s.db.LockWrites(ctx)
+	if err != nil {
+		return false, fmt.Errorf("promoting user: %w", err)
+	}
+	defer unlock()
 	if _, err := s.db.ExecContext(ctx, s.db.Dialect.Rebind(`UPDATE users SET role = ?, password_hash = ? WHERE email = ?`), RoleAdmin, string(newHash), email); err != nil {
 		return false, fmt.Errorf("promoting user: %w", err)
 	}

@@ -25,6 +25,21 @@ func TestNormalizeEmail(t *testing.T) {
 		{"Bob <bob@example.com>", "", false},
 		{"a@b@c", "", false},
 		{strings.Repeat("a", 250) + "@example.com", "", false},
+		// Look-alikes: fullwidth letters are the same account; invisible
+		// characters are refused.
+		{"ａｌｉｃｅ@ｅｘａｍｐｌｅ.ｃｏｍ", "alice@example.com", true},
+		{"ＡＬＩＣＥ@example.com", "alice@example.com", true},
+		{"alice\uFF20example.com", "alice@example.com", true}, // fullwidth @
+		{"ali\u00ADce@example.com", "", false},                // soft hyphen
+		{"alice\u202E@example.com", "", false},                // right-to-left override
+		{"\u2066alice@example.com\u2069", "", false},          // bidi isolates
+		{"ali\u200Bce@example.com", "", false},                // zero-width space
+		{"ali\u200Dce@example.com", "", false},                // zero-width joiner
+		{"\uFEFFalice@example.com", "", false},                // byte-order mark
+		{"alice\x00@example.com", "", false},
+		{"alice\x7F@example.com", "", false},
+		{"alice@example.com\u2028", "", false}, // line separator
+		{"bad\xff@example.com", "", false},
 	}
 	for _, tt := range tests {
 		got, err := users.NormalizeEmail(tt.in)
