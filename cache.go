@@ -12,6 +12,7 @@ import (
 	"github.com/cachefront/cachefront/internal/entry"
 	"github.com/cachefront/cachefront/internal/keyspace"
 	"github.com/cachefront/cachefront/internal/metrics"
+	"github.com/cachefront/cachefront/internal/topkeys"
 )
 
 // Cache is a typed view of a Store: values of type T under one name. Create
@@ -23,6 +24,7 @@ type Cache[T any] struct {
 	call     callConfig // the cache's own settings, used by calls without options
 	typeHash uint32
 	cc       *metrics.Counters
+	top      *topkeys.Counter // WithTopKeys; nil when off
 	// lastTagged is the configuration of the last call whose options were
 	// only tags beyond the cache's own (see tagsOnly).
 	lastTagged atomic.Pointer[callConfig]
@@ -67,7 +69,8 @@ func newCache[T any](store *Store, name string, opts []Option) (*Cache[T], error
 	if err := cfg.applyOptions(scopeCache, opts); err != nil {
 		return nil, fmt.Errorf("cache %q: %w", name, err)
 	}
-	c := &Cache[T]{store: store, name: name, cfg: cfg, typeHash: hashTypeName(cfg.typeName), cc: store.countersFor(name)}
+	c := &Cache[T]{store: store, name: name, cfg: cfg, typeHash: hashTypeName(cfg.typeName), cc: store.countersFor(name),
+		top: store.topKeysFor(name, cfg.topKeys)}
 	c.call = c.resolve(&cfg)
 	c.call.tagSet(store)
 	return c, nil
@@ -195,6 +198,7 @@ func (c *Cache[T]) begin(key string, opts []Option) (string, *callConfig, error)
 // call's options are only valid tags, a local hit is served before the
 // options are resolved (it does not need them). local reports that hit.
 func (c *Cache[T]) beginRead(key string, opts []Option) (rkey string, call *callConfig, v T, lerr error, local bool, err error) {
+	c.top.Observe(key)
 	if c.store.local != nil && onlyValidTags(opts) {
 		if err = c.store.checkOpen(); err != nil {
 			return

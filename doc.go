@@ -154,7 +154,8 @@
 //     each event published only once Redis holds the change it announces, so
 //     that an instance hearing of it never reads the old entry again; when
 //     the subscription drops the tier is bypassed and flushed. Staleness: the
-//     pub/sub delivery delay, never more than the local TTL (an event Redis
+//     pub/sub delivery delay (held to 100ms by the test suite's randomized
+//     checker), never more than the local TTL (an event Redis
 //     did not take is published again in the background). Every instance
 //     sharing the namespace should have the option: Sets are announced only
 //     by instances that have it. Values are shared between callers: do not
@@ -190,7 +191,9 @@
 //	cachefront_circuit_open                        (gauge)
 //
 // Label values are cache names and fixed words, never keys or tags.
-// [Store.Stats] returns the same counts as plain numbers.
+// [Store.Stats] returns the same counts as plain numbers, with
+// [WithTopKeys] the keys read most in each cache, and [Store.CountEntries]
+// counts a namespace's entries without blocking Redis.
 //
 // # Redis keys
 //

@@ -117,6 +117,7 @@ func (c *Cache[T]) readMany(ctx context.Context, keys []string, opts []Option) (
 		}
 		batch.rkeys[k] = rk
 		unique = append(unique, k)
+		c.top.Observe(k)
 	}
 	n := len(unique)
 	tags := call.tagSet(c.store)

@@ -34,6 +34,19 @@ type CacheStats struct {
 	WritesSkipped uint64 `json:"writes_skipped"`
 	Refreshes     uint64 `json:"refreshes"`   // background refreshes (stale-while-revalidate, early refresh)
 	LeaseWaits    uint64 `json:"lease_waits"` // loads that waited for another instance
+
+	// TopKeys are the keys read most often, most read first, with
+	// WithTopKeys (nil without it, and in a Stats' totals).
+	TopKeys []KeyCount `json:"top_keys,omitempty"`
+}
+
+// KeyCount is a key and how often it was read since its Store was created.
+// The true count lies in [Count-Error, Count].
+type KeyCount struct {
+	// Key is in the "<cache>:<key>" form Store.Delete takes.
+	Key   string `json:"key"`
+	Count uint64 `json:"count"`
+	Error uint64 `json:"error"`
 }
 
 // Stats are a Store's counters since it was created, as plain numbers for a
@@ -59,7 +72,24 @@ func (s CacheStats) HitRatio() float64 {
 	return float64(s.Hits) / float64(s.Hits+s.Misses)
 }
 
-func snapshotOf(c *metrics.Counters) CacheStats { return CacheStats(c.Snapshot()) }
+func snapshotOf(c *metrics.Counters) CacheStats {
+	n := c.Snapshot()
+	return CacheStats{
+		Hits: n.Hits, Misses: n.Misses, LocalHits: n.LocalHits, Errors: n.Errors, Loads: n.Loads,
+		LoadErrors: n.LoadErrors, DedupWaits: n.DedupWaits, StaleEntries: n.StaleEntries,
+		WritesSkipped: n.WritesSkipped, Refreshes: n.Refreshes, LeaseWaits: n.LeaseWaits,
+	}
+}
+
+// topKeysOf reports the n keys top counted most often in cache name.
+func topKeysOf(name string, top *topKeys) []KeyCount {
+	entries := top.counter.Top(top.n)
+	out := make([]KeyCount, len(entries))
+	for i, e := range entries {
+		out[i] = KeyCount{Key: name + ":" + e.Key, Count: e.Count, Error: e.Error}
+	}
+	return out
+}
 
 func (s *CacheStats) add(c CacheStats) {
 	s.Hits += c.Hits

@@ -2,6 +2,11 @@ package cachefront
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/alicebob/miniredis/v2"
@@ -115,4 +120,89 @@ func series(t *testing.T, reg *prometheus.Registry, name, ns string, labels ...s
 		}
 	}
 	return 0
+}
+
+// With WithTopKeys, Stats names the keys read most, in the form Store.Delete
+// takes, for caches and middleware routes alike.
+func TestTopKeysInStats(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		c := New[string](s, "pages", WithTopKeys(2))
+		load := func(context.Context) (string, error) { return "v", nil }
+		for key, reads := range map[string]int{"hot": 30, "warm": 12, "cold": 1} {
+			for range reads {
+				if _, err := c.GetOrLoad(ctxBG, key, load); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		_, _ = c.GetMany(ctxBG, []string{"warm", "cold"})
+		top := s.Stats().Caches["pages"].TopKeys
+		if len(top) != 2 || top[0].Key != "pages:hot" || top[1].Key != "pages:warm" ||
+			top[0].Count-top[0].Error > 30 || top[0].Count < 30 || top[1].Count < 13 {
+			t.Fatalf("top keys %+v", top)
+		}
+		if st := s.Stats(); st.TopKeys != nil {
+			t.Fatalf("totals carry top keys: %+v", st.TopKeys)
+		}
+		if err := s.Delete(ctxBG, top[0].Key); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Get(ctxBG, "hot"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Get after deleting the reported key: %v", err)
+		}
+
+		opts := []Option{WithName("search"), WithTopKeys(1)}
+		h := Middleware(s, opts...)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+		for range 3 {
+			get(h, "GET", "/s?q=a&p=1")
+		}
+		get(h, "GET", "/s?q=b")
+		want, err := MiddlewareKey(s, httptest.NewRequest("GET", "/s?p=1&q=a", nil), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if top := s.Stats().Caches["search"].TopKeys; len(top) != 1 || top[0].Key != want || top[0].Count < 3 {
+			t.Fatalf("middleware top keys %+v, want %q", top, want)
+		}
+		New[string](s, "quiet")
+		if s.Stats().Caches["quiet"].TopKeys != nil {
+			t.Fatal("a cache without WithTopKeys reports top keys")
+		}
+	})
+}
+
+// CountEntries counts the namespace's entries on every node, and only
+// entries: not tag versions, the sequence or other namespaces' keys.
+func TestCountEntries(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		other := newTestStore(t, b)
+		a, p := New[string](s, "a"), New[string](s, "b")
+		for i := range 40 {
+			if err := a.Set(ctxBG, fmt.Sprintf("k%d", i), "v", WithTags(fmt.Sprintf("t%d", i%7))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range 25 {
+			if err := p.Set(ctxBG, fmt.Sprintf("k%d", i), "v"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := New[string](other, "a").Set(ctxBG, "x", "v"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.InvalidateTags(ctxBG, "t1", "t2"); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.CountEntries(ctxBG)
+		if err != nil || !got.Complete || got.Entries != 65 {
+			t.Fatalf("CountEntries = %+v, %v; want 65 complete", got, err)
+		}
+		expired, cancel := context.WithCancel(ctxBG)
+		cancel()
+		if got, err := s.CountEntries(expired); err == nil || got.Complete || !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("CountEntries with a cancelled context = %+v, %v", got, err)
+		}
+	})
 }

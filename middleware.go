@@ -218,6 +218,7 @@ func newHTTPCache(store *Store, opts []Option) (*httpCache, error) {
 	c.call = c.resolve(&cfg)
 	c.call.swr, c.call.earlyBeta = 0, 0
 	c.call.tagSet(store) // built now: requests share c.call and never write to it
+	c.top = store.topKeysFor(cfg.http.name, cfg.topKeys)
 	m := &httpCache{c: c, cfg: cfg.http,
 		keys:   httpcache.KeyRules{KeyFunc: cfg.http.keyFunc, BypassParam: cfg.http.bypassParam, Vary: cfg.http.vary},
 		policy: httpcache.Policy{Statuses: cfg.http.statuses, Vary: cfg.http.vary}}
@@ -256,6 +257,7 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 		return
 	}
 	c := m.c
+	c.top.Observe(key)
 	if c.store.local != nil {
 		if parts, err := keyspace.EntryKey(c.name, key); err == nil {
 			if e, ok := c.store.local.getParts(parts, c.typeHash); ok && !e.notFound {

@@ -41,6 +41,8 @@ func TestInvalidConfigurationPanicsAtConstruction(t *testing.T) {
 		"nil store":           func() { New[string](nil, "c") },
 		"local TTL too short": func() { NewStore(rdb, WithLocalCache(10, 10*time.Millisecond)) },
 		"local tier of none":  func() { NewStore(rdb, WithLocalCache(0, time.Minute)) },
+		"no top keys":         func() { NewStore(rdb, WithTopKeys(0)) },
+		"too many top keys":   func() { New[string](NewStore(rdb), "c", WithTopKeys(maxTopKeys+1)) },
 	}
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) { mustPanicWith(t, ErrInvalidOption, fn) })

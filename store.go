@@ -9,8 +9,10 @@ import (
 
 	"github.com/cachefront/cachefront/internal/backend"
 	"github.com/cachefront/cachefront/internal/breaker"
+	"github.com/cachefront/cachefront/internal/keyscan"
 	"github.com/cachefront/cachefront/internal/keyspace"
 	"github.com/cachefront/cachefront/internal/metrics"
+	"github.com/cachefront/cachefront/internal/topkeys"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
@@ -50,8 +52,15 @@ type Store struct {
 	pending pendingInvalidations
 	closing chan struct{} // closed by Close: background work stops
 
-	mu     sync.Mutex // guards caches
+	mu     sync.Mutex // guards caches and tops
 	caches map[string]*metrics.Counters
+	tops   map[string]*topKeys
+}
+
+// topKeys counts the reads of one cache name's keys (WithTopKeys).
+type topKeys struct {
+	counter *topkeys.Counter
+	n       int // keys reported
 }
 
 // NewStore returns a Store over rdb, which may be a single-node, Sentinel
@@ -126,6 +135,28 @@ func (s *Store) countersFor(name string) *metrics.Counters {
 	return c
 }
 
+// topKeysFor returns the read counter of cache name, made on first use for n
+// reported keys (nil when n is 0), shared by every Cache of that name.
+func (s *Store) topKeysFor(name string, n int) *topkeys.Counter {
+	if n <= 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.tops[name]; ok {
+		return t.counter
+	}
+	c, err := topkeys.New(4 * n)
+	if err != nil {
+		return nil // n is checked by WithTopKeys
+	}
+	if s.tops == nil {
+		s.tops = map[string]*topKeys{}
+	}
+	s.tops[name] = &topKeys{counter: c, n: n}
+	return c
+}
+
 // Namespace returns the Store's namespace, the prefix of all its Redis keys.
 func (s *Store) Namespace() string { return s.cfg.namespace }
 
@@ -141,12 +172,58 @@ func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	for name, c := range s.caches {
 		cs := snapshotOf(c)
-		st.Caches[name] = cs
 		st.add(cs)
+		if top, ok := s.tops[name]; ok {
+			cs.TopKeys = topKeysOf(name, top)
+		}
+		st.Caches[name] = cs
 	}
 	s.mu.Unlock()
 	st.Errors += s.storeOps.Snapshot().Errors
 	return st
+}
+
+// EntryCount is how many entries a Store holds in Redis (CountEntries).
+type EntryCount struct {
+	// Entries counts the keys of cache entries, tombstones of recent
+	// deletes and entries kept for stale-while-revalidate included; tag
+	// versions, leases and the invalidation sequence are not entries.
+	Entries int64 `json:"entries"`
+	// Complete is false when the count was cut short; Entries then holds
+	// what was counted so far.
+	Complete bool `json:"complete"`
+}
+
+// defaultCountBound bounds CountEntries when its context has no deadline.
+const defaultCountBound = 5 * time.Second
+
+// CountEntries counts the entries of the Store's namespace, every cache and
+// every instance's, for admin pages. It walks the keyspace with SCAN, never
+// KEYS, so Redis keeps serving other clients meanwhile; on a cluster it
+// scans every master. It takes time in proportion to the keys Redis holds,
+// so it is bounded by ctx (by 5s when ctx has no deadline): a count cut
+// short comes back with Complete false and an error wrapping ErrUnavailable,
+// as does a count Redis failed. The count is exact for a keyspace that does
+// not change meanwhile.
+func (s *Store) CountEntries(ctx context.Context) (EntryCount, error) {
+	if err := s.checkOpen(); err != nil {
+		return EntryCount{}, err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, defaultCountBound)
+		defer cancel()
+	}
+	all, err := keyscan.Count(ctx, s.be.Client, s.keys.Prefix)
+	if err == nil {
+		var internal keyscan.Result
+		internal, err = keyscan.Count(ctx, s.be.Client, s.keys.Prefix+"#")
+		all.Keys -= internal.Keys
+	}
+	if err != nil {
+		return EntryCount{Entries: max(all.Keys, 0)}, backend.Unavailable(fmt.Errorf("counting entries: %w", err))
+	}
+	return EntryCount{Entries: all.Keys, Complete: true}, nil
 }
 
 // Ping checks that Redis answers within the operation timeout, for
