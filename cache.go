@@ -279,7 +279,10 @@ func (c *Cache[T]) decode(ctx context.Context, rkey string, r *readResult) (v T,
 // Set stores value under key with the cache's TTL and tags, or those of the
 // call's options. Tags get their current versions recorded, so a later
 // InvalidateTags invalidates the entry. It returns ErrUnavailable when Redis
-// failed; the cache is then simply not updated.
+// failed or did not answer in time. A Set that timed out may still reach
+// Redis afterwards (the command was sent), so after an error the entry holds
+// either the old value or this one; follow a failed Set with Delete if the
+// value must not appear late.
 func (c *Cache[T]) Set(ctx context.Context, key string, value T, opts ...Option) error {
 	rkey, call, err := c.begin(key, opts)
 	if err != nil {
