@@ -94,13 +94,13 @@ func (s *Store) invalidateTags(ctx context.Context, names []string) error {
 		return s.publishNow(ctx, ev)
 	})
 	if err != nil {
-		s.seen.forget(ts.names)
+		s.seen.Forget(ts.names)
 		return err
 	}
 	if versions != nil {
-		s.seen.learn(ts.names, versions, time.Now().UnixMilli())
+		s.seen.Learn(ts.names, versions, time.Now().UnixMilli())
 	} else {
-		s.seen.learnAll(ts.names, version, time.Now().UnixMilli())
+		s.seen.LearnAll(ts.names, version, time.Now().UnixMilli())
 	}
 	s.local.apply(ev)
 	s.invalidations.Add(uint64(len(ts.names)))

@@ -219,7 +219,7 @@ func (s *Store) subscribe(ctx context.Context) {
 				l.setHealthy(true) // unknown event: flush to be safe
 				continue
 			}
-			s.seen.forget(ev.Tags)
+			s.seen.Forget(ev.Tags)
 			l.apply(ev)
 		}
 	}

@@ -266,7 +266,7 @@ func (s *Store) lookBeforeLoading(ctx context.Context, rkeys []string, tags tagS
 	for i, c := range tagCmds {
 		lk.versions[i] = c.Val()
 	}
-	s.seen.learn(tags.names, lk.versions, time.Now().UnixMilli())
+	s.seen.Learn(tags.names, lk.versions, time.Now().UnixMilli())
 	lk.raws = make([]string, len(rkeys))
 	lk.present = make([]bool, len(rkeys))
 	for i, c := range entryCmds {

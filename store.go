@@ -12,6 +12,7 @@ import (
 	"github.com/cachefront/cachefront/internal/keyscan"
 	"github.com/cachefront/cachefront/internal/keyspace"
 	"github.com/cachefront/cachefront/internal/metrics"
+	"github.com/cachefront/cachefront/internal/seenversions"
 	"github.com/cachefront/cachefront/internal/topkeys"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
@@ -36,7 +37,7 @@ type Store struct {
 	// loaders add (see handoff).
 	marks atomic.Uint64
 	reads *readGroup
-	seen  seenVersions
+	seen  seenversions.Memo
 	// tombstoneGrace is how long a tombstone outlives the load timeout
 	// (defaultTombstoneGrace; shorter in tests).
 	tombstoneGrace time.Duration

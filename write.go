@@ -68,17 +68,17 @@ func (s *Store) ensureTagVersions(ctx context.Context, tags tagSet) ([]string, e
 	for i, c := range cmds {
 		versions[i] = c.Val()
 	}
-	s.seen.learn(tags.names, versions, time.Now().UnixMilli())
+	s.seen.Learn(tags.names, versions, time.Now().UnixMilli())
 	return versions, nil
 }
 
 // setEntry writes an entry unconditionally, recording a version of each of
-// its tags that Redis held no earlier than seenVersionsFor ago (see
-// seenVersions): a plain SET when this process saw them that recently, else
+// its tags that Redis held no earlier than seenversions.For ago (see
+// seenversions): a plain SET when this process saw them that recently, else
 // one script on a single server, or versions then entry on a sharded client.
 func (s *Store) setEntry(ctx context.Context, rkey string, h *entry.Header, payload []byte, tags tagSet, ttl time.Duration) error {
 	if len(tags.keys) > 0 {
-		if seen, ok := s.seen.lookup(tags.names, h.Created); ok {
+		if seen, ok := s.seen.Lookup(tags.names, h.Created); ok {
 			h.Tags = seen
 		} else if s.be.Single {
 			return s.setTagged(ctx, rkey, h, payload, tags, ttl)
@@ -125,7 +125,7 @@ func (s *Store) setTagged(ctx context.Context, rkey string, h *entry.Header, pay
 		return err
 	})
 	if err == nil {
-		s.seen.learn(tags.names, versions, time.Now().UnixMilli())
+		s.seen.Learn(tags.names, versions, time.Now().UnixMilli())
 	}
 	return err
 }

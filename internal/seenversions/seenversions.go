@@ -1,4 +1,7 @@
-package cachefront
+// Package seenversions remembers the tag versions a process recently saw
+// Redis hold, so that a Set can record its tags' versions without asking
+// Redis again.
+package seenversions
 
 import (
 	"sync"
@@ -7,24 +10,24 @@ import (
 	"github.com/cachefront/cachefront/internal/entry"
 )
 
-// seenVersionsFor is how long a tag version this process saw in Redis may be
+// For is how long, in milliseconds, a tag version this process saw in Redis may be
 // recorded by Set without asking Redis again.
-const seenVersionsFor = 1000 // milliseconds
+const For = 1000 // milliseconds
 
-// seenVersions remembers the tag versions this process recently saw Redis
+// Memo remembers the tag versions this process recently saw Redis
 // hold (creating, confirming or replacing them), so that Set can record a
 // tag's version with a plain SET instead of a script that looks it up.
 //
 // Recording a version that has meanwhile been replaced is always safe: the
 // entry is then already invalidated, a miss for every reader, never a stale
 // hit. So a Set that races an invalidation made by another instance within
-// seenVersionsFor is lost (and the next read loads), never wrong. Only
+// For is lost (and the next read loads), never wrong. Only
 // versions this process saw Redis hold are remembered, never "none".
 //
 // Memory stays bounded by the tags used in the last two periods: the map is
 // replaced by a new one every period, and the previous one is kept for
 // lookups until the next replacement.
-type seenVersions struct {
+type Memo struct {
 	gens atomic.Pointer[seenGens]
 }
 
@@ -38,9 +41,9 @@ type seenVersion struct {
 	at      int64 // Unix ms
 }
 
-func (sv *seenVersions) load(nowMs int64) *seenGens {
+func (sv *Memo) load(nowMs int64) *seenGens {
 	g := sv.gens.Load()
-	if g == nil || nowMs-g.started >= seenVersionsFor {
+	if g == nil || nowMs-g.started >= For {
 		next := &seenGens{cur: new(sync.Map), started: nowMs}
 		if g != nil {
 			next.prev = g.cur
@@ -53,9 +56,9 @@ func (sv *seenVersions) load(nowMs int64) *seenGens {
 	return g
 }
 
-// lookup returns the tags with the versions seen for them, or ok false when
-// one of them was not seen within seenVersionsFor.
-func (sv *seenVersions) lookup(names []string, nowMs int64) (tags []entry.Tag, ok bool) {
+// Lookup returns the tags with the versions seen for them, or ok false when
+// one of them was not seen within For.
+func (sv *Memo) Lookup(names []string, nowMs int64) (tags []entry.Tag, ok bool) {
 	g := sv.load(nowMs)
 	tags = make([]entry.Tag, len(names))
 	for i, n := range names {
@@ -63,7 +66,7 @@ func (sv *seenVersions) lookup(names []string, nowMs int64) (tags []entry.Tag, o
 		if !found && g.prev != nil {
 			v, found = g.prev.Load(n)
 		}
-		if !found || nowMs-v.(seenVersion).at >= seenVersionsFor {
+		if !found || nowMs-v.(seenVersion).at >= For {
 			return nil, false
 		}
 		tags[i] = entry.Tag{Name: n, Version: v.(seenVersion).version}
@@ -71,9 +74,9 @@ func (sv *seenVersions) lookup(names []string, nowMs int64) (tags []entry.Tag, o
 	return tags, true
 }
 
-// learn records that Redis held versions[i] for names[i] at nowMs, which
+// Learn records that Redis held versions[i] for names[i] at nowMs, which
 // must be no later than when Redis answered.
-func (sv *seenVersions) learn(names, versions []string, nowMs int64) {
+func (sv *Memo) Learn(names, versions []string, nowMs int64) {
 	g := sv.load(nowMs)
 	for i, n := range names {
 		if i < len(versions) && versions[i] != "" {
@@ -82,16 +85,16 @@ func (sv *seenVersions) learn(names, versions []string, nowMs int64) {
 	}
 }
 
-// learnAll records that Redis held version for every one of names.
-func (sv *seenVersions) learnAll(names []string, version string, nowMs int64) {
+// LearnAll records that Redis held version for every one of names.
+func (sv *Memo) LearnAll(names []string, version string, nowMs int64) {
 	g := sv.load(nowMs)
 	for _, n := range names {
 		g.cur.Store(n, seenVersion{version: version, at: nowMs})
 	}
 }
 
-// forget drops what was seen of names (another instance invalidated them).
-func (sv *seenVersions) forget(names []string) {
+// Forget drops what was seen of names (another instance invalidated them).
+func (sv *Memo) Forget(names []string) {
 	g := sv.gens.Load()
 	if g == nil {
 		return
