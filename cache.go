@@ -14,6 +14,7 @@ import (
 	"github.com/cachefront/cachefront/internal/backend"
 	"github.com/cachefront/cachefront/internal/entry"
 	"github.com/cachefront/cachefront/internal/keyspace"
+	"github.com/cachefront/cachefront/internal/local"
 	"github.com/cachefront/cachefront/internal/metrics"
 	"github.com/cachefront/cachefront/internal/topkeys"
 	"github.com/vmihailenco/msgpack/v5"
@@ -248,7 +249,7 @@ func (c *Cache[T]) Get(ctx context.Context, key string, opts ...Option) (T, erro
 	if local {
 		return v, lerr
 	}
-	epoch := c.store.local.epochNow()
+	epoch := c.store.local.EpochNow()
 	r, err := c.store.read(ctx, c.cc, rkey, call.tagSet(c.store), c.typeHash)
 	if err != nil {
 		c.cc.Fail(metrics.OpRead)
@@ -356,15 +357,15 @@ func (c *Cache[T]) fromLocal(rkey string) (v T, err error, ok bool) {
 
 // fromLocalParts is fromLocal for an entry key in parts.
 func (c *Cache[T]) fromLocalParts(parts keyspace.EntryParts) (v T, err error, ok bool) {
-	e, ok := c.store.local.getParts(parts, c.typeHash)
+	e, ok := c.store.local.Get(parts, c.typeHash)
 	if !ok {
 		return v, nil, false
 	}
 	c.cc.Hit(true)
-	if e.notFound {
+	if e.NotFound {
 		return v, ErrNotFound, true
 	}
-	v, ok = e.value.(T)
+	v, ok = e.Value.(T)
 	return v, nil, ok
 }
 
@@ -381,8 +382,8 @@ func (c *Cache[T]) rememberTagged(rkey string, tags []string, created, freshUnti
 	if c.store.local == nil {
 		return
 	}
-	e := &localEntry{value: v, notFound: err != nil, typeHash: c.typeHash, tags: tags, created: created}
-	c.store.local.put(rkey, e, epoch, freshUntil)
+	e := &local.Entry{Value: v, NotFound: err != nil, TypeHash: c.typeHash, Tags: tags, Created: created}
+	c.store.local.Put(rkey, e, epoch, freshUntil)
 }
 
 // rememberStored puts a value this process just stored in the local tier.

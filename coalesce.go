@@ -126,7 +126,7 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 	defer publish(&httpOutcome{})
 	// Redis calls outlive the client: the store and the waiters need them.
 	ctx := context.WithoutCancel(r.Context())
-	epoch := c.store.local.epochNow()
+	epoch := c.store.local.EpochNow()
 
 	snap, serr := c.store.snapshot(ctx, c.cc, p.rkey, p.call.tagSet(c.store), c.typeHash)
 	if serr == nil && snap.found == foundEntry {

@@ -329,7 +329,7 @@ func newCheckRun(t *testing.T, b *testBackend, cfg checkConfig, seed uint64) *ch
 	}
 	waitFor(t, 5*time.Second, "the local tiers to subscribe", func() bool {
 		for _, st := range r.stores {
-			if st.local && !st.s.local.isHealthy() {
+			if st.local && !st.s.local.Healthy() {
 				return false
 			}
 		}

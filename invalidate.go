@@ -7,10 +7,10 @@ import (
 	"time"
 
 	"github.com/cachefront/cachefront/internal/entry"
+	"github.com/cachefront/cachefront/internal/local"
 	"github.com/cachefront/cachefront/internal/metrics"
 	"github.com/cachefront/cachefront/internal/scripts"
 	"github.com/redis/go-redis/v9"
-	"github.com/vmihailenco/msgpack/v5"
 )
 
 // InvalidateTags invalidates every entry carrying any of tags, on every
@@ -38,7 +38,7 @@ func (s *Store) InvalidateTags(ctx context.Context, tags ...string) error {
 	names := appendUnique(nil, tags...)
 	if err := s.invalidateTags(ctx, names); err != nil {
 		s.storeOps.Fail(metrics.OpInvalidate)
-		s.local.apply(event{Tags: names})
+		s.local.Apply(local.Event{Tags: names})
 		s.queuePending(pendingTag, names)
 		return fmt.Errorf("invalidating %d tags: %w", len(names), err)
 	}
@@ -59,14 +59,14 @@ func (s *Store) invalidateTags(ctx context.Context, names []string) error {
 	ts := s.tagSet(names)
 	suffix := entry.NewGen()
 	tagTTL := s.cfg.tagTTL
-	ev := event{Tags: ts.names}
+	ev := local.Event{Tags: ts.names}
 	var version string    // every tag's new version, on a single server
 	var versions []string // each tag's version afterwards, on a sharded client
 	err := s.be.Run(ctx, func(ctx context.Context) error {
 		if s.be.Single {
 			keys := append([]string{s.keys.Seq()}, ts.keys...)
 			args := []any{tagTTL.Milliseconds(), suffix}
-			if data, err := msgpack.Marshal(ev); err == nil {
+			if data, err := local.EncodeEvent(ev); err == nil {
 				args = append(args, s.eventsChannel(), data)
 			}
 			seq, err := scripts.Invalidate.Run(ctx, s.be.Client, keys, args...).Int64()
@@ -102,7 +102,7 @@ func (s *Store) invalidateTags(ctx context.Context, names []string) error {
 	} else {
 		s.seen.LearnAll(ts.names, version, time.Now().UnixMilli())
 	}
-	s.local.apply(ev)
+	s.local.Apply(ev)
 	s.invalidations.Add(uint64(len(ts.names)))
 	s.tagInvalidations.Add(float64(len(ts.names)))
 	return nil

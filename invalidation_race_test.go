@@ -378,7 +378,7 @@ func TestLocalTierEventNeverOvertakesItsChange(t *testing.T) {
 					rkey, _ := writer.keys.Entry("race", "k")
 					target.Store(rkey)
 				}
-				waitFor(t, 5*time.Second, "subscriptions", func() bool { return reader.local.isHealthy() && writer.local.isHealthy() })
+				waitFor(t, 5*time.Second, "subscriptions", func() bool { return reader.local.Healthy() && writer.local.Healthy() })
 
 				rc, wc := New[string](reader, "race"), New[string](writer, "race")
 				if err := wc.Set(ctxBG, "k", "old", WithTags(tag)); err != nil {
@@ -401,9 +401,9 @@ func TestLocalTierEventNeverOvertakesItsChange(t *testing.T) {
 				<-gate.reached
 				// While the change is held on its way, the reader reads
 				// (and, had it heard of the change, reads Redis again).
-				epoch := reader.local.epochNow()
+				epoch := reader.local.EpochNow()
 				deadline := time.Now().Add(300 * time.Millisecond)
-				for reader.local.epochNow() == epoch && time.Now().Before(deadline) {
+				for reader.local.EpochNow() == epoch && time.Now().Before(deadline) {
 					time.Sleep(5 * time.Millisecond)
 				}
 				_, _ = rc.Get(ctxBG, "k", WithTags(tag))
@@ -460,7 +460,7 @@ func TestFailedSetAnnouncementIsRetried(t *testing.T) {
 		writer := NewStore(sharedNamespaceClient(t, b, func(rdb redis.UniversalClient) { rdb.AddHook(fail) }),
 			WithNamespace(ns), WithLocalCache(100, localTTL))
 		defer writer.Close()
-		waitFor(t, 5*time.Second, "subscriptions", func() bool { return reader.local.isHealthy() && writer.local.isHealthy() })
+		waitFor(t, 5*time.Second, "subscriptions", func() bool { return reader.local.Healthy() && writer.local.Healthy() })
 
 		rc, wc := New[string](reader, "race"), New[string](writer, "race")
 		if err := wc.Set(ctxBG, "k", "old"); err != nil {

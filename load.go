@@ -56,7 +56,7 @@ func (c *Cache[T]) GetOrLoad(ctx context.Context, key string, loader func(contex
 	if local {
 		return v, lerr
 	}
-	epoch := c.store.local.epochNow()
+	epoch := c.store.local.EpochNow()
 	w := waiter{arrived: c.store.arrival(), retries: 1}
 	r, rerr := c.store.read(ctx, c.cc, rkey, call.tagSet(c.store), c.typeHash)
 	if rerr == nil && r.found == foundEntry {
@@ -168,7 +168,7 @@ func (c *Cache[T]) flight(parent context.Context, rkey string, loader func(conte
 	defer cancel()
 	res := &flightResult[T]{}
 	s := c.store
-	epoch := s.local.epochNow()
+	epoch := s.local.EpochNow()
 
 	snap, serr := s.snapshot(ctx, c.cc, rkey, call.tagSet(s), c.typeHash)
 	if found := c.fromSnapshot(ctx, rkey, &snap, serr, refreshGen); found != nil {
@@ -192,7 +192,7 @@ func (c *Cache[T]) flight(parent context.Context, rkey string, loader func(conte
 			if got, ok := c.awaitLeaseHolder(ctx, rkey, snap.gen, call); ok {
 				return got
 			}
-			epoch = s.local.epochNow()
+			epoch = s.local.EpochNow()
 			snap, serr = s.snapshot(ctx, c.cc, rkey, call.tagSet(s), c.typeHash)
 			if found := c.fromSnapshot(ctx, rkey, &snap, serr, refreshGen); found != nil {
 				c.remember(rkey, &snap.view, found.value, found.err, epoch)

@@ -260,11 +260,11 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 	c.top.Observe(key)
 	if c.store.local != nil {
 		if parts, err := keyspace.EntryKey(c.name, key); err == nil {
-			if e, ok := c.store.local.getParts(parts, c.typeHash); ok && !e.notFound {
-				if now := time.Now().UnixMilli(); e.freshUntil > now {
-					if resp, ok := e.value.(*httpcache.Response); ok {
+			if e, ok := c.store.local.Get(parts, c.typeHash); ok && !e.NotFound {
+				if now := time.Now().UnixMilli(); e.FreshUntil > now {
+					if resp, ok := e.Value.(*httpcache.Response); ok {
 						c.cc.Hit(true)
-						httpcache.Serve(w, r, resp, httpcache.HitInfo{Hit: true, FreshUntil: e.freshUntil, Created: e.created, Now: now})
+						httpcache.Serve(w, r, resp, httpcache.HitInfo{Hit: true, FreshUntil: e.FreshUntil, Created: e.Created, Now: now})
 						return
 					}
 				}
@@ -277,7 +277,7 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 		return
 	}
 	ctx := r.Context()
-	epoch := c.store.local.epochNow()
+	epoch := c.store.local.EpochNow()
 	arrived := c.store.arrival()
 	res, err := c.store.read(ctx, c.cc, rkey, p.call.tagSet(c.store), c.typeHash)
 	if err == nil && res.found == foundEntry {

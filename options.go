@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cachefront/cachefront/internal/local"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -422,8 +423,8 @@ func WithLocalCache(maxEntries int, ttl time.Duration) Option {
 		if maxEntries <= 0 {
 			return fmt.Errorf("maxEntries must be positive, got %d", maxEntries)
 		}
-		if ttl < minLocalTTL {
-			return fmt.Errorf("local TTL must be at least %v, got %v", minLocalTTL, ttl)
+		if ttl < local.MinTTL {
+			return fmt.Errorf("local TTL must be at least %v, got %v", local.MinTTL, ttl)
 		}
 		c.localMax, c.localTTL = maxEntries, ttl
 		return nil

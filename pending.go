@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/cachefront/cachefront/internal/local"
 )
 
 // Invalidations that Redis could not take are not forgotten: the Store keeps
@@ -111,7 +113,7 @@ func (s *Store) applyPending(ctx context.Context, kind pendingKind, items []stri
 	case pendingDelete:
 		return s.deleteEntries(ctx, items)
 	default:
-		ev := event{Keys: items}
+		ev := local.Event{Keys: items}
 		return s.be.Run(ctx, func(ctx context.Context) error { return s.publishNow(ctx, ev) })
 	}
 }

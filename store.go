@@ -11,6 +11,7 @@ import (
 	"github.com/cachefront/cachefront/internal/breaker"
 	"github.com/cachefront/cachefront/internal/keyscan"
 	"github.com/cachefront/cachefront/internal/keyspace"
+	"github.com/cachefront/cachefront/internal/local"
 	"github.com/cachefront/cachefront/internal/metrics"
 	"github.com/cachefront/cachefront/internal/seenversions"
 	"github.com/cachefront/cachefront/internal/topkeys"
@@ -49,7 +50,7 @@ type Store struct {
 	tagInvalidations, keyDeletions prometheus.Counter
 	deletes                        atomic.Uint64
 
-	local   *localTier // nil without WithLocalCache
+	local   *local.Tier // nil without WithLocalCache
 	pending pendingInvalidations
 	closing chan struct{} // closed by Close: background work stops
 
@@ -99,14 +100,16 @@ func newStore(rdb redis.UniversalClient, opts []Option) (*Store, error) {
 	br := breaker.New(cfg.breakerFailures, cfg.breakerCooldown, s.breakerChanged)
 	s.be = backend.New(rdb, cfg.opTimeout, br)
 	if cfg.localMax > 0 {
-		local, err := newLocalTier(cfg.localMax, cfg.localTTL, s.keys, s.eventsChannel())
+		tier, err := local.New(cfg.localMax, cfg.localTTL, s.keys)
 		if err != nil {
 			return nil, fmt.Errorf("%w: WithLocalCache: %w", ErrInvalidOption, err)
 		}
-		s.local = local
-		ctx, cancel := context.WithCancel(context.Background())
-		local.cancel = cancel
-		go s.subscribe(ctx)
+		s.local = tier
+		tier.Start(rdb, local.Handlers{
+			Logger:     cfg.logger,
+			OnEvent:    func(ev local.Event) { s.seen.Forget(ev.Tags) },
+			OnBadEvent: func() { s.storeOps.Fail(metrics.OpDecode) },
+		})
 	}
 	return s, nil
 }
@@ -244,7 +247,7 @@ func (s *Store) Close() error {
 	if n := s.PendingInvalidations(); n > 0 {
 		s.cfg.logger.Error("cachefront: store closed with invalidations Redis never took", "pending", n)
 	}
-	s.local.close()
+	s.local.Close()
 	return nil
 }
 

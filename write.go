@@ -7,6 +7,7 @@ import (
 
 	"github.com/cachefront/cachefront/internal/backend"
 	"github.com/cachefront/cachefront/internal/entry"
+	"github.com/cachefront/cachefront/internal/local"
 	"github.com/cachefront/cachefront/internal/metrics"
 	"github.com/cachefront/cachefront/internal/scripts"
 	"github.com/redis/go-redis/v9"
@@ -133,7 +134,7 @@ func (s *Store) setTagged(ctx context.Context, rkey string, h *entry.Header, pay
 // deleteEntries replaces each key with a tombstone, in one round trip.
 func (s *Store) deleteEntries(ctx context.Context, rkeys []string) error {
 	ttl := s.tombstoneTTL()
-	ev := event{Keys: rkeys}
+	ev := local.Event{Keys: rkeys}
 	err := s.be.Run(ctx, func(ctx context.Context) error {
 		err := s.be.Pipelined(ctx, func(p redis.Pipeliner) {
 			now := time.Now().UnixMilli()
@@ -151,7 +152,7 @@ func (s *Store) deleteEntries(ctx context.Context, rkeys []string) error {
 		}
 		return s.publishNow(ctx, ev)
 	})
-	s.local.apply(ev)
+	s.local.Apply(ev)
 	if err != nil {
 		return err
 	}
@@ -168,8 +169,8 @@ func (s *Store) announceSet(ctx context.Context, rkey string) {
 	if s.local == nil {
 		return
 	}
-	ev := event{Keys: []string{rkey}}
-	s.local.apply(ev)
+	ev := local.Event{Keys: []string{rkey}}
+	s.local.Apply(ev)
 	if err := s.be.Run(ctx, func(ctx context.Context) error { return s.publishNow(ctx, ev) }); err != nil {
 		s.storeOps.Fail(metrics.OpWrite)
 		s.queuePending(pendingAnnouncement, ev.Keys)
