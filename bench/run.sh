@@ -3,20 +3,22 @@
 # (default 127.0.0.1:6379) and prints the benchstat table and the ratios of
 # the cachefront targets, each against a floor measured in the same run.
 #
-#   bench/run.sh                 # -count=10, -benchtime=1s, every benchmark
+#   bench/run.sh                      # -count=10, -benchtime=1s, every benchmark
 #   COUNT=5 BENCH='Get|Set' bench/run.sh
-#   OUT=results.txt bench/run.sh # keep the raw output somewhere else
+#   OUT=results/mine.txt bench/run.sh # keep the raw output somewhere else
 #
 # COUNT (default 10), BENCHTIME (default 1s), BENCH (a -bench regexp, default
-# .) and OUT (the raw `go test` output, default bench/results.txt) are
-# optional. benchstat is installed into GOBIN when it is missing.
+# .) and OUT (the raw `go test` output, default bench/results/results.txt;
+# a relative path is taken from bench/) are optional. benchstat is installed
+# into GOBIN when it is missing.
 set -euo pipefail
 
 cd "$(dirname "$0")"
 COUNT="${COUNT:-10}"
 BENCHTIME="${BENCHTIME:-1s}"
 BENCH="${BENCH:-.}"
-OUT="${OUT:-results.txt}"
+OUT="${OUT:-results/results.txt}"
+mkdir -p "$(dirname "$OUT")"
 export CACHEFRONT_REDIS_ADDR="${CACHEFRONT_REDIS_ADDR:-127.0.0.1:6379}"
 
 BENCHSTAT="$(command -v benchstat || true)"

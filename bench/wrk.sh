@@ -11,19 +11,21 @@
 # /proc) per request served: unlike req/s, it hardly depends on how much of
 # the machine wrk and other processes took meanwhile.
 #
-#   bench/wrk.sh                  # 3 rounds of wrk -t2 -c32 -d10s per mode
+#   bench/wrk.sh                     # 3 rounds of wrk -t2 -c32 -d10s per mode
 #   ROUNDS=5 bench/wrk.sh
-#   OUT=wrk.txt bench/wrk.sh      # keep the raw output somewhere else
+#   OUT=results/wrk.txt bench/wrk.sh # keep the raw output somewhere else
 #
 # Needs wrk (apt-get install -y wrk) and a Redis at CACHEFRONT_REDIS_ADDR
 # (default 127.0.0.1:6379). ROUNDS (default 3), DURATION (default 10s) and
-# OUT (default bench/wrk-results.txt) are optional. Only loopback is used.
+# OUT (default bench/results/wrk-results.txt; a relative path is taken from
+# bench/) are optional. Only loopback is used.
 set -euo pipefail
 
 cd "$(dirname "$0")"
 ROUNDS="${ROUNDS:-3}"
 DURATION="${DURATION:-10s}"
-OUT="${OUT:-wrk-results.txt}"
+OUT="${OUT:-results/wrk-results.txt}"
+mkdir -p "$(dirname "$OUT")"
 MODES=(fixed cached-l1 oneget cached)
 export CACHEFRONT_REDIS_ADDR="${CACHEFRONT_REDIS_ADDR:-127.0.0.1:6379}"
 

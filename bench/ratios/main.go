@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	go run ./ratios results.txt
+//	go run ./ratios results/results.txt
 package main
 
 import (
