@@ -11,8 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -29,6 +27,10 @@ import (
 	"github.com/cachefront/cachefront/examples/productapi/internal/invalidation"
 	"github.com/cachefront/cachefront/examples/productapi/internal/users"
 )
+
+// topKeys is how many of the keys read most each cache reports, and how
+// many the stats route lists across caches.
+const topKeys = 20
 
 // App is the assembled service. Close releases what New opened.
 type App struct {
@@ -79,6 +81,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		cachefront.WithTTL(cfg.CacheTTL),
 		cachefront.WithRegisterer(a.Registry),
 		cachefront.WithLogger(log.With("component", "cachefront")),
+		// Every cache of the Store, the product cache and each route's
+		// response cache, counts its reads for the stats route.
+		cachefront.WithTopKeys(topKeys),
 	)
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -125,7 +130,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		Importer:        a.importer(),
 		Ready:           a.ready,
 		Invalidate:      a.Invalidations.Invalidate,
-		KeyCount:        a.keyCount,
+		TopKeys:         topKeys,
 		LoginPerClient:  auth.NewLimiter(perMinute, cfg.LoginPerMinute),
 		LoginPerAccount: auth.NewLimiter(perMinute, cfg.LoginPerMinute),
 		MaxBodyBytes:    cfg.MaxBodyBytes,
@@ -192,32 +197,6 @@ func (a *App) ready(ctx context.Context) map[string]error {
 		failed["redis"] = err
 	}
 	return failed
-}
-
-// keyCount counts the cache's entries: the keys of its namespace, less the
-// tag versions and the invalidation sequence (which start with "#").
-func (a *App) keyCount(ctx context.Context) (int64, error) {
-	prefix := a.Store.Namespace() + ":"
-	var total atomic.Int64
-	scan := func(ctx context.Context, c *redis.Client) error {
-		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			if !strings.HasPrefix(iter.Val(), prefix+"#") {
-				total.Add(1)
-			}
-		}
-		return iter.Err()
-	}
-	var err error
-	switch c := a.Redis.(type) {
-	case *redis.Client:
-		err = scan(ctx, c)
-	case *redis.ClusterClient:
-		err = c.ForEachMaster(ctx, scan)
-	default:
-		err = fmt.Errorf("counting keys: unsupported Redis client %T", a.Redis)
-	}
-	return total.Load(), err
 }
 
 // Close stops the embedded Redis and closes the connections.

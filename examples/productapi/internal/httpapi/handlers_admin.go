@@ -1,11 +1,14 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -13,11 +16,17 @@ import (
 	"github.com/cachefront/cachefront"
 )
 
-// maxCacheNameLen bounds the keys and tags the admin routes accept.
-const maxCacheNameLen = 1024
+// Bounds of the keys and tags the admin routes accept. A key is as the
+// stats route lists it, and a product list's can pass a kilobyte (its
+// search text, escaped twice), so keys have room to spare.
+const (
+	maxKeyLen = 4096
+	maxTagLen = 1024
+)
 
-func validCacheName(s string) bool {
-	if s == "" || len(s) > maxCacheNameLen || !utf8.ValidString(s) {
+// validCacheName reports whether s is 1 to limit bytes of printable UTF-8.
+func validCacheName(s string, limit int) bool {
+	if s == "" || len(s) > limit || !utf8.ValidString(s) {
 		return false
 	}
 	for _, r := range s {
@@ -30,8 +39,8 @@ func validCacheName(s string) bool {
 
 func (a *api) deleteCacheKey(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("key")
-	if !validCacheName(key) {
-		writeAPIError(w, r, fieldError("key", "must be 1 to 1024 bytes of printable UTF-8"))
+	if !validCacheName(key, maxKeyLen) {
+		writeAPIError(w, r, fieldError("key", fmt.Sprintf("must be 1 to %d bytes of printable UTF-8", maxKeyLen)))
 		return
 	}
 	err := a.Store.Delete(r.Context(), key)
@@ -48,8 +57,8 @@ func (a *api) deleteCacheKey(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) invalidateCacheTag(w http.ResponseWriter, r *http.Request) {
 	tag := r.PathValue("tag")
-	if !validCacheName(tag) {
-		writeAPIError(w, r, fieldError("tag", "must be 1 to 1024 bytes of printable UTF-8"))
+	if !validCacheName(tag, maxTagLen) {
+		writeAPIError(w, r, fieldError("tag", fmt.Sprintf("must be 1 to %d bytes of printable UTF-8", maxTagLen)))
 		return
 	}
 	err := a.Store.InvalidateTags(r.Context(), tag)
@@ -75,37 +84,60 @@ func (a *api) cacheUnavailable(w http.ResponseWriter, r *http.Request, err error
 
 // statsResponse is the body of GET /admin/cache/stats.
 type statsResponse struct {
-	Hits          uint64                           `json:"hits"`
-	Misses        uint64                           `json:"misses"`
-	HitRatio      float64                          `json:"hit_ratio"`
-	KeyCount      int64                            `json:"key_count"`
-	TopKeys       []KeyCount                       `json:"top_keys"`
-	Errors        uint64                           `json:"errors"`
-	Loads         uint64                           `json:"loads"`
-	Invalidations uint64                           `json:"invalidations"`
-	CircuitOpen   bool                             `json:"circuit_open"`
-	Caches        map[string]cachefront.CacheStats `json:"caches"`
+	Hits     uint64  `json:"hits"`
+	Misses   uint64  `json:"misses"`
+	HitRatio float64 `json:"hit_ratio"`
+	// KeyCount is the entries counted; KeyCountComplete is false when the
+	// count was cut short (Redis failed, or took too long), and KeyCount is
+	// then a lower bound.
+	KeyCount         int64                            `json:"key_count"`
+	KeyCountComplete bool                             `json:"key_count_complete"`
+	TopKeys          []cachefront.KeyCount            `json:"top_keys"`
+	Errors           uint64                           `json:"errors"`
+	Loads            uint64                           `json:"loads"`
+	Invalidations    uint64                           `json:"invalidations"`
+	CircuitOpen      bool                             `json:"circuit_open"`
+	Caches           map[string]cachefront.CacheStats `json:"caches"`
 }
+
+// countBound bounds the entry count of the stats route, which scans the
+// whole keyspace.
+const countBound = 2 * time.Second
 
 func (a *api) cacheStats(w http.ResponseWriter, r *http.Request) {
 	st := a.Store.Stats()
 	resp := statsResponse{
-		Hits: st.Hits, Misses: st.Misses, HitRatio: st.HitRatio(), KeyCount: -1,
-		TopKeys: a.Top.Top(10), Errors: st.Errors, Loads: st.Loads, Invalidations: st.Invalidations,
-		CircuitOpen: st.CircuitOpen, Caches: st.Caches,
+		Hits: st.Hits, Misses: st.Misses, HitRatio: st.HitRatio(),
+		TopKeys: mergeTopKeys(st.Caches, a.TopKeys), Errors: st.Errors, Loads: st.Loads,
+		Invalidations: st.Invalidations, CircuitOpen: st.CircuitOpen, Caches: st.Caches,
 	}
-	if a.KeyCount != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		n, err := a.KeyCount(ctx)
-		if err != nil {
-			a.Log.WarnContext(ctx, "counting cache keys", "error", err)
-		} else {
-			resp.KeyCount = n
-		}
+	ctx, cancel := context.WithTimeout(r.Context(), countBound)
+	defer cancel()
+	n, err := a.Store.CountEntries(ctx)
+	if err != nil {
+		a.Log.WarnContext(ctx, "counting cache entries", "request_id", RequestIDFrom(ctx), "counted", n.Entries, "error", err)
 	}
+	resp.KeyCount, resp.KeyCountComplete = n.Entries, n.Complete
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// mergeTopKeys returns the keys read most across caches, most read first
+// (ties by key), at most n of them (every one when n is 0). When each cache
+// reports its n most read (cachefront.WithTopKeys(n)), the result holds the
+// n most read overall.
+func mergeTopKeys(caches map[string]cachefront.CacheStats, n int) []cachefront.KeyCount {
+	top := []cachefront.KeyCount{}
+	for _, c := range caches {
+		top = append(top, c.TopKeys...)
+	}
+	slices.SortFunc(top, func(a, b cachefront.KeyCount) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Key, b.Key))
+	})
+	if n > 0 && len(top) > n {
+		top = top[:n]
+	}
+	return top
 }
 
 func (a *api) importCategories(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,8 @@ package httpapi
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/cachefront/cachefront"
 )
 
 // openAPIDoc is the part of the OpenAPI document the tests read.
@@ -62,5 +64,45 @@ func TestOpenAPIQueryErrors(t *testing.T) {
 		if _, ok := op.Responses["400"]; !ok {
 			t.Errorf("%s does not document 400 (invalid_query)", name)
 		}
+	}
+}
+
+// TestOpenAPIResponseFields: the schemas of the JSON bodies built from Go
+// types name every field those types write.
+func TestOpenAPIResponseFields(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]json.RawMessage `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		schema string
+		value  any
+	}{
+		{"CacheStats", statsResponse{TopKeys: []cachefront.KeyCount{}}},
+		{"KeyCount", cachefront.KeyCount{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.schema, func(t *testing.T) {
+			b, err := json.Marshal(tt.value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var fields map[string]json.RawMessage
+			if err := json.Unmarshal(b, &fields); err != nil {
+				t.Fatal(err)
+			}
+			props := doc.Components.Schemas[tt.schema].Properties
+			for f := range fields {
+				if _, ok := props[f]; !ok {
+					t.Errorf("schema %s lacks %q", tt.schema, f)
+				}
+			}
+		})
 	}
 }

@@ -61,11 +61,14 @@ type Deps struct {
 	Importer   Importer                                        // optional: the import routes then answer 503
 	Ready      func(ctx context.Context) map[string]error      // readiness: the failure of each dependency that failed
 	Invalidate func(ctx context.Context, tags ...string) error // invalidation after writes
-	KeyCount   func(ctx context.Context) (int64, error)        // number of cache entries
 
 	LoginPerClient  *auth.Limiter // login attempts per client address
 	LoginPerAccount *auth.Limiter // login attempts per email
-	Top             *TopKeys
+
+	// TopKeys is how many keys the stats route lists, the most read across
+	// caches (as cachefront.WithTopKeys counts them); 0 lists every key the
+	// caches report.
+	TopKeys int
 
 	MaxBodyBytes   int64
 	MaxImportBytes int64
@@ -80,9 +83,6 @@ type api struct {
 // wrapped in panic recovery, request IDs and access logs.
 func New(d Deps) http.Handler {
 	a := &api{Deps: d}
-	if a.Top == nil {
-		a.Top = NewTopKeys(10_000)
-	}
 	mux := http.NewServeMux()
 	handle := func(pattern string, h http.Handler, mw ...func(http.Handler) http.Handler) {
 		for i := len(mw) - 1; i >= 0; i-- {
@@ -178,24 +178,13 @@ func (h *headerOnly) Header() http.Header         { return h.header }
 func (h *headerOnly) Write(p []byte) (int, error) { return len(p), nil }
 func (h *headerOnly) WriteHeader(code int)        { h.status = code }
 
-// cached returns the caching middleware of a GET route, counting each
-// request for the stats route's top keys.
+// cached returns the caching middleware of a GET route, or nil (the route
+// is not cached) without Deps.Cache.
 func (a *api) cached(route CacheRoute) func(http.Handler) http.Handler {
-	var cache func(http.Handler) http.Handler
-	if a.Cache != nil {
-		cache = a.Cache(route)
+	if a.Cache == nil {
+		return nil
 	}
-	return func(next http.Handler) http.Handler {
-		if cache != nil {
-			next = cache(next)
-		}
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if key, ok := requestKey(route, r); ok {
-				a.Top.Add(key)
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
+	return a.Cache(route)
 }
 
 // currentRole returns the role account id has now.
