@@ -3,6 +3,7 @@ package cachefront
 import (
 	"context"
 	"math"
+	"sync"
 	"time"
 )
 
@@ -109,4 +110,22 @@ func hasLateTags(added, named []string) bool {
 		}
 	}
 	return false
+}
+
+type tagCollectorKey struct{}
+
+// tagCollector gathers the tags a loader adds while it runs.
+type tagCollector struct {
+	mu   sync.Mutex // guards tags
+	tags []string
+}
+
+func withTagCollector(ctx context.Context, tc *tagCollector) context.Context {
+	return context.WithValue(ctx, tagCollectorKey{}, tc)
+}
+
+func (tc *tagCollector) list() []string {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	return tc.tags
 }
