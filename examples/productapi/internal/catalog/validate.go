@@ -8,24 +8,25 @@ import (
 	"unicode/utf8"
 )
 
-// CheckASIN returns why s is not an ASIN, or "" if it is one: 10
-// characters, digits and upper-case ASCII letters, as every ASIN (and every
-// ISBN-10, which books use as theirs) is. The API and the importer both
-// apply it.
+// CheckASIN returns why s is not an ASIN, or "" if it is one: 1 to
+// MaxASINLen ASCII letters and digits. Every ASIN of the real data set (10
+// digits and upper-case letters, books using their ISBN-10) passes, and so
+// do the shorter identifiers clients use for products of their own. The API
+// and the importer both apply it.
 func CheckASIN(s string) string {
-	if len(s) != ASINLen {
-		return fmt.Sprintf("must be %d characters, got %d", ASINLen, len(s))
+	if len(s) == 0 || len(s) > MaxASINLen {
+		return fmt.Sprintf("must be 1 to %d characters, got %d", MaxASINLen, len(s))
 	}
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < '0' || c > '9') && (c < 'A' || c > 'Z') {
-			return "must hold only digits and upper-case letters"
+		if c := s[i]; (c < '0' || c > '9') && (c < 'A' || c > 'Z') && (c < 'a' || c > 'z') {
+			return "must hold only letters and digits"
 		}
 	}
 	return ""
 }
 
-// ASINLen is the length of an ASIN.
-const ASINLen = 10
+// MaxASINLen is the longest ASIN accepted.
+const MaxASINLen = 20
 
 // ValidASIN reports whether s is an ASIN (see CheckASIN).
 func ValidASIN(s string) bool { return CheckASIN(s) == "" }

@@ -13,11 +13,13 @@ func TestCheckASIN(t *testing.T) {
 		{"B07XJ8C8F5", true},
 		{"059035342X", true}, // an ISBN-10, as books have
 		{"0123456789", true},
-		{"b07xj8c8f5", false},
-		{"B07XJ8C8F", false},
-		{"B07XJ8C8F55", false},
-		{"B07XJ8C8F55B07XJ8C8F", false},
+		{"b07xj8c8f5", true},
+		{"X1", true},
+		{"B07XJ8C8F55B07XJ8C8F", true},
+		{"B07XJ8C8F55B07XJ8C8F5", false}, // 21
 		{"B07-J8C8F5", false},
+		{"B07 J8C8F5", false},
+		{"B07XJ8C8Fé", false},
 		{"", false},
 	}
 	for _, tt := range tests {

@@ -59,8 +59,8 @@
 // # Validation
 //
 // Every data row is validated before it is written: the number of columns,
-// a 10-character ASIN of digits and upper-case letters (catalog.CheckASIN,
-// the rule the API applies too), numbers where numbers belong, stars within
+// an ASIN of 1 to 20 letters and digits (catalog.CheckASIN, the rule the
+// API applies too), numbers where numbers belong, stars within
 // 0–5, non-negative prices and counts (0 included: real exports write "0.0"
 // for a missing list price or rating), True/False for isBestSeller, a
 // category id that exists in the categories table (loaded once at the

@@ -265,10 +265,9 @@ func TestValidation(t *testing.T) {
 		reason string // substring
 	}
 	cases := []bad{
-		{`B00000000,t,http://i,http://u,4.5,10,9.99,0.0,1,False,0`, "asin", "10 characters"},
-		{`B0000000001,t,http://i,http://u,4.5,10,9.99,0.0,1,False,0`, "asin", "10 characters"},
-		{`b00000000x,t,http://i,http://u,4.5,10,9.99,0.0,1,False,0`, "asin", "upper-case"},
-		{`,t,http://i,http://u,4.5,10,9.99,0.0,1,False,0`, "asin", "10 characters"},
+		{`B0000000000000000000X,t,http://i,http://u,4.5,10,9.99,0.0,1,False,0`, "asin", "1 to 20 characters"},
+		{`B000-0000x,t,http://i,http://u,4.5,10,9.99,0.0,1,False,0`, "asin", "letters and digits"},
+		{`,t,http://i,http://u,4.5,10,9.99,0.0,1,False,0`, "asin", "1 to 20 characters"},
 		{`B0000000A1,t,http://i,http://u,five,10,9.99,0.0,1,False,0`, "stars", "number"},
 		{`B0000000A2,t,http://i,http://u,5.1,10,9.99,0.0,1,False,0`, "stars", "between 0 and 5"},
 		{`B0000000A3,t,http://i,http://u,-0.5,10,9.99,0.0,1,False,0`, "stars", "negative"},
