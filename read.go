@@ -114,6 +114,7 @@ func newReadBuf(be *backend.Backend, rkey string, tagKeys []string) *readBuf {
 	return b
 }
 
+// Do reads the keys, for backend.RunOp.
 func (b *readBuf) Do(ctx context.Context) error { return b.be.GetMany(ctx, b.keys, b.vals, b.ok) }
 
 // release returns b for reuse, keeping none of its strings alive. It must

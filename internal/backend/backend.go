@@ -106,6 +106,7 @@ type Operation interface {
 // opFunc makes a function an operation.
 type opFunc func(context.Context) error
 
+// Do calls f.
 func (f opFunc) Do(ctx context.Context) error { return f(ctx) }
 
 // RunOp is Run for an Operation.

@@ -21,8 +21,10 @@ type SuccessWriter struct {
 	hijacked  bool
 }
 
+// Header returns the client's header map.
 func (iw *SuccessWriter) Header() http.Header { return iw.w.Header() }
 
+// WriteHeader sends the status, calling OnSuccess first for the first 2xx.
 func (iw *SuccessWriter) WriteHeader(code int) {
 	if iw.status == 0 && code >= 200 && !iw.hijacked {
 		iw.status = code
@@ -33,6 +35,7 @@ func (iw *SuccessWriter) WriteHeader(code int) {
 	iw.w.WriteHeader(code)
 }
 
+// Write sends body bytes (a 200 first if no status was sent).
 func (iw *SuccessWriter) Write(p []byte) (int, error) {
 	if iw.status == 0 && !iw.hijacked {
 		iw.WriteHeader(http.StatusOK)
@@ -40,8 +43,10 @@ func (iw *SuccessWriter) Write(p []byte) (int, error) {
 	return iw.w.Write(p)
 }
 
+// Flush implements http.Flusher.
 func (iw *SuccessWriter) Flush() { _ = iw.FlushError() }
 
+// FlushError flushes the client's writer (a 200 first if no status was sent).
 func (iw *SuccessWriter) FlushError() error {
 	if iw.status == 0 && !iw.hijacked {
 		iw.WriteHeader(http.StatusOK)
@@ -49,8 +54,10 @@ func (iw *SuccessWriter) FlushError() error {
 	return http.NewResponseController(iw.w).Flush()
 }
 
+// Unwrap returns the client's writer, for http.ResponseController.
 func (iw *SuccessWriter) Unwrap() http.ResponseWriter { return iw.w }
 
+// HijackConn hijacks the client's connection; nothing is invalidated after.
 func (iw *SuccessWriter) HijackConn() (net.Conn, *bufio.ReadWriter, error) {
 	c, rw, err := http.NewResponseController(iw.w).Hijack()
 	if err == nil {

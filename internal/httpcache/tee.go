@@ -48,6 +48,8 @@ type Tee struct {
 	reason  string
 }
 
+// NewTee returns a Tee for the client's w and r that keeps at most limit
+// body bytes for the entry.
 func NewTee(w http.ResponseWriter, r *http.Request, limit int64) *Tee {
 	h := w.Header().Clone()
 	if h == nil {
@@ -211,6 +213,8 @@ func (t *Tee) FlushError() error {
 // Unwrap returns the client's ResponseWriter, for http.ResponseController.
 func (t *Tee) Unwrap() http.ResponseWriter { return t.w }
 
+// HijackConn hijacks the client's connection; the response is then never
+// stored.
 func (t *Tee) HijackConn() (net.Conn, *bufio.ReadWriter, error) {
 	c, rw, err := http.NewResponseController(t.w).Hijack()
 	if err == nil {

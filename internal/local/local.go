@@ -44,6 +44,9 @@ type Event struct {
 	Tags []string `msgpack:"t,omitempty"` // tags invalidated
 }
 
+// Tier is the in-process tier of one Store. It is safe for concurrent use.
+// EpochNow, Put, Apply and Close accept a nil *Tier (a Store without the
+// tier) and do nothing.
 type Tier struct {
 	cache   *otter.Cache[keyspace.EntryParts, *Entry]
 	clock   *otter.CoarseClock
