@@ -3,6 +3,7 @@ package cachefront
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"reflect"
@@ -12,38 +13,26 @@ import (
 	"time"
 
 	"github.com/cachefront/cachefront/internal/backend"
+	"github.com/cachefront/cachefront/internal/engine"
 	"github.com/cachefront/cachefront/internal/entry"
 	"github.com/cachefront/cachefront/internal/keyspace"
 	"github.com/cachefront/cachefront/internal/local"
 	"github.com/cachefront/cachefront/internal/metrics"
-	"github.com/cachefront/cachefront/internal/topkeys"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
 // Cache is a typed view of a Store: values of type T under one name. Create
 // it once with New and share it; it is safe for concurrent use.
 type Cache[T any] struct {
-	store    *Store
-	name     string
-	cfg      config
-	call     callConfig // the cache's own settings, used by calls without options
-	typeHash uint32
-	cc       *metrics.Counters
-	top      *topkeys.Counter // WithTopKeys; nil when off
+	store *Store
+	ec    *engine.Cache // the engine's side: name, type, counters, codec
+	cfg   config
+	call  engine.Call // the cache's own settings, used by calls without options
 	// lastTagged is the configuration of the last call whose options were
 	// only tags beyond the cache's own (see tagsOnly).
-	lastTagged atomic.Pointer[callConfig]
-}
-
-// callConfig is the resolved configuration of one call.
-type callConfig struct {
-	ttl         time.Duration
-	jitter      float64
-	negativeTTL time.Duration
-	loadTimeout time.Duration
-	swr         time.Duration
-	earlyBeta   float64
-	tags        tagSet
+	lastTagged atomic.Pointer[engine.Call]
+	encode     func(buf *bytes.Buffer, v T) error
+	decode     func(payload []byte, raw string) (T, error)
 }
 
 // New returns a typed cache named name on store. The name separates key
@@ -54,52 +43,51 @@ type callConfig struct {
 // Like NewStore, New panics with an error wrapping ErrInvalidOption on an
 // invalid name or option.
 func New[T any](store *Store, name string, opts ...Option) *Cache[T] {
-	c, err := newCache[T](store, name, opts)
+	if store == nil {
+		panic(fmt.Errorf("%w: store is nil", ErrInvalidOption))
+	}
+	cfg := store.cfg
+	cfg.tags = nil
+	cfg.typeName = typeNameOf[T]()
+	if err := cfg.applyOptions(scopeCache, opts); err != nil {
+		panic(fmt.Errorf("cache %q: %w", name, err))
+	}
+	c, err := newCache[T](store, name, cfg)
 	if err != nil {
 		panic(err)
 	}
 	return c
 }
 
-func newCache[T any](store *Store, name string, opts []Option) (*Cache[T], error) {
-	if store == nil {
-		return nil, fmt.Errorf("%w: store is nil", ErrInvalidOption)
-	}
+// newCache returns the cache name on store with the settings cfg.
+func newCache[T any](store *Store, name string, cfg config) (*Cache[T], error) {
 	if err := validName(name); err != nil {
 		return nil, fmt.Errorf("%w: cache %w", ErrInvalidOption, err)
 	}
-	cfg := store.cfg
-	cfg.tags = nil
-	cfg.typeName = typeNameOf[T]()
-	if err := cfg.applyOptions(scopeCache, opts); err != nil {
-		return nil, fmt.Errorf("cache %q: %w", name, err)
-	}
-	c := &Cache[T]{store: store, name: name, cfg: cfg, typeHash: hashTypeName(cfg.typeName), cc: store.countersFor(name),
-		top: store.topKeysFor(name, cfg.topKeys)}
-	c.call = c.resolve(&cfg)
-	c.call.tagSet(store)
+	c := &Cache[T]{store: store, cfg: cfg, encode: encodeMsgpack[T], decode: decodeMsgpack[T]}
+	c.ec = &engine.Cache{Name: name, TypeHash: hashTypeName(cfg.typeName), Counters: store.e.Counters(name),
+		Top: store.e.TopKeysFor(name, cfg.topKeys), Encode: c.encodeAny, Decode: c.decodeAny}
+	c.call = resolve(&cfg)
+	c.call.TagSet(store.e) // built now: calls share c.call and never write to it
 	return c, nil
 }
 
-func (c *Cache[T]) resolve(cfg *config) callConfig {
-	return callConfig{
-		ttl: cfg.ttl, jitter: cfg.jitter, negativeTTL: cfg.negativeTTL, loadTimeout: cfg.loadTimeout,
-		swr: cfg.swr, earlyBeta: cfg.earlyBeta, tags: tagSet{names: cfg.tags},
-	}
+func (c *Cache[T]) encodeAny(buf *bytes.Buffer, v any) error {
+	t, _ := v.(T) // nil when T is an interface and v is nil
+	return c.encode(buf, t)
 }
 
-// tagSet returns the call's tags with their version keys, built on first
-// use: a hit from the local tier never needs them. The cache's own
-// callConfig has them built once, in New, and is never modified here.
-func (cc *callConfig) tagSet(s *Store) tagSet {
-	if cc.tags.keys == nil && len(cc.tags.names) > 0 {
-		cc.tags = s.tagSet(cc.tags.names)
+func (c *Cache[T]) decodeAny(payload []byte, raw string) (any, error) { return c.decode(payload, raw) }
+
+func resolve(cfg *config) engine.Call {
+	return engine.Call{
+		TTL: cfg.ttl, Jitter: cfg.jitter, NegativeTTL: cfg.negativeTTL, LoadTimeout: cfg.loadTimeout,
+		SWR: cfg.swr, EarlyBeta: cfg.earlyBeta, Tags: engine.TagSet{Names: cfg.tags},
 	}
-	return cc.tags
 }
 
 // callConfig applies a call's options over the cache's settings.
-func (c *Cache[T]) callConfig(opts []Option) (*callConfig, error) {
+func (c *Cache[T]) callConfig(opts []Option) (*engine.Call, error) {
 	if len(opts) == 0 {
 		return &c.call, nil
 	}
@@ -114,9 +102,9 @@ func (c *Cache[T]) callConfig(opts []Option) (*callConfig, error) {
 	if err := cfg.applyOptions(scopeCall, opts); err != nil {
 		return nil, err
 	}
-	cc := c.resolve(cfg)
+	call := resolve(cfg)
 	*cfg = config{} // drop references before pooling
-	return &cc, nil
+	return &call, nil
 }
 
 var configPool = sync.Pool{New: func() any { return new(config) }}
@@ -129,8 +117,8 @@ var configPool = sync.Pool{New: func() any { return new(config) }}
 // The last configuration resolved this way is kept: callers that name the
 // same tags call after call reuse it, version keys included, without
 // allocating.
-func (c *Cache[T]) tagsOnly(opts []Option) (*callConfig, bool) {
-	if last := c.lastTagged.Load(); last != nil && sameTags(last.tags.names, c.cfg.tags, opts) {
+func (c *Cache[T]) tagsOnly(opts []Option) (*engine.Call, bool) {
+	if last := c.lastTagged.Load(); last != nil && sameTags(last.Tags.Names, c.cfg.tags, opts) {
 		return last, true
 	}
 	names := c.cfg.tags
@@ -141,11 +129,11 @@ func (c *Cache[T]) tagsOnly(opts []Option) (*callConfig, bool) {
 		}
 		names = appendUnique(names, tags.names...)
 	}
-	if len(names) == len(c.call.tags.names) {
+	if len(names) == len(c.call.Tags.Names) {
 		return &c.call, true // nothing new
 	}
 	call := c.call
-	call.tags = c.store.tagSet(names)
+	call.Tags = c.store.e.TagSet(names)
 	c.lastTagged.Store(&call)
 	return &call, true
 }
@@ -179,51 +167,63 @@ func sameTags(names, base []string, opts []Option) bool {
 }
 
 // Name returns the cache's name.
-func (c *Cache[T]) Name() string { return c.name }
+func (c *Cache[T]) Name() string { return c.ec.Name }
 
 // Store returns the Store the cache lives in.
 func (c *Cache[T]) Store() *Store { return c.store }
 
 // StoreKey returns the "<cache>:<key>" form of key that Store.Delete takes.
-func (c *Cache[T]) StoreKey(key string) string { return c.name + ":" + key }
+func (c *Cache[T]) StoreKey(key string) string { return c.ec.Name + ":" + key }
 
-func (c *Cache[T]) begin(key string, opts []Option) (string, *callConfig, error) {
-	if err := c.store.checkOpen(); err != nil {
+func (c *Cache[T]) begin(key string, opts []Option) (string, *engine.Call, error) {
+	if err := c.store.e.CheckOpen(); err != nil {
 		return "", nil, err
 	}
 	call, err := c.callConfig(opts)
 	if err != nil {
 		return "", nil, err
 	}
-	rkey, err := c.store.keys.Entry(c.name, key)
+	rkey, err := c.store.e.Keys.Entry(c.ec.Name, key)
 	return rkey, call, err
 }
 
-// beginRead is begin for reads: when the Store has a local tier and the
+// readStart is where a read stands after its look in the local tier.
+type readStart[T any] struct {
+	rkey  string
+	call  *engine.Call
+	local bool // served by the local tier: value and err are the result
+	value T
+	err   error
+}
+
+// beginRead is begin for reads, with the look in the local tier. When the
 // call's options are only valid tags, a local hit is served before the
-// options are resolved (it does not need them). local reports that hit.
-func (c *Cache[T]) beginRead(key string, opts []Option) (rkey string, call *callConfig, v T, lerr error, local bool, err error) {
-	c.top.Observe(key)
-	if c.store.local != nil && onlyValidTags(opts) {
-		if err = c.store.checkOpen(); err != nil {
-			return
+// options are resolved (it does not need them).
+func (c *Cache[T]) beginRead(key string, opts []Option) (rs readStart[T], err error) {
+	c.ec.Top.Observe(key)
+	e := c.store.e
+	if e.Local == nil || !onlyValidTags(opts) {
+		rs.rkey, rs.call, err = c.begin(key, opts)
+		if err == nil && e.Local != nil {
+			if parts, ok := e.Keys.ParseEntry(rs.rkey); ok {
+				c.localResult(&rs, parts)
+			}
 		}
-		var parts keyspace.EntryParts
-		if parts, err = keyspace.EntryKey(c.name, key); err != nil {
-			return
-		}
-		if v, lerr, local = c.fromLocalParts(parts); local {
-			return
-		}
-		rkey = c.store.keys.Join(parts)
-		call, err = c.callConfig(opts)
-		return
+		return rs, err
 	}
-	if rkey, call, err = c.begin(key, opts); err != nil {
-		return
+	if err = e.CheckOpen(); err != nil {
+		return rs, err
 	}
-	v, lerr, local = c.fromLocal(rkey)
-	return
+	parts, err := keyspace.EntryKey(c.ec.Name, key)
+	if err != nil {
+		return rs, err
+	}
+	if c.localResult(&rs, parts); rs.local {
+		return rs, nil
+	}
+	rs.rkey = e.Keys.Join(parts)
+	rs.call, err = c.callConfig(opts)
+	return rs, err
 }
 
 func onlyValidTags(opts []Option) bool {
@@ -235,6 +235,50 @@ func onlyValidTags(opts []Option) bool {
 	return true
 }
 
+// fromLocal serves the entry key parts from the in-process tier, counting
+// the hit; le is the tier's entry (le.NotFound for a cached not-found).
+func (c *Cache[T]) fromLocal(parts keyspace.EntryParts) (v T, le *local.Entry, ok bool) {
+	le, ok = c.store.e.Local.Get(parts, c.ec.TypeHash)
+	if !ok || !c.ec.Usable(le.NotFound, le.FreshUntil) {
+		return v, nil, false
+	}
+	if v, ok = le.Value.(T); !ok && !le.NotFound {
+		return v, nil, false
+	}
+	c.ec.Counters.Hit(true)
+	return v, le, true
+}
+
+// localResult fills rs from the local tier's look at parts.
+func (c *Cache[T]) localResult(rs *readStart[T], parts keyspace.EntryParts) {
+	var le *local.Entry
+	if rs.value, le, rs.local = c.fromLocal(parts); rs.local && le.NotFound {
+		rs.err = ErrNotFound
+	}
+}
+
+// hit turns the entry a read found into the caller's result, counts the hit
+// and keeps the value in the local tier (unless an invalidation arrived
+// since epoch). ok is false when the entry cannot be served: a payload that
+// does not decode is dropped and counted, and the read is a miss.
+func (c *Cache[T]) hit(ctx context.Context, rkey string, r *engine.Read, epoch uint64) (v T, err error, ok bool) {
+	notFound := r.View.Kind == entry.KindNotFound
+	if !c.ec.Usable(notFound, r.View.FreshUntil) {
+		return v, nil, false
+	}
+	if notFound {
+		err = ErrNotFound
+	} else if v, err = c.decode(r.View.Payload, r.Raw); err != nil {
+		c.store.e.DropCorrupt(ctx, c.ec, rkey, r.Raw, err)
+		return v, nil, false
+	}
+	c.ec.Counters.Hit(false)
+	if c.store.e.Local != nil {
+		c.store.e.RememberView(c.ec, rkey, &r.View, v, epoch)
+	}
+	return v, err, true
+}
+
 // Get returns the cached value of key. It returns an error matching
 // ErrNotFound on a miss (including a cached not-found), and ErrUnavailable
 // when Redis could not be asked in time; corrupt, foreign and invalidated
@@ -242,43 +286,251 @@ func onlyValidTags(opts []Option) bool {
 // matters (naming the tags up front saves a round trip on tagged entries).
 func (c *Cache[T]) Get(ctx context.Context, key string, opts ...Option) (T, error) {
 	var zero T
-	rkey, call, v, lerr, local, err := c.beginRead(key, opts)
+	rs, err := c.beginRead(key, opts)
 	if err != nil {
 		return zero, err
 	}
-	if local {
-		return v, lerr
+	if rs.local {
+		return rs.value, rs.err
 	}
-	epoch := c.store.local.EpochNow()
-	r, err := c.store.read(ctx, c.cc, rkey, call.tagSet(c.store), c.typeHash)
+	e := c.store.e
+	epoch := e.Local.EpochNow()
+	r, err := e.Read(ctx, c.ec, rs.rkey, rs.call.TagSet(e))
 	if err != nil {
-		c.cc.Fail(metrics.OpRead)
+		c.ec.Counters.Fail(metrics.OpRead)
 		return zero, err
 	}
-	if r.found == foundEntry {
-		if v, err, ok := c.decode(ctx, rkey, &r); ok {
-			c.cc.Hit(false)
-			c.remember(rkey, &r.view, v, err, epoch)
+	if r.Found == engine.FoundEntry {
+		if v, err, ok := c.hit(ctx, rs.rkey, &r, epoch); ok {
 			return v, err
 		}
 	}
-	c.cc.Miss()
+	c.ec.Counters.Miss()
 	return zero, fmt.Errorf("%w: %s", ErrNotFound, c.StoreKey(key))
 }
 
-// decode turns a found entry into the caller's result. ok is false when the
-// payload does not decode: the entry is dropped and counted, and the read is
-// a miss.
-func (c *Cache[T]) decode(ctx context.Context, rkey string, r *readResult) (v T, err error, ok bool) {
-	if r.view.Kind == entry.KindNotFound {
-		return v, ErrNotFound, true
+// GetOrLoad returns the cached value of key, or calls loader, caches what it
+// returns and returns it.
+//
+// Concurrent misses of one key in this process call loader once; every caller
+// waits under its own ctx and leaves when it ends, while the shared load goes
+// on, detached from any caller, under the load timeout (WithLoadTimeout). The
+// load looks in the cache once more before calling loader. Loader errors reach
+// every waiter and are not cached; ErrNotFound from the loader is cached only
+// with WithNegativeTTL.
+//
+// With Redis down, slow or failing, GetOrLoad calls loader (still once per key
+// across concurrent callers) and skips the cache write: it never returns
+// ErrUnavailable. If the loader panics, every waiter panics with a
+// *PanicError.
+//
+// Loads respect invalidation: a result whose tags (or key) were invalidated
+// after the load took its snapshot is returned to the callers that were
+// already waiting but never stored, and callers arriving after the
+// invalidation start a new load.
+func (c *Cache[T]) GetOrLoad(ctx context.Context, key string, loader func(context.Context) (T, error), opts ...Option) (T, error) {
+	var zero T
+	if loader == nil {
+		return zero, fmt.Errorf("%w: loader is nil", ErrInvalidOption)
 	}
-	v, derr := decodeValue[T](r.view.Payload)
-	if derr != nil {
-		c.store.dropCorrupt(ctx, c.cc, rkey, r.raw, derr)
-		return v, nil, false
+	rs, err := c.beginRead(key, opts)
+	if err != nil {
+		return zero, err
 	}
-	return v, nil, true
+	if rs.local {
+		return rs.value, rs.err
+	}
+	e := c.store.e
+	epoch := e.Local.EpochNow()
+	w := e.Arrive()
+	r, rerr := e.Read(ctx, c.ec, rs.rkey, rs.call.TagSet(e))
+	if rerr == nil && r.Found == engine.FoundEntry {
+		if v, err, ok := c.hit(ctx, rs.rkey, &r, epoch); ok {
+			if refresh, early := engine.NeedsRefresh(&r.View, rs.call, time.Now()); refresh {
+				c.ec.Counters.Refresh(early)
+				load := c.load(rs, loader)
+				load.RefreshGen = r.Gen
+				e.Refresh(engine.RefreshKey(c.ec, rs.rkey, &r, rs.call), func() *engine.Outcome { return e.Run(ctx, load) })
+			}
+			return v, err
+		}
+	}
+	if rerr != nil {
+		if ctx.Err() != nil {
+			return zero, ctx.Err()
+		}
+		c.ec.Counters.Fail(metrics.OpRead)
+		w.ReadFailed()
+	}
+	load := c.load(rs, loader)
+	o, role, err := e.Share(ctx, engine.Join{
+		Key:    engine.FlightKey(c.ec, rs.rkey, &r, len(rs.call.Tags.Names), rerr != nil),
+		Waiter: w,
+		Work:   func() *engine.Outcome { return e.Run(ctx, load) },
+	})
+	if err != nil {
+		c.ec.Counters.Miss()
+		return zero, err
+	}
+	if o.Panic != nil {
+		panic(&PanicError{Value: o.Panic.Value, Stack: o.Panic.Stack})
+	}
+	if role == engine.Joined {
+		c.ec.Counters.Dedup()
+	}
+	if o.FromCache {
+		c.ec.Counters.Hit(false)
+	} else {
+		c.ec.Counters.Miss()
+	}
+	v, _ := o.Value.(T)
+	return v, o.Err
+}
+
+// load is the shared load of a GetOrLoad miss.
+func (c *Cache[T]) load(rs readStart[T], loader func(context.Context) (T, error)) *engine.Load {
+	return &engine.Load{Cache: c.ec, RKey: rs.rkey, Call: rs.call,
+		Loader: func(ctx context.Context) (any, error) { return loader(ctx) }}
+}
+
+// GetMany returns the cached values of keys in one round trip (MGET on a
+// single server, one pipeline per node on a cluster; a second round trip only
+// when entries carry tags the call did not name). Keys that are not cached,
+// invalidated or cached as not-found are absent from the map. It returns
+// ErrUnavailable when Redis could not be asked.
+func (c *Cache[T]) GetMany(ctx context.Context, keys []string, opts ...Option) (map[string]T, error) {
+	batch, err := c.readMany(ctx, keys, opts)
+	if err != nil {
+		return nil, err
+	}
+	for range batch.missing {
+		c.ec.Counters.Miss()
+	}
+	return batch.values, nil
+}
+
+// GetManyOrLoad returns the values of all keys, loading the ones the cache
+// does not hold with a single call to loader, which gets the missing keys and
+// returns the values it found. Loaded values are stored (unless a Delete, Set
+// or tag invalidation came first, as for GetOrLoad); keys the loader leaves
+// out are not found, and are cached as such with WithNegativeTTL.
+//
+// With Redis failing, every key is loaded and nothing is stored. Unlike
+// GetOrLoad, concurrent batch loads are not deduplicated against each other.
+// A loader error is returned with the values that were cached.
+func (c *Cache[T]) GetManyOrLoad(ctx context.Context, keys []string, loader func(ctx context.Context, missing []string) (map[string]T, error), opts ...Option) (map[string]T, error) {
+	if loader == nil {
+		return nil, fmt.Errorf("%w: loader is nil", ErrInvalidOption)
+	}
+	batch, err := c.readMany(ctx, keys, opts)
+	readFailed := false
+	if err != nil {
+		if errors.Is(err, ErrInvalidOption) || errors.Is(err, ErrInvalidKey) || errors.Is(err, ErrClosed) {
+			return nil, err
+		}
+		readFailed = true
+	}
+	if len(batch.missing) == 0 {
+		return batch.values, nil
+	}
+	for range batch.missing {
+		c.ec.Counters.Miss()
+	}
+
+	e := c.store.e
+	lctx, cancel := context.WithTimeout(ctx, batch.call.LoadTimeout)
+	defer cancel()
+	rkeys := make([]string, len(batch.missing))
+	for i, k := range batch.missing {
+		rkeys[i] = batch.rkeys[k]
+	}
+	var snap *engine.ManySnapshot
+	if !readFailed {
+		if snap, err = e.SnapshotMany(lctx, rkeys, batch.call.TagSet(e)); err != nil {
+			c.ec.Counters.Fail(metrics.OpRead)
+			readFailed = true
+		}
+	}
+	start := time.Now()
+	loaded, lerr := loader(lctx, batch.missing)
+	took := time.Since(start)
+	c.ec.Counters.Load(took, engine.LoadResult(lerr))
+	if lerr != nil {
+		return batch.values, lerr
+	}
+	for k, v := range loaded {
+		if _, asked := batch.rkeys[k]; asked {
+			batch.values[k] = v
+		}
+	}
+	if readFailed {
+		c.ec.Counters.Skipped(metrics.SkipUnavailable)
+		return batch.values, nil
+	}
+	ml := engine.ManyLoaded{Values: make([]any, len(rkeys)), Found: make([]bool, len(rkeys)), Took: took}
+	for i, k := range batch.missing {
+		var v T
+		if v, ml.Found[i] = loaded[k]; ml.Found[i] {
+			ml.Values[i] = v
+		}
+	}
+	e.StoreMany(lctx, c.ec, rkeys, batch.call, snap, ml)
+	return batch.values, nil
+}
+
+// manyRead is what readMany found.
+type manyRead[T any] struct {
+	call    *engine.Call
+	rkeys   map[string]string // key → Redis key
+	values  map[string]T
+	missing []string
+}
+
+func (c *Cache[T]) readMany(ctx context.Context, keys []string, opts []Option) (manyRead[T], error) {
+	batch := manyRead[T]{values: make(map[string]T, len(keys)), rkeys: make(map[string]string, len(keys))}
+	e := c.store.e
+	if err := e.CheckOpen(); err != nil {
+		return batch, err
+	}
+	call, err := c.callConfig(opts)
+	if err != nil {
+		return batch, err
+	}
+	batch.call = call
+	unique := make([]string, 0, len(keys))
+	rkeys := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if _, dup := batch.rkeys[k]; dup {
+			continue
+		}
+		rk, err := e.Keys.Entry(c.ec.Name, k)
+		if err != nil {
+			return batch, err
+		}
+		batch.rkeys[k] = rk
+		unique = append(unique, k)
+		rkeys = append(rkeys, rk)
+		c.ec.Top.Observe(k)
+	}
+	epoch := e.Local.EpochNow()
+	reads, err := e.ReadMany(ctx, c.ec, rkeys, call.TagSet(e))
+	if err != nil {
+		c.ec.Counters.Fail(metrics.OpRead)
+		batch.missing = unique
+		return batch, err
+	}
+	for i, k := range unique {
+		if reads[i].Found == engine.FoundEntry {
+			if v, err, ok := c.hit(ctx, rkeys[i], &reads[i], epoch); ok {
+				if err == nil {
+					batch.values[k] = v
+				}
+				continue
+			}
+		}
+		batch.missing = append(batch.missing, k)
+	}
+	return batch, nil
 }
 
 // Set stores value under key with the cache's TTL and tags, or those of the
@@ -293,26 +545,20 @@ func (c *Cache[T]) Set(ctx context.Context, key string, value T, opts ...Option)
 	if err != nil {
 		return err
 	}
+	e := c.store.e
 	buf := backend.GetBuffer()
-	if err := encodeValueInto(buf, value); err != nil {
+	if err := c.encode(buf, value); err != nil {
 		backend.PutBuffer(buf)
-		c.cc.Fail(metrics.OpEncode)
+		c.ec.Counters.Fail(metrics.OpEncode)
 		return fmt.Errorf("cachefront: encoding %s: %w", c.StoreKey(key), err)
 	}
-	payload := buf.Bytes()
-	ttl := jittered(call.ttl, call.jitter)
-	now := time.Now()
-	h := entry.Header{
-		Gen: entry.NewGen(), Kind: entry.KindValue, Created: now.UnixMilli(),
-		FreshUntil: now.Add(ttl).UnixMilli(), TypeHash: c.typeHash,
-	}
-	err = c.store.setEntry(ctx, rkey, &h, payload, call.tagSet(c.store), ttl+call.swr)
-	c.store.be.Reuse(buf, err)
+	err = e.SetEntry(ctx, c.ec, rkey, buf.Bytes(), call)
+	e.Backend.Reuse(buf, err)
 	if err != nil {
-		c.cc.Fail(metrics.OpWrite)
+		c.ec.Counters.Fail(metrics.OpWrite)
 		return err
 	}
-	c.store.announceSet(ctx, rkey)
+	e.AnnounceSet(ctx, rkey)
 	return nil
 }
 
@@ -320,12 +566,13 @@ func (c *Cache[T]) Set(ctx context.Context, key string, value T, opts ...Option)
 // before Delete cannot store its result afterwards, and a caller arriving
 // after Delete never receives such a result.
 func (c *Cache[T]) Delete(ctx context.Context, keys ...string) error {
-	if err := c.store.checkOpen(); err != nil {
+	e := c.store.e
+	if err := e.CheckOpen(); err != nil {
 		return err
 	}
 	rkeys := make([]string, 0, len(keys))
 	for _, k := range keys {
-		rk, err := c.store.keys.Entry(c.name, k)
+		rk, err := e.Keys.Entry(c.ec.Name, k)
 		if err != nil {
 			return err
 		}
@@ -334,78 +581,24 @@ func (c *Cache[T]) Delete(ctx context.Context, keys ...string) error {
 	if len(rkeys) == 0 {
 		return nil
 	}
-	if err := c.store.deleteEntries(ctx, rkeys); err != nil {
-		c.cc.Fail(metrics.OpDelete)
-		c.store.queuePending(pendingDelete, rkeys)
-		return err
-	}
-	return nil
-}
-
-// fromLocal serves the entry key rkey from the in-process tier, counting the
-// hit.
-func (c *Cache[T]) fromLocal(rkey string) (v T, err error, ok bool) {
-	if c.store.local == nil {
-		return v, nil, false
-	}
-	parts, ok := c.store.keys.ParseEntry(rkey)
-	if !ok {
-		return v, nil, false
-	}
-	return c.fromLocalParts(parts)
-}
-
-// fromLocalParts is fromLocal for an entry key in parts.
-func (c *Cache[T]) fromLocalParts(parts keyspace.EntryParts) (v T, err error, ok bool) {
-	e, ok := c.store.local.Get(parts, c.typeHash)
-	if !ok {
-		return v, nil, false
-	}
-	c.cc.Hit(true)
-	if e.NotFound {
-		return v, ErrNotFound, true
-	}
-	v, ok = e.Value.(T)
-	return v, nil, ok
-}
-
-// remember puts a value read or loaded from Redis in the in-process tier,
-// unless an invalidation arrived since epoch was taken.
-func (c *Cache[T]) remember(rkey string, h *entry.View, v T, err error, epoch uint64) {
-	if c.store.local == nil {
-		return
-	}
-	c.rememberTagged(rkey, h.TagNames(), h.Created, h.FreshUntil, v, err, epoch)
-}
-
-func (c *Cache[T]) rememberTagged(rkey string, tags []string, created, freshUntil int64, v T, err error, epoch uint64) {
-	if c.store.local == nil {
-		return
-	}
-	e := &local.Entry{Value: v, NotFound: err != nil, TypeHash: c.typeHash, Tags: tags, Created: created}
-	c.store.local.Put(rkey, e, epoch, freshUntil)
-}
-
-// rememberStored puts a value this process just stored in the local tier.
-func (c *Cache[T]) rememberStored(rkey string, h *entry.Header, v T, err error, epoch uint64) {
-	if c.store.local == nil || h == nil {
-		return
-	}
-	names := make([]string, len(h.Tags))
-	for i, t := range h.Tags {
-		names[i] = t.Name
-	}
-	c.rememberTagged(rkey, names, h.Created, h.FreshUntil, v, err, epoch)
+	return e.Delete(ctx, c.ec, rkeys)
 }
 
 // Values are encoded with msgpack: compact, fast, and tolerant of fields
 // added or removed between versions of a struct.
 
-func encodeValue[T any](v T) ([]byte, error) { return msgpack.Marshal(v) }
+// encodeMsgpack encodes v into buf, which must be empty.
+func encodeMsgpack[T any](buf *bytes.Buffer, v T) error {
+	enc := msgpack.GetEncoder()
+	enc.Reset(buf)
+	err := enc.Encode(v)
+	msgpack.PutEncoder(enc)
+	return err
+}
 
-func decodeValue[T any](b []byte) (T, error) {
+func decodeMsgpack[T any](payload []byte, _ string) (T, error) {
 	var v T
-	err := msgpack.Unmarshal(b, &v)
+	err := msgpack.Unmarshal(payload, &v)
 	return v, err
 }
 
@@ -423,13 +616,4 @@ func hashTypeName(name string) uint32 {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(name))
 	return h.Sum32()
-}
-
-// encodeValueInto encodes v into buf, which must be empty.
-func encodeValueInto[T any](buf *bytes.Buffer, v T) error {
-	enc := msgpack.GetEncoder()
-	enc.Reset(buf)
-	err := enc.Encode(v)
-	msgpack.PutEncoder(enc)
-	return err
 }

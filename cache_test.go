@@ -75,7 +75,7 @@ func TestTTLJitterStaysWithinBounds(t *testing.T) {
 			if err := c.Set(ctxBG, key, i); err != nil {
 				t.Fatal(err)
 			}
-			rk, _ := s.keys.Entry("jitter", key)
+			rk, _ := s.e.Keys.Entry("jitter", key)
 			pttl := b.rdb.PTTL(ctxBG, rk).Val()
 			if pttl > ttl || pttl < 80*time.Second-time.Second {
 				t.Fatalf("TTL %v outside [80s, 100s]", pttl)
@@ -490,7 +490,7 @@ func TestCorruptAndForeignEntriesAreMissesDeletedAndCounted(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				s := newTestStore(t, b)
 				c := New[Product](s, "c")
-				rkey, _ := s.keys.Entry("c", "k")
+				rkey, _ := s.e.Keys.Entry("c", "k")
 				tc.write(s, rkey)
 				if _, err := c.Get(ctxBG, "k"); !errors.Is(err, ErrNotFound) {
 					t.Fatalf("Get = %v, want ErrNotFound", err)

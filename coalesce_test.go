@@ -9,6 +9,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cachefront/cachefront/internal/engine"
+	"github.com/cachefront/cachefront/internal/httpcache"
 )
 
 // planOf returns the plan serve would make for r (a bypass fails the test).
@@ -18,11 +21,11 @@ func planOf(t *testing.T, m *httpCache, r *http.Request) *httpPlan {
 	if why != "" {
 		t.Fatal(why)
 	}
-	rkey, err := m.c.store.keys.Entry(m.c.name, key)
+	rkey, err := m.c.store.e.Keys.Entry(m.c.Name(), key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.rkey, p.fwd, p.wait.retries = rkey, "uri-miss", 1
+	p.rkey, p.fwd, p.wait = rkey, "uri-miss", m.c.store.e.Arrive()
 	return &p
 }
 
@@ -85,15 +88,15 @@ func TestCoalesceLeaderSecondLook(t *testing.T) {
 		expect(t, get(h, "GET", "/x"), 200, "MISS", "#1")
 
 		r := httptest.NewRequest("GET", "/x", nil)
-		var published *httpOutcome
+		var published *engine.Outcome
 		w := httptest.NewRecorder()
-		m.lead(w, r, next, planOf(t, m, r), func(o *httpOutcome) {
+		m.lead(w, r, next, planOf(t, m, r), func(o *engine.Outcome) {
 			if published == nil {
 				published = o
 			}
 		})
 		expect(t, w, 200, "HIT", "#1")
-		if published == nil || !published.fromCache || string(published.resp.Body) != "#1" || published.created == 0 {
+		if published == nil || !published.FromCache || string(published.Value.(*httpcache.Response).Body) != "#1" || published.Created == 0 {
 			t.Fatalf("published %+v", published)
 		}
 		if calls.Load() != 1 {

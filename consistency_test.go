@@ -329,7 +329,7 @@ func newCheckRun(t *testing.T, b *testBackend, cfg checkConfig, seed uint64) *ch
 	}
 	waitFor(t, 5*time.Second, "the local tiers to subscribe", func() bool {
 		for _, st := range r.stores {
-			if st.local && !st.s.local.Healthy() {
+			if st.local && !st.s.e.Local.Healthy() {
 				return false
 			}
 		}
@@ -621,7 +621,7 @@ func (r *checkRun) write(si, k int, kind checkOp, lie checkLie) {
 // readTagVersion reads tag's version key straight from Redis.
 func (r *checkRun) readTagVersion(ctx context.Context, s *Store, tag string) {
 	start := r.now()
-	v, err := s.be.Client.Get(ctx, s.keys.Tag(tag)).Result()
+	v, err := s.e.Backend.Client.Get(ctx, s.e.Keys.Tag(tag)).Result()
 	end := r.now()
 	if err != nil {
 		return // a fault, or (never in a run) an expired version key
@@ -1145,4 +1145,12 @@ func (r *checkRun) lyingTail() {
 			time.Sleep(time.Millisecond)
 		}
 	}
+}
+
+// seqOf returns the invalidation sequence number in a tag version
+// "<seq>:<random>" (0 for none).
+func seqOf(version string) int64 {
+	n, _, _ := strings.Cut(version, ":")
+	seq, _ := strconv.ParseInt(n, 10, 64)
+	return seq
 }

@@ -5,8 +5,9 @@ import (
 	"fmt"
 
 	"github.com/cachefront/cachefront/internal/backend"
+	"github.com/cachefront/cachefront/internal/engine"
 	"github.com/cachefront/cachefront/internal/keyspace"
-	"github.com/cachefront/cachefront/internal/metrics"
+	
 )
 
 // Sentinel errors. Match them with errors.Is; cachefront wraps them with
@@ -15,7 +16,7 @@ var (
 	// ErrNotFound reports a key that is not in the cache. A loader may also
 	// return it (or wrap it) to say the source has no such item; with
 	// WithNegativeTTL that answer is cached too.
-	ErrNotFound = errors.New("cachefront: not found")
+	ErrNotFound = engine.ErrNotFound
 
 	// ErrUnavailable reports that Redis could not be used: it failed, timed
 	// out, or the circuit breaker is open after repeated failures. GetOrLoad
@@ -31,10 +32,10 @@ var (
 	ErrInvalidKey = keyspace.ErrInvalidKey
 
 	// ErrInvalidTag reports an empty or over-long tag.
-	ErrInvalidTag = errors.New("cachefront: invalid tag")
+	ErrInvalidTag = keyspace.ErrInvalidTag
 
 	// ErrClosed reports a call on a closed Store.
-	ErrClosed = errors.New("cachefront: store closed")
+	ErrClosed = engine.ErrClosed
 )
 
 // PanicError is the value a GetOrLoad caller panics with when the shared
@@ -55,15 +56,4 @@ func (p *PanicError) Error() string {
 func (p *PanicError) Unwrap() error {
 	err, _ := p.Value.(error)
 	return err
-}
-
-// loadResult classifies a loader's error for the loads metric.
-func loadResult(err error) metrics.LoadResult {
-	switch {
-	case err == nil:
-		return metrics.LoadOK
-	case errors.Is(err, ErrNotFound):
-		return metrics.LoadNotFound
-	}
-	return metrics.LoadError
 }

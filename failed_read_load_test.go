@@ -55,7 +55,7 @@ func TestFailedReadNeverTakesALoadFromBeforeIt(t *testing.T) {
 		ctx := context.Background()
 		s := newTestStore(t, b)
 		c := New[string](s, "rf")
-		rkey, _ := s.keys.Entry("rf", "k")
+		rkey, _ := s.e.Keys.Entry("rf", "k")
 		hook := &failReads{key: rkey}
 		b.rdb.AddHook(hook)
 

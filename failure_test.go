@@ -180,7 +180,7 @@ func TestUnresponsiveRedisIsBoundedWithShortSocketTimeouts(t *testing.T) {
 		WriteTimeout: 100 * time.Millisecond, MaxRetries: -1})
 	defer rdb.Close()
 	s := NewStore(rdb, WithOperationTimeout(150*time.Millisecond), WithCircuitBreaker(100, time.Minute))
-	if !s.be.SocketBound {
+	if !s.e.Backend.SocketBound {
 		t.Fatal("socket timeouts within the operation timeout: operations should run inline")
 	}
 	c := New[string](s, "c")

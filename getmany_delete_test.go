@@ -17,7 +17,7 @@ func TestGetManyOrLoadDoesNotWritePastATombstone(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *testBackend) {
 		ctx := context.Background()
 		s := newTestStore(t, b, WithLoadTimeout(time.Millisecond))
-		s.tombstoneGrace = 600 * time.Millisecond
+		s.e.TombstoneGrace = 600 * time.Millisecond
 		c := New[string](s, "gm", WithLoadTimeout(10*time.Minute))
 		_, err := c.GetManyOrLoad(ctx, []string{"k"}, func(ctx context.Context, missing []string) (map[string]string, error) {
 			// The loader has read the source ("old"). Now the row is
@@ -25,7 +25,7 @@ func TestGetManyOrLoadDoesNotWritePastATombstone(t *testing.T) {
 			if err := c.Delete(ctx, "k"); err != nil {
 				t.Error(err)
 			}
-			slow := s.tombstoneTTL() + 200*time.Millisecond // the load is slow
+			slow := s.e.TombstoneTTL() + 200*time.Millisecond // the load is slow
 			time.Sleep(slow)
 			if b.mr != nil {
 				b.mr.FastForward(slow)

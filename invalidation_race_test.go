@@ -246,7 +246,7 @@ func TestTagVersionsNeverGoBack(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *testBackend) {
 		s := newTestStore(t, b)
 		c := New[string](s, "race")
-		tagKey := s.keys.Tag("late")
+		tagKey := s.e.Keys.Tag("late")
 		// The first invalidation's write of the tag's version is held.
 		gate := newCommandGate(1, false, commandOn(tagKey, "set", "eval", "evalsha"))
 		b.rdb.AddHook(gate)
@@ -280,7 +280,7 @@ func TestTagVersionsNeverGoBack(t *testing.T) {
 		close(finish)
 		<-loaded
 
-		seq, _ := b.rdb.Get(ctxBG, s.keys.Seq()).Int64()
+		seq, _ := b.rdb.Get(ctxBG, s.e.Keys.Seq()).Int64()
 		version, _ := b.rdb.Get(ctxBG, tagKey).Result()
 		if seqOf(version) != seq {
 			t.Errorf("tag version %q after invalidation %d", version, seq)
@@ -333,13 +333,13 @@ func tagOnAnotherNode(t *testing.T, s *Store, rdb redis.UniversalClient) string 
 	if !ok {
 		return "late"
 	}
-	channelNode, err := cc.MasterForKey(ctxBG, s.eventsChannel())
+	channelNode, err := cc.MasterForKey(ctxBG, s.e.Keys.Events())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range 100 {
 		tag := fmt.Sprintf("late%d", i)
-		node, err := cc.MasterForKey(ctxBG, s.keys.Tag(tag))
+		node, err := cc.MasterForKey(ctxBG, s.e.Keys.Tag(tag))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -373,12 +373,12 @@ func TestLocalTierEventNeverOvertakesItsChange(t *testing.T) {
 				writer := NewStore(writerRdb, WithNamespace(ns), WithLocalCache(100, localTTL), WithOperationTimeout(5*time.Second))
 				defer writer.Close()
 				tag := tagOnAnotherNode(t, writer, writerRdb)
-				target.Store(writer.keys.Tag(tag))
+				target.Store(writer.e.Keys.Tag(tag))
 				if change == "Delete" {
-					rkey, _ := writer.keys.Entry("race", "k")
+					rkey, _ := writer.e.Keys.Entry("race", "k")
 					target.Store(rkey)
 				}
-				waitFor(t, 5*time.Second, "subscriptions", func() bool { return reader.local.Healthy() && writer.local.Healthy() })
+				waitFor(t, 5*time.Second, "subscriptions", func() bool { return reader.e.Local.Healthy() && writer.e.Local.Healthy() })
 
 				rc, wc := New[string](reader, "race"), New[string](writer, "race")
 				if err := wc.Set(ctxBG, "k", "old", WithTags(tag)); err != nil {
@@ -401,9 +401,9 @@ func TestLocalTierEventNeverOvertakesItsChange(t *testing.T) {
 				<-gate.reached
 				// While the change is held on its way, the reader reads
 				// (and, had it heard of the change, reads Redis again).
-				epoch := reader.local.EpochNow()
+				epoch := reader.e.Local.EpochNow()
 				deadline := time.Now().Add(300 * time.Millisecond)
-				for reader.local.EpochNow() == epoch && time.Now().Before(deadline) {
+				for reader.e.Local.EpochNow() == epoch && time.Now().Before(deadline) {
 					time.Sleep(5 * time.Millisecond)
 				}
 				_, _ = rc.Get(ctxBG, "k", WithTags(tag))
@@ -460,7 +460,7 @@ func TestFailedSetAnnouncementIsRetried(t *testing.T) {
 		writer := NewStore(sharedNamespaceClient(t, b, func(rdb redis.UniversalClient) { rdb.AddHook(fail) }),
 			WithNamespace(ns), WithLocalCache(100, localTTL))
 		defer writer.Close()
-		waitFor(t, 5*time.Second, "subscriptions", func() bool { return reader.local.Healthy() && writer.local.Healthy() })
+		waitFor(t, 5*time.Second, "subscriptions", func() bool { return reader.e.Local.Healthy() && writer.e.Local.Healthy() })
 
 		rc, wc := New[string](reader, "race"), New[string](writer, "race")
 		if err := wc.Set(ctxBG, "k", "old"); err != nil {

@@ -3,6 +3,8 @@ package cachefront
 import (
 	"fmt"
 	"strings"
+
+	"github.com/cachefront/cachefront/internal/keyspace"
 )
 
 // The rules for the names and keys users give; the Redis key layout built
@@ -25,17 +27,7 @@ func validName(s string) error {
 }
 
 // validTag accepts any non-empty tag of at most 1024 bytes.
-func validTag(t string) error {
-	if t == "" {
-		return fmt.Errorf("%w: empty tag", ErrInvalidTag)
-	}
-	if len(t) > maxTagLen {
-		return fmt.Errorf("%w: tag of %d bytes, at most %d", ErrInvalidTag, len(t), maxTagLen)
-	}
-	return nil
-}
-
-const maxTagLen = 1024
+func validTag(t string) error { return keyspace.ValidTag(t) }
 
 // splitStoreKey splits "<cache>:<key>", the form Store.Delete takes.
 func splitStoreKey(storeKey string) (name, key string, err error) {

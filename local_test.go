@@ -13,7 +13,7 @@ func newLocalStore(t *testing.T, b *testBackend, ns string) *Store {
 	t.Helper()
 	s := NewStore(b.rdb, WithNamespace(ns), WithLocalCache(1000, time.Minute))
 	t.Cleanup(func() { _ = s.Close() })
-	waitFor(t, 10*time.Second, "the invalidation subscription", s.local.Healthy)
+	waitFor(t, 10*time.Second, "the invalidation subscription", s.e.Local.Healthy)
 	return s
 }
 
@@ -114,14 +114,14 @@ func TestDroppedSubscriptionFlushesLocalTier(t *testing.T) {
 		if _, err := c.GetOrLoad(ctxBG, "k", func(context.Context) (string, error) { return "v", nil }); err != nil {
 			t.Fatal(err)
 		}
-		if s.local.Len() != 1 {
+		if s.e.Local.Len() != 1 {
 			t.Fatal("entry not in the local tier")
 		}
 		dropSubscriptions(t, b)
 		waitFor(t, 10*time.Second, "the drop to flush the tier", func() bool {
-			return s.local.Len() == 0
+			return s.e.Local.Len() == 0
 		})
-		waitFor(t, 10*time.Second, "the subscription to come back", s.local.Healthy)
+		waitFor(t, 10*time.Second, "the subscription to come back", s.e.Local.Healthy)
 		if v, err := c.Get(ctxBG, "k"); err != nil || v != "v" {
 			t.Fatalf("after reconnecting: %q, %v", v, err)
 		}

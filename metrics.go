@@ -1,6 +1,9 @@
 package cachefront
 
-import "github.com/cachefront/cachefront/internal/metrics"
+import (
+	"github.com/cachefront/cachefront/internal/engine"
+	"github.com/cachefront/cachefront/internal/metrics"
+)
 
 // Metric names, all with a constant label namespace="<Store namespace>":
 //
@@ -82,8 +85,8 @@ func snapshotOf(c *metrics.Counters) CacheStats {
 }
 
 // topKeysOf reports the n keys top counted most often in cache name.
-func topKeysOf(name string, top *topKeys) []KeyCount {
-	entries := top.counter.Top(top.n)
+func topKeysOf(name string, top *engine.TopKeys) []KeyCount {
+	entries := top.Counter.Top(top.N)
 	out := make([]KeyCount, len(entries))
 	for i, e := range entries {
 		out[i] = KeyCount{Key: name + ":" + e.Key, Count: e.Count, Error: e.Error}

@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 
-	"github.com/cachefront/cachefront/internal/entry"
+	"github.com/cachefront/cachefront/internal/engine"
 	"github.com/cachefront/cachefront/internal/httpcache"
 	"github.com/cachefront/cachefront/internal/keyspace"
 	"github.com/cachefront/cachefront/internal/metrics"
@@ -200,25 +201,22 @@ func newHTTPCache(store *Store, opts []Option) (*httpCache, error) {
 	}
 	cfg := store.cfg
 	cfg.tags = nil
-	cfg.typeName = httpcache.TypeName
 	if err := cfg.applyOptions(scopeHTTP, opts); err != nil {
 		return nil, fmt.Errorf("Middleware: %w", err)
 	}
 	if err := cfg.http.validate(); err != nil {
 		return nil, fmt.Errorf("Middleware: %w", err)
 	}
-	c, err := newCache[*httpcache.Response](store, cfg.http.name, nil)
+	cfg.typeName = httpcache.TypeName
+	// Entries are never served past their TTL (see Middleware), so they are
+	// not kept past it either.
+	cfg.swr, cfg.earlyBeta = 0, 0
+	c, err := newCache[*httpcache.Response](store, cfg.http.name, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("Middleware: %w", err)
 	}
-	// The HTTP settings replace the ones New would have applied. Entries
-	// are never served past their TTL (see Middleware), so they are not
-	// kept past it either.
-	c.cfg, c.typeHash = cfg, hashTypeName(cfg.typeName)
-	c.call = c.resolve(&cfg)
-	c.call.swr, c.call.earlyBeta = 0, 0
-	c.call.tagSet(store) // built now: requests share c.call and never write to it
-	c.top = store.topKeysFor(cfg.http.name, cfg.topKeys)
+	c.decode = decodeResponse
+	c.ec.OnlyFresh = true
 	m := &httpCache{c: c, cfg: cfg.http,
 		keys:   httpcache.KeyRules{KeyFunc: cfg.http.keyFunc, BypassParam: cfg.http.bypassParam, Vary: cfg.http.vary},
 		policy: httpcache.Policy{Statuses: cfg.http.statuses, Vary: cfg.http.vary}}
@@ -229,13 +227,23 @@ func newHTTPCache(store *Store, opts []Option) (*httpCache, error) {
 	return m, nil
 }
 
+// decodeResponse decodes a stored response, refusing one whose status is
+// not a final HTTP status.
+func decodeResponse(payload []byte, raw string) (*httpcache.Response, error) {
+	resp, err := httpcache.Decode(payload, httpcache.PayloadString(payload, raw))
+	if err == nil && (resp.Status < 200 || resp.Status > 599) {
+		err = fmt.Errorf("stored HTTP status %d", resp.Status)
+	}
+	return resp, err
+}
+
 // httpPlan is what the middleware decided about one cacheable request.
 type httpPlan struct {
 	rkey      string // set by serve
-	call      *callConfig
-	userKeyed bool   // the key holds a WithUserKey identity
-	fwd       string // the Cache-Status fwd of a miss
-	wait      waiter // the request as a waiter on a shared response
+	call      *engine.Call
+	userKeyed bool          // the key holds a WithUserKey identity
+	fwd       string        // the Cache-Status fwd of a miss
+	wait      engine.Waiter // the request as a waiter on a shared response
 }
 
 func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
@@ -257,51 +265,43 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 		return
 	}
 	c := m.c
-	c.top.Observe(key)
-	if c.store.local != nil {
-		if parts, err := keyspace.EntryKey(c.name, key); err == nil {
-			if e, ok := c.store.local.Get(parts, c.typeHash); ok && !e.NotFound {
-				if now := time.Now().UnixMilli(); e.FreshUntil > now {
-					if resp, ok := e.Value.(*httpcache.Response); ok {
-						c.cc.Hit(true)
-						httpcache.Serve(w, r, resp, httpcache.HitInfo{Hit: true, FreshUntil: e.FreshUntil, Created: e.Created, Now: now})
-						return
-					}
-				}
+	e := c.store.e
+	c.ec.Top.Observe(key)
+	if e.Local != nil {
+		if parts, err := keyspace.EntryKey(c.ec.Name, key); err == nil {
+			if resp, le, ok := c.fromLocal(parts); ok {
+				httpcache.Serve(w, r, resp, httpcache.HitInfo{Hit: true, FreshUntil: le.FreshUntil, Created: le.Created, Now: time.Now().UnixMilli()})
+				return
 			}
 		}
 	}
-	rkey, err := c.store.keys.Entry(c.name, key)
+	rkey, err := e.Keys.Entry(c.ec.Name, key)
 	if err != nil {
 		bypass(w, r, next, "key")
 		return
 	}
 	ctx := r.Context()
-	epoch := c.store.local.EpochNow()
-	arrived := c.store.arrival()
-	res, err := c.store.read(ctx, c.cc, rkey, p.call.tagSet(c.store), c.typeHash)
-	if err == nil && res.found == foundEntry {
-		now := time.Now().UnixMilli()
-		if resp, ok := m.decode(ctx, rkey, &res.view, res.raw, now); ok {
-			c.cc.Hit(false)
-			c.remember(rkey, &res.view, resp, nil, epoch)
-			httpcache.Serve(w, r, resp, httpcache.HitInfo{Hit: true, FreshUntil: res.view.FreshUntil, Created: res.view.Created, Now: now})
+	epoch := e.Local.EpochNow()
+	mp := &httpPlan{rkey: rkey, call: p.call, userKeyed: p.userKeyed, fwd: "uri-miss", wait: e.Arrive()}
+	res, err := e.Read(ctx, c.ec, rkey, p.call.TagSet(e))
+	if err == nil && res.Found == engine.FoundEntry {
+		if resp, _, ok := c.hit(ctx, rkey, &res, epoch); ok {
+			httpcache.Serve(w, r, resp, httpcache.HitInfo{Hit: true, FreshUntil: res.View.FreshUntil, Created: res.View.Created, Now: time.Now().UnixMilli()})
 			return
 		}
 	}
-	mp := &httpPlan{rkey: rkey, call: p.call, userKeyed: p.userKeyed, fwd: "uri-miss", wait: waiter{arrived: arrived, retries: 1}}
 	switch {
 	case err != nil:
 		if ctx.Err() != nil {
 			return // the client went away
 		}
-		c.cc.Fail(metrics.OpRead)
+		c.ec.Counters.Fail(metrics.OpRead)
 		mp.fwd = "miss; detail=unavailable"
-		mp.wait.readFailed = time.Now()
-	case res.found == foundStale:
+		mp.wait.ReadFailed()
+	case res.Found == engine.FoundStale:
 		mp.fwd = "stale"
 	}
-	m.coalesce(w, r, next, mp, flightKey(rkey, c.typeHash, &res, len(p.call.tags.names), err != nil))
+	m.coalesce(w, r, next, mp, engine.FlightKey(c.ec, rkey, &res, len(p.call.Tags.Names), err != nil))
 }
 
 // bypass sends r past the cache, saying why.
@@ -322,7 +322,7 @@ func refuse(w http.ResponseWriter, r *http.Request, h http.Handler) {
 // is the bypass reason otherwise. The key, the one in the middleware's cache,
 // is built in buf, which it aliases: it must not be kept past the request.
 func (m *httpCache) plan(r *http.Request, buf []byte) (key string, p httpPlan, why string) {
-	if m.c.store.checkOpen() != nil {
+	if m.c.store.e.CheckOpen() != nil {
 		return "", p, "closed"
 	}
 	k, bypass, why := m.keys.AppendKey(buf, r)
@@ -347,7 +347,7 @@ func (m *httpCache) plan(r *http.Request, buf []byte) (key string, p httpPlan, w
 		for _, fn := range m.cfg.tagsFuncs {
 			for _, t := range fn(r) {
 				if validTag(t) != nil {
-					m.c.cc.Fail(metrics.OpTags)
+					m.c.ec.Counters.Fail(metrics.OpTags)
 					return "", p, "tags"
 				}
 				names = appendUnique(names, t)
@@ -355,34 +355,11 @@ func (m *httpCache) plan(r *http.Request, buf []byte) (key string, p httpPlan, w
 		}
 		if len(names) > len(m.c.cfg.tags) {
 			cc := m.c.call
-			cc.tags = m.c.store.tagSet(names)
+			cc.Tags = m.c.store.e.TagSet(names)
 			call = &cc
 		}
 	}
 	return httpcache.BytesString(httpcache.AppendUser(k, user)), httpPlan{call: call, userKeyed: user != ""}, ""
-}
-
-// decode returns the response in a found entry, whose view v was decoded
-// from the Redis reply raw; an entry that does not hold a valid response is
-// dropped and counted, and the read is a miss.
-func (m *httpCache) decode(ctx context.Context, rkey string, v *entry.View, raw string, now int64) (*httpcache.Response, bool) {
-	if v.FreshUntil <= now {
-		// Kept past its TTL for Cache.GetOrLoad's stale-while-revalidate,
-		// which the middleware does not do: a miss.
-		return nil, false
-	}
-	if v.Kind == entry.KindNotFound {
-		return nil, false // never stored by the middleware
-	}
-	resp, err := httpcache.Decode(v.Payload, httpcache.PayloadString(v.Payload, raw))
-	if err == nil && (resp.Status < 200 || resp.Status > 599) {
-		err = fmt.Errorf("stored HTTP status %d", resp.Status)
-	}
-	if err != nil {
-		m.c.store.dropCorrupt(ctx, m.c.cc, rkey, raw, err)
-		return nil, false
-	}
-	return resp, true
 }
 
 // handlerRequest is the request the handler sees when its response is to be
@@ -465,8 +442,8 @@ func InvalidateOnSuccess(store *Store, tags func(r *http.Request) []string) func
 			panic(fmt.Errorf("%w: InvalidateOnSuccess: handler is nil", ErrInvalidOption))
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			tc := &tagCollector{}
-			r = r.WithContext(withTagCollector(r.Context(), tc))
+			tc := &engine.TagCollector{}
+			r = r.WithContext(engine.WithTagCollector(r.Context(), tc))
 			inv := &invalidation{store: store, r: r, tags: tags, tc: tc}
 			iw := httpcache.NewSuccessWriter(w, inv.run)
 			next.ServeHTTP(httpcache.Expose(iw), r)
@@ -480,7 +457,7 @@ type invalidation struct {
 	store    *Store
 	r        *http.Request
 	tags     func(*http.Request) []string
-	tc       *tagCollector
+	tc       *engine.TagCollector
 	fromFunc bool     // tags(r) was asked
 	sent     []string // tags invalidated so far
 }
@@ -494,14 +471,14 @@ func (iv *invalidation) run() {
 			todo = iv.tags(iv.r)
 		}
 	}
-	todo = append(todo, iv.tc.list()...)
+	todo = append(todo, iv.tc.List()...)
 	var fresh []string
 	for _, t := range todo {
 		if slices.Contains(iv.sent, t) || slices.Contains(fresh, t) {
 			continue
 		}
 		if err := validTag(t); err != nil {
-			iv.store.storeOps.Fail(metrics.OpTags)
+			iv.store.e.StoreOps.Fail(metrics.OpTags)
 			iv.store.cfg.logger.Warn("cachefront: not invalidating an invalid tag", "error", err)
 			continue
 		}
@@ -516,4 +493,120 @@ func (iv *invalidation) run() {
 		iv.store.cfg.logger.Warn("cachefront: invalidation after a successful write failed; entries stay until their TTL",
 			"method", iv.r.Method, "path", iv.r.URL.Path, "error", err)
 	}
+}
+
+// coalesce answers r through the flight fkey: it leads it, running the
+// handler in its own goroutine and streaming to its own client (lead), or
+// waits for the response of the request that leads it.
+func (m *httpCache) coalesce(w http.ResponseWriter, r *http.Request, next http.Handler, p *httpPlan, fkey string) {
+	c := m.c
+	o, role, err := c.store.e.Share(r.Context(), engine.Join{Key: fkey, Waiter: p.wait,
+		Lead: func(publish func(*engine.Outcome)) { m.lead(w, r, next, p, publish) }})
+	switch {
+	case err != nil:
+		c.ec.Counters.Miss() // the client went away
+		return
+	case role == engine.Led:
+		return
+	}
+	c.ec.Counters.Dedup()
+	resp := o.Value.(*httpcache.Response)
+	if o.FromCache {
+		c.ec.Counters.Hit(false)
+		httpcache.Serve(w, r, resp, httpcache.HitInfo{Hit: true, FreshUntil: o.FreshUntil, Created: o.Created, Now: time.Now().UnixMilli()})
+		return
+	}
+	c.ec.Counters.Miss()
+	httpcache.Serve(w, r, resp, httpcache.HitInfo{Fwd: p.fwd})
+}
+
+// lead runs the handler for r, streams its response to r's client, stores
+// it if it may be, and publishes it to the waiting requests. publish may be
+// called several times; only the first call counts.
+func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handler, p *httpPlan, publish func(*engine.Outcome)) {
+	c := m.c
+	e := c.store.e
+	// However lead ends, even by a panic in a Redis client hook, the waiters
+	// are released: when nothing was published before, they run the handler
+	// themselves.
+	defer publish(&engine.Outcome{NoResult: true})
+	// Redis calls outlive the client: the store and the waiters need them.
+	ctx := context.WithoutCancel(r.Context())
+	epoch := e.Local.EpochNow()
+
+	snap, serr := e.Snapshot(ctx, c.ec, p.rkey, p.call.TagSet(e))
+	if o := e.FromSnapshot(ctx, c.ec, p.rkey, &snap, serr, ""); o != nil {
+		publish(o)
+		c.ec.Counters.Hit(false)
+		e.RememberView(c.ec, p.rkey, &snap.View, o.Value, epoch)
+		httpcache.Serve(w, r, o.Value.(*httpcache.Response), httpcache.HitInfo{Hit: true, FreshUntil: o.FreshUntil, Created: o.Created, Now: time.Now().UnixMilli()})
+		return
+	}
+	if serr != nil {
+		c.ec.Counters.Fail(metrics.OpRead)
+	}
+
+	tc := &engine.TagCollector{}
+	hctx, cancel := context.WithCancel(engine.WithTagCollector(context.WithoutCancel(r.Context()), tc))
+	defer cancel()
+	var clientGone atomic.Bool
+	tee := httpcache.NewTee(w, r, m.cfg.maxBody)
+	tee.CacheStatus = "cachefront; fwd=" + p.fwd
+	tee.Unstorable = func(status int, h, initial http.Header) string {
+		return m.policy.Unstorable(status, h, initial, p.userKeyed)
+	}
+	tee.OnSpoil = func() {
+		// Nobody can use the response any more: release the waiters now,
+		// and stop the handler if its own client has gone too.
+		publish(&engine.Outcome{NoResult: true})
+		if clientGone.Load() {
+			cancel()
+		}
+	}
+	stop := context.AfterFunc(r.Context(), func() {
+		clientGone.Store(true)
+		if tee.Spoiled.Load() {
+			cancel()
+		}
+	})
+	defer stop()
+	late := time.AfterFunc(p.call.LoadTimeout, func() { tee.Spoil("timeout") })
+	defer late.Stop()
+
+	start := time.Now()
+	returned := false
+	defer func() {
+		if !returned {
+			// The handler panicked (or exited its goroutine): the panic goes
+			// on, unrecovered, to the server or an outer recoverer, and the
+			// waiters run the handler themselves.
+			c.ec.Counters.Miss()
+			c.ec.Counters.Load(time.Since(start), metrics.LoadError)
+		}
+	}()
+	next.ServeHTTP(httpcache.Expose(tee), handlerRequest(r, hctx))
+	returned = true
+	took := time.Since(start)
+	late.Stop()
+
+	resp := tee.Finish()
+	c.ec.Counters.Miss()
+	c.ec.Counters.Load(took, statusResult(tee.Status()))
+	if resp == nil {
+		publish(&engine.Outcome{NoResult: true})
+		return
+	}
+	o := &engine.Outcome{Value: resp}
+	if serr != nil {
+		// Tags the handler added cannot be checked: the response is for
+		// no one who arrived after the flight began.
+		o.Late = engine.Unchecked(tc.List(), p.call.Tags.Names)
+		c.ec.Counters.Skipped(metrics.SkipUnavailable)
+	} else {
+		// The client has its response before the write to Redis.
+		_ = http.NewResponseController(w).Flush()
+		o.Late = e.StoreLoaded(ctx, engine.StoreRequest{Cache: c.ec, RKey: p.rkey, Call: p.call, Snap: &snap, Epoch: epoch},
+			engine.Loaded{Value: resp, Took: took, Added: tc.List()})
+	}
+	publish(o)
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cachefront/cachefront/internal/engine"
 	"github.com/cachefront/cachefront/internal/local"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -340,22 +341,7 @@ func WithTypeName(name string) Option {
 
 // appendUnique appends the items of add not already in dst. It never
 // modifies the array behind dst, which parents share with children.
-func appendUnique(dst []string, add ...string) []string {
-	out := dst[:len(dst):len(dst)]
-	for _, a := range add {
-		dup := false
-		for _, d := range out {
-			if d == a {
-				dup = true
-				break
-			}
-		}
-		if !dup {
-			out = append(out, a)
-		}
-	}
-	return out
-}
+func appendUnique(dst []string, add ...string) []string { return engine.AppendUnique(dst, add...) }
 
 // WithStaleWhileRevalidate keeps entries for d past their TTL and, in that
 // window, GetOrLoad serves the old value at once while one background load

@@ -148,9 +148,9 @@ func TestDeadLeaseHolderDoesNotBlockBeyondTheWait(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *testBackend) {
 		s := newTestStore(t, b, WithStampedeLease(200*time.Millisecond))
 		c := New[string](s, "c")
-		rkey, _ := s.keys.Entry("c", "k")
+		rkey, _ := s.e.Keys.Entry("c", "k")
 		// A holder that took the lease and died.
-		if err := b.rdb.Set(ctxBG, s.leaseKey(rkey), "dead", time.Minute).Err(); err != nil {
+		if err := b.rdb.Set(ctxBG, s.e.Keys.Lease(rkey), "dead", time.Minute).Err(); err != nil {
 			t.Fatal(err)
 		}
 		start := time.Now()

@@ -3,21 +3,13 @@ package cachefront
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cachefront/cachefront/internal/backend"
-	"github.com/cachefront/cachefront/internal/breaker"
+	"github.com/cachefront/cachefront/internal/engine"
 	"github.com/cachefront/cachefront/internal/keyscan"
-	"github.com/cachefront/cachefront/internal/keyspace"
-	"github.com/cachefront/cachefront/internal/local"
 	"github.com/cachefront/cachefront/internal/metrics"
-	"github.com/cachefront/cachefront/internal/seenversions"
-	"github.com/cachefront/cachefront/internal/topkeys"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
-	"golang.org/x/sync/singleflight"
 )
 
 // Store is cachefront's engine for one Redis deployment and namespace: it
@@ -26,43 +18,8 @@ import (
 // Store. Create one per Redis deployment and namespace and share it; it is
 // safe for concurrent use.
 type Store struct {
-	cfg     config
-	be      *backend.Backend
-	keys    keyspace.Keyspace
-	vecs    *metrics.Vectors
-	flights singleflight.Group
-	// flightSeq numbers finished flights, so that a retry can be named
-	// after the flight it follows (see retryKey).
-	flightSeq atomic.Uint64
-	// marks orders callers' arrivals, flight starts and checks of the tags
-	// loaders add (see handoff).
-	marks atomic.Uint64
-	reads *readGroup
-	seen  seenversions.Memo
-	// tombstoneGrace is how long a tombstone outlives the load timeout
-	// (defaultTombstoneGrace; shorter in tests).
-	tombstoneGrace time.Duration
-	closed         atomic.Bool
-
-	storeOps      *metrics.Counters // errors of store-wide operations (cache label "")
-	invalidations atomic.Uint64
-	// tagInvalidations and keyDeletions are the invalidations_total series.
-	tagInvalidations, keyDeletions prometheus.Counter
-	deletes                        atomic.Uint64
-
-	local   *local.Tier // nil without WithLocalCache
-	pending pendingInvalidations
-	closing chan struct{} // closed by Close: background work stops
-
-	mu     sync.Mutex // guards caches and tops
-	caches map[string]*metrics.Counters
-	tops   map[string]*topKeys
-}
-
-// topKeys counts the reads of one cache name's keys (WithTopKeys).
-type topKeys struct {
-	counter *topkeys.Counter
-	n       int // keys reported
+	cfg config
+	e   *engine.Engine
 }
 
 // NewStore returns a Store over rdb, which may be a single-node, Sentinel
@@ -88,77 +45,16 @@ func newStore(rdb redis.UniversalClient, opts []Option) (*Store, error) {
 	if err := cfg.applyOptions(scopeStore, opts); err != nil {
 		return nil, err
 	}
-	m, err := metrics.New(cfg.namespace, cfg.registerer)
+	e, err := engine.New(rdb, engine.Config{
+		Namespace: cfg.namespace, Registerer: cfg.registerer, Logger: cfg.logger,
+		OpTimeout: cfg.opTimeout, BreakerFailures: cfg.breakerFailures, BreakerCooldown: cfg.breakerCooldown,
+		TagTTL: cfg.tagTTL, LoadTimeout: cfg.loadTimeout, LeaseWait: cfg.leaseWait,
+		LocalMax: cfg.localMax, LocalTTL: cfg.localTTL,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
-	s := &Store{cfg: cfg, keys: keyspace.New(cfg.namespace), vecs: m, caches: map[string]*metrics.Counters{}, closing: make(chan struct{}), reads: newReadGroup(),
-		tombstoneGrace: defaultTombstoneGrace}
-	s.storeOps = metrics.NewCounters(m, "")
-	s.tagInvalidations = m.Invalidations.WithLabelValues("tag")
-	s.keyDeletions = m.Invalidations.WithLabelValues("key")
-	br := breaker.New(cfg.breakerFailures, cfg.breakerCooldown, s.breakerChanged)
-	s.be = backend.New(rdb, cfg.opTimeout, br)
-	if cfg.localMax > 0 {
-		tier, err := local.New(cfg.localMax, cfg.localTTL, s.keys)
-		if err != nil {
-			return nil, fmt.Errorf("%w: WithLocalCache: %w", ErrInvalidOption, err)
-		}
-		s.local = tier
-		tier.Start(rdb, local.Handlers{
-			Logger:     cfg.logger,
-			OnEvent:    func(ev local.Event) { s.seen.Forget(ev.Tags) },
-			OnBadEvent: func() { s.storeOps.Fail(metrics.OpDecode) },
-		})
-	}
-	return s, nil
-}
-
-func (s *Store) breakerChanged(st breaker.State) {
-	switch st {
-	case breaker.Open:
-		s.vecs.CircuitOpen.Set(1)
-		s.cfg.logger.Warn("cachefront: redis failing, circuit breaker open; reads fall through to loaders",
-			"namespace", s.cfg.namespace, "cooldown", s.cfg.breakerCooldown)
-	case breaker.Closed:
-		s.vecs.CircuitOpen.Set(0)
-		s.cfg.logger.Info("cachefront: redis answering again, circuit breaker closed", "namespace", s.cfg.namespace)
-	}
-}
-
-// countersFor returns the counters of cache name, shared by every Cache of
-// that name on this Store.
-func (s *Store) countersFor(name string) *metrics.Counters {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.caches[name]
-	if !ok {
-		c = metrics.NewCounters(s.vecs, name)
-		s.caches[name] = c
-	}
-	return c
-}
-
-// topKeysFor returns the read counter of cache name, made on first use for n
-// reported keys (nil when n is 0), shared by every Cache of that name.
-func (s *Store) topKeysFor(name string, n int) *topkeys.Counter {
-	if n <= 0 {
-		return nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if t, ok := s.tops[name]; ok {
-		return t.counter
-	}
-	c, err := topkeys.New(4 * n)
-	if err != nil {
-		return nil // n is checked by WithTopKeys
-	}
-	if s.tops == nil {
-		s.tops = map[string]*topKeys{}
-	}
-	s.tops[name] = &topKeys{counter: c, n: n}
-	return c
+	return &Store{cfg: cfg, e: e}, nil
 }
 
 // Namespace returns the Store's namespace, the prefix of all its Redis keys.
@@ -166,26 +62,32 @@ func (s *Store) Namespace() string { return s.cfg.namespace }
 
 // Stats returns the Store's counters.
 func (s *Store) Stats() Stats {
+	totals := s.e.Totals()
 	st := Stats{
-		Invalidations:        s.invalidations.Load(),
-		Deletes:              s.deletes.Load(),
-		CircuitOpen:          s.be.Breaker.State() != breaker.Closed,
+		Invalidations:        totals.Invalidations,
+		Deletes:              totals.Deletes,
+		CircuitOpen:          totals.CircuitOpen,
 		PendingInvalidations: s.PendingInvalidations(),
 		Caches:               map[string]CacheStats{},
 	}
-	s.mu.Lock()
-	for name, c := range s.caches {
+	s.e.EachCache(func(name string, c *metrics.Counters, top *engine.TopKeys) {
 		cs := snapshotOf(c)
 		st.add(cs)
-		if top, ok := s.tops[name]; ok {
+		if top != nil {
 			cs.TopKeys = topKeysOf(name, top)
 		}
 		st.Caches[name] = cs
-	}
-	s.mu.Unlock()
-	st.Errors += s.storeOps.Snapshot().Errors
+	})
+	st.Errors += s.e.StoreOps.Snapshot().Errors
 	return st
 }
+
+// PendingInvalidations reports how many tags and keys failed to invalidate
+// (or, for a Set, to be announced to other instances' local tiers) and are
+// still being retried. A readiness probe can report not ready while it is
+// above zero: until it drops to zero, entries written before the failed
+// invalidations may still be served, by this instance as by the others.
+func (s *Store) PendingInvalidations() int { return s.e.PendingInvalidations() }
 
 // EntryCount is how many entries a Store holds in Redis (CountEntries).
 type EntryCount struct {
@@ -210,7 +112,7 @@ const defaultCountBound = 5 * time.Second
 // as does a count Redis failed. The count is exact for a keyspace that does
 // not change meanwhile.
 func (s *Store) CountEntries(ctx context.Context) (EntryCount, error) {
-	if err := s.checkOpen(); err != nil {
+	if err := s.e.CheckOpen(); err != nil {
 		return EntryCount{}, err
 	}
 	if _, ok := ctx.Deadline(); !ok {
@@ -218,10 +120,10 @@ func (s *Store) CountEntries(ctx context.Context) (EntryCount, error) {
 		ctx, cancel = context.WithTimeout(ctx, defaultCountBound)
 		defer cancel()
 	}
-	all, err := keyscan.Count(ctx, s.be.Client, s.keys.Prefix)
+	all, err := keyscan.Count(ctx, s.e.Backend.Client, s.e.Keys.Prefix)
 	if err == nil {
 		var internal keyscan.Result
-		internal, err = keyscan.Count(ctx, s.be.Client, s.keys.Prefix+"#")
+		internal, err = keyscan.Count(ctx, s.e.Backend.Client, s.e.Keys.Prefix+"#")
 		all.Keys -= internal.Keys
 	}
 	if err != nil {
@@ -233,27 +135,13 @@ func (s *Store) CountEntries(ctx context.Context) (EntryCount, error) {
 // Ping checks that Redis answers within the operation timeout, for
 // readiness probes.
 func (s *Store) Ping(ctx context.Context) error {
-	return s.be.Run(ctx, func(ctx context.Context) error { return s.be.Client.Ping(ctx).Err() })
+	return s.e.Backend.Run(ctx, func(ctx context.Context) error { return s.e.Backend.Client.Ping(ctx).Err() })
 }
 
 // Close marks the Store closed: later calls return ErrClosed. It stops the
 // Store's background work and leaves the Redis client open (its owner closes
 // it). Close is idempotent.
 func (s *Store) Close() error {
-	if s.closed.Swap(true) {
-		return nil
-	}
-	close(s.closing)
-	if n := s.PendingInvalidations(); n > 0 {
-		s.cfg.logger.Error("cachefront: store closed with invalidations Redis never took", "pending", n)
-	}
-	s.local.Close()
-	return nil
-}
-
-func (s *Store) checkOpen() error {
-	if s.closed.Load() {
-		return ErrClosed
-	}
+	s.e.Close()
 	return nil
 }

@@ -16,7 +16,7 @@ func TestTagVersionsLiveWhileUsed(t *testing.T) {
 		s := newTestStore(t, b, WithTagTTL(time.Hour))
 		c := New[string](s, "c", WithTTL(20*time.Minute), WithTTLJitter(0))
 		load := func(context.Context) (string, error) { return "v", nil }
-		tagKey := s.keys.Tag("hot")
+		tagKey := s.e.Keys.Tag("hot")
 		for i := 0; i < 5; i++ {
 			// Each round writes under the tag (a load after expiry, or a Set).
 			key := "k" + string(rune('0'+i))

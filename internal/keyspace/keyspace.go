@@ -97,3 +97,20 @@ func (ks Keyspace) Lease(rkey string) string {
 
 // Events returns the channel instances publish invalidation events on.
 func (ks Keyspace) Events() string { return ks.events }
+
+// ErrInvalidTag reports an empty or over-long tag.
+var ErrInvalidTag = errors.New("cachefront: invalid tag")
+
+// MaxTagLen is the longest tag accepted, in bytes.
+const MaxTagLen = 1024
+
+// ValidTag accepts any non-empty tag of at most MaxTagLen bytes.
+func ValidTag(t string) error {
+	if t == "" {
+		return fmt.Errorf("%w: empty tag", ErrInvalidTag)
+	}
+	if len(t) > MaxTagLen {
+		return fmt.Errorf("%w: tag of %d bytes, at most %d", ErrInvalidTag, len(t), MaxTagLen)
+	}
+	return nil
+}

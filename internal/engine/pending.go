@@ -1,4 +1,4 @@
-package cachefront
+package engine
 
 import (
 	"context"
@@ -49,8 +49,8 @@ func (p *pendingInvalidations) countLocked() int {
 
 // queuePending records failed items of one kind and makes sure a retry
 // goroutine runs.
-func (s *Store) queuePending(kind pendingKind, items []string) {
-	p := &s.pending
+func (e *Engine) queuePending(kind pendingKind, items []string) {
+	p := &e.pending
 	p.mu.Lock()
 	if p.items[kind] == nil {
 		p.items[kind] = map[string]uint64{}
@@ -72,33 +72,33 @@ func (s *Store) queuePending(kind pendingKind, items []string) {
 	dropped := p.dropped
 	p.mu.Unlock()
 	if dropped > 0 {
-		s.cfg.logger.Error("cachefront: too many invalidations pending while Redis fails; some are lost",
+		e.cfg.Logger.Error("cachefront: too many invalidations pending while Redis fails; some are lost",
 			"lost", dropped, "max", maxPending)
 	}
 	if start {
-		go s.retryPending()
+		go e.retryPending()
 	}
 }
 
 // retryPending applies pending items until none are left or the Store
 // closes.
-func (s *Store) retryPending() {
+func (e *Engine) retryPending() {
 	t := time.NewTicker(retryEvery)
 	defer t.Stop()
 	for {
 		select {
-		case <-s.closing:
+		case <-e.closing:
 			return
 		case <-t.C:
 		}
-		batch, ok := s.pendingSnapshot()
+		batch, ok := e.pendingSnapshot()
 		if !ok {
 			return // pendingSnapshot cleared running
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*s.cfg.opTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*e.cfg.OpTimeout)
 		for kind, b := range batch {
-			if len(b.items) > 0 && s.applyPending(ctx, pendingKind(kind), b.items) == nil {
-				s.pendingDone(pendingKind(kind), b)
+			if len(b.items) > 0 && e.applyPending(ctx, pendingKind(kind), b.items) == nil {
+				e.pendingDone(pendingKind(kind), b)
 			}
 		}
 		cancel()
@@ -106,15 +106,15 @@ func (s *Store) retryPending() {
 }
 
 // applyPending applies items of one kind again.
-func (s *Store) applyPending(ctx context.Context, kind pendingKind, items []string) error {
+func (e *Engine) applyPending(ctx context.Context, kind pendingKind, items []string) error {
 	switch kind {
 	case pendingTag:
-		return s.invalidateTags(ctx, items)
+		return e.invalidateTags(ctx, items)
 	case pendingDelete:
-		return s.deleteEntries(ctx, items)
+		return e.deleteEntries(ctx, items)
 	default:
 		ev := local.Event{Keys: items}
-		return s.be.Run(ctx, func(ctx context.Context) error { return s.publishNow(ctx, ev) })
+		return e.Backend.Run(ctx, func(ctx context.Context) error { return e.publishNow(ctx, ev) })
 	}
 }
 
@@ -126,8 +126,8 @@ type pendingBatch struct {
 
 // pendingSnapshot copies the pending items; ok is false (and the retry
 // goroutine is marked stopped) when there are none.
-func (s *Store) pendingSnapshot() (batch [numPendingKinds]pendingBatch, ok bool) {
-	p := &s.pending
+func (e *Engine) pendingSnapshot() (batch [numPendingKinds]pendingBatch, ok bool) {
+	p := &e.pending
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for kind, m := range p.items {
@@ -144,10 +144,10 @@ func (s *Store) pendingSnapshot() (batch [numPendingKinds]pendingBatch, ok bool)
 }
 
 // pendingDone removes applied items, unless one failed again meanwhile.
-func (s *Store) pendingDone(kind pendingKind, b pendingBatch) {
-	s.pending.mu.Lock()
-	defer s.pending.mu.Unlock()
-	m := s.pending.items[kind]
+func (e *Engine) pendingDone(kind pendingKind, b pendingBatch) {
+	e.pending.mu.Lock()
+	defer e.pending.mu.Unlock()
+	m := e.pending.items[kind]
 	for i, it := range b.items {
 		if m[it] == b.seqs[i] {
 			delete(m, it)
@@ -155,13 +155,9 @@ func (s *Store) pendingDone(kind pendingKind, b pendingBatch) {
 	}
 }
 
-// PendingInvalidations reports how many tags and keys failed to invalidate
-// (or, for a Set, to be announced to other instances' local tiers) and are
-// still being retried. A readiness probe can report not ready while it is
-// above zero: until it drops to zero, entries written before the failed
-// invalidations may still be served, by this instance as by the others.
-func (s *Store) PendingInvalidations() int {
-	s.pending.mu.Lock()
-	defer s.pending.mu.Unlock()
-	return s.pending.countLocked()
+// PendingInvalidations counts the items still to apply.
+func (e *Engine) PendingInvalidations() int {
+	e.pending.mu.Lock()
+	defer e.pending.mu.Unlock()
+	return e.pending.countLocked()
 }

@@ -1,4 +1,4 @@
-package cachefront
+package engine
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"unsafe"
 
 	"github.com/cachefront/cachefront/internal/backend"
-	"github.com/cachefront/cachefront/internal/metrics"
 )
 
 // readGroup lets concurrent reads of one key share round trips without
@@ -64,7 +63,7 @@ type sharedRead struct {
 	// err are set.
 	done    chan struct{}
 	joiners int
-	res     readResult
+	res     Read
 	err     error
 }
 
@@ -82,8 +81,8 @@ func newReadGroup() *readGroup {
 	return g
 }
 
-func (g *readGroup) read(ctx context.Context, s *Store, cc *metrics.Counters, rkey string, tags tagSet, typeHash uint32) (readResult, error) {
-	k := readKey{rkey: rkey, typeHash: typeHash, tags: unsafe.SliceData(tags.keys)}
+func (g *readGroup) read(ctx context.Context, e *Engine, c *Cache, rkey string, tags TagSet) (Read, error) {
+	k := readKey{rkey: rkey, typeHash: c.TypeHash, tags: unsafe.SliceData(tags.Keys)}
 	sh := &g.shards[maphash.String(g.seed, rkey)%uint64(len(g.shards))]
 	sh.mu.Lock()
 	kr := sh.keys[k]
@@ -104,7 +103,7 @@ func (g *readGroup) read(ctx context.Context, s *Store, cc *metrics.Counters, rk
 		kr.onWire++
 		sh.mu.Unlock()
 		defer g.finish(sh, k, kr) // even if a client hook panics
-		return s.readOnce(ctx, cc, rkey, tags, typeHash)
+		return e.readOnce(ctx, c, rkey, tags)
 	}
 	// Gather the next read, and send it when a read on the wire is
 	// answered and hands over its slot.
@@ -117,7 +116,7 @@ func (g *readGroup) read(ctx context.Context, s *Store, cc *metrics.Counters, rk
 	// Others may be waiting for this read: it runs even if this caller has
 	// gone away meanwhile (under the operation timeout all the same), and
 	// they are answered even if a client hook panics.
-	var res readResult
+	var res Read
 	err := errSharedReadFailed
 	defer func() {
 		sh.mu.Lock()
@@ -128,9 +127,9 @@ func (g *readGroup) read(ctx context.Context, s *Store, cc *metrics.Counters, rk
 		sh.mu.Unlock()
 		g.finish(sh, k, kr)
 	}()
-	res, err = s.readOnce(context.WithoutCancel(ctx), cc, rkey, tags, typeHash)
+	res, err = e.readOnce(context.WithoutCancel(ctx), c, rkey, tags)
 	if ctx.Err() != nil {
-		return readResult{}, ctx.Err()
+		return Read{}, ctx.Err()
 	}
 	return res, err
 }
@@ -153,11 +152,11 @@ func (g *readGroup) finish(sh *readShard, k readKey, kr *keyReads) {
 }
 
 // wait waits for a shared read under the caller's own context.
-func (g *readGroup) wait(ctx context.Context, sr *sharedRead) (readResult, error) {
+func (g *readGroup) wait(ctx context.Context, sr *sharedRead) (Read, error) {
 	select {
 	case <-sr.done:
 		return sr.res, sr.err
 	case <-ctx.Done():
-		return readResult{}, ctx.Err()
+		return Read{}, ctx.Err()
 	}
 }

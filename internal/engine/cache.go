@@ -1,0 +1,117 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"time"
+
+	"github.com/cachefront/cachefront/internal/entry"
+	"github.com/cachefront/cachefront/internal/local"
+	"github.com/cachefront/cachefront/internal/metrics"
+	"github.com/cachefront/cachefront/internal/topkeys"
+)
+
+// ErrNotFound reports a key that is not in the cache, or, from a loader,
+// an item the source does not have.
+var ErrNotFound = errors.New("cachefront: not found")
+
+// Cache is the engine's side of one typed cache or middleware: its name,
+// the hash of its value type, its counters and how its values become bytes.
+type Cache struct {
+	Name     string
+	TypeHash uint32
+	Counters *metrics.Counters
+	Top      *topkeys.Counter // nil without WithTopKeys
+	// Encode appends the encoding of a value to buf, which is empty.
+	Encode func(buf *bytes.Buffer, v any) error
+	// Decode decodes a stored payload; raw is the Redis reply it aliases
+	// (payloads may be decoded without copying).
+	Decode func(payload []byte, raw string) (any, error)
+	// OnlyFresh, for the middleware's responses, makes a miss of an entry
+	// past its TTL (which Redis may still hold for stale-while-revalidate)
+	// and of a cached not-found (which the middleware never stores).
+	OnlyFresh bool
+}
+
+// Usable reports whether an entry (or a local-tier copy) of the cache may
+// be served: for an OnlyFresh cache, only a value within its TTL.
+func (c *Cache) Usable(notFound bool, freshUntil int64) bool {
+	return !c.OnlyFresh || !notFound && freshUntil > time.Now().UnixMilli()
+}
+
+// Call is the resolved configuration of one call.
+type Call struct {
+	TTL         time.Duration
+	Jitter      float64
+	NegativeTTL time.Duration
+	LoadTimeout time.Duration
+	SWR         time.Duration
+	EarlyBeta   float64
+	Tags        TagSet
+}
+
+// TagSet is a list of tags with their version keys.
+type TagSet struct {
+	Names []string
+	Keys  []string // nil until built (see Call.TagSet)
+}
+
+// TagSet returns the tags of names with their version keys.
+func (e *Engine) TagSet(names []string) TagSet {
+	ts := TagSet{Names: names, Keys: make([]string, len(names))}
+	for i, n := range names {
+		ts.Keys[i] = e.Keys.Tag(n)
+	}
+	return ts
+}
+
+// TagSet returns the call's tags with their version keys, built on first
+// use: a hit from the local tier never needs them. A configuration shared
+// by concurrent calls must have them built before it is shared.
+func (c *Call) TagSet(e *Engine) TagSet {
+	if c.Tags.Keys == nil && len(c.Tags.Names) > 0 {
+		c.Tags = e.TagSet(c.Tags.Names)
+	}
+	return c.Tags
+}
+
+// Remembered is what the local tier keeps of an entry.
+type Remembered struct {
+	Value      any
+	NotFound   bool
+	Tags       []string
+	Created    int64 // Unix ms
+	FreshUntil int64
+}
+
+// Remember puts a value read or loaded from Redis in the in-process tier,
+// unless an invalidation arrived since epoch was taken (local.Tier.EpochNow).
+func (e *Engine) Remember(c *Cache, rkey string, r Remembered, epoch uint64) {
+	if e.Local == nil {
+		return
+	}
+	le := &local.Entry{Value: r.Value, NotFound: r.NotFound, TypeHash: c.TypeHash, Tags: r.Tags, Created: r.Created}
+	e.Local.Put(rkey, le, epoch, r.FreshUntil)
+}
+
+// RememberView is Remember for an entry read from Redis.
+func (e *Engine) RememberView(c *Cache, rkey string, v *entry.View, value any, epoch uint64) {
+	if e.Local == nil {
+		return
+	}
+	e.Remember(c, rkey, Remembered{Value: value, NotFound: v.Kind == entry.KindNotFound, Tags: v.TagNames(),
+		Created: v.Created, FreshUntil: v.FreshUntil}, epoch)
+}
+
+// rememberStored is Remember for an entry this process just stored.
+func (e *Engine) rememberStored(c *Cache, rkey string, h *entry.Header, value any, epoch uint64) {
+	if e.Local == nil || h == nil {
+		return
+	}
+	names := make([]string, len(h.Tags))
+	for i, t := range h.Tags {
+		names[i] = t.Name
+	}
+	e.Remember(c, rkey, Remembered{Value: value, NotFound: h.Kind == entry.KindNotFound, Tags: names,
+		Created: h.Created, FreshUntil: h.FreshUntil}, epoch)
+}
