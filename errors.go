@@ -7,7 +7,6 @@ import (
 	"github.com/cachefront/cachefront/internal/backend"
 	"github.com/cachefront/cachefront/internal/engine"
 	"github.com/cachefront/cachefront/internal/keyspace"
-	
 )
 
 // Sentinel errors. Match them with errors.Is; cachefront wraps them with
