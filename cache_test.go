@@ -616,3 +616,32 @@ func TestSetRacingAnotherInstancesInvalidationIsNeverServedStale(t *testing.T) {
 		}
 	})
 }
+func TestSameTags(t *testing.T) {
+	opts := func(tags ...[]string) []Option {
+		var out []Option
+		for _, ts := range tags {
+			out = append(out, WithTags(ts...))
+		}
+		return out
+	}
+	cases := []struct {
+		names, base []string
+		opts        []Option
+		want        bool
+	}{
+		{[]string{"a"}, nil, opts([]string{"a"}), true},
+		{[]string{"a"}, nil, opts([]string{"a", "a"}), true},
+		{[]string{"a", "b"}, nil, opts([]string{"a"}, []string{"b", "a"}), true},
+		{[]string{"c", "a"}, []string{"c"}, opts([]string{"a", "c"}), true},
+		{[]string{"a"}, nil, opts([]string{"b"}), false},
+		{[]string{"a", "b"}, nil, opts([]string{"a"}), false},
+		{[]string{"a"}, nil, opts([]string{"a", "b"}), false},
+		{[]string{"a"}, nil, append(opts([]string{"a"}), WithTTL(time.Second)), false},
+		{[]string{"c", "a"}, []string{"c"}, opts([]string{"x"}), false},
+	}
+	for i, tc := range cases {
+		if got := sameTags(tc.names, tc.base, tc.opts); got != tc.want {
+			t.Errorf("case %d: sameTags(%q, %q, …) = %v, want %v", i, tc.names, tc.base, got, tc.want)
+		}
+	}
+}

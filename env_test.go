@@ -4,22 +4,18 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/cachefront/cachefront/internal/testbackend"
 	"github.com/redis/go-redis/v9"
 )
 
-// The behavioural suite runs against every backend the environment offers:
-//
-//	miniredis  always (in process)
-//	redis      CACHEFRONT_REDIS_ADDR=127.0.0.1:6379
-//	cluster    CACHEFRONT_CLUSTER_ADDRS=127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103
-//
-// Each test gets its own namespace, so runs never see each other's keys.
+// The behavioural suite runs against every backend the environment offers
+// (see internal/testbackend). Each test gets its own namespace, so runs never
+// see each other's keys.
 
 type testBackend struct {
 	name string
@@ -37,60 +33,12 @@ func (b *testBackend) fastForward(d time.Duration) bool {
 	return true
 }
 
-type backendFactory struct {
-	name string
-	open func(t *testing.T) *testBackend
-}
-
-func backends(t *testing.T) []backendFactory {
-	t.Helper()
-	list := []backendFactory{{"miniredis", func(t *testing.T) *testBackend {
-		mr := miniredis.RunT(t)
-		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-		t.Cleanup(func() { _ = rdb.Close() })
-		return &testBackend{name: "miniredis", rdb: rdb, mr: mr}
-	}}}
-	if addr := os.Getenv("CACHEFRONT_REDIS_ADDR"); addr != "" {
-		list = append(list, backendFactory{"redis", func(t *testing.T) *testBackend {
-			rdb := redis.NewClient(&redis.Options{Addr: addr})
-			t.Cleanup(func() { _ = rdb.Close() })
-			requirePing(t, rdb)
-			return &testBackend{name: "redis", rdb: rdb}
-		}})
-	}
-	if addrs := os.Getenv("CACHEFRONT_CLUSTER_ADDRS"); addrs != "" {
-		list = append(list, backendFactory{"cluster", func(t *testing.T) *testBackend {
-			rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(addrs, ",")})
-			t.Cleanup(func() { _ = rdb.Close() })
-			requirePing(t, rdb)
-			return &testBackend{name: "cluster", rdb: rdb}
-		}})
-	}
-	return list
-}
-
-var reportedSkips = map[string]bool{}
-
 // forEachBackend runs fn as a subtest per backend.
 func forEachBackend(t *testing.T, fn func(t *testing.T, b *testBackend)) {
 	t.Helper()
-	bs := backends(t)
-	if len(bs) == 1 && !reportedSkips["integration"] {
-		reportedSkips["integration"] = true
-		t.Log("real Redis and Redis Cluster backends skipped: set CACHEFRONT_REDIS_ADDR and CACHEFRONT_CLUSTER_ADDRS to run them")
-	}
-	for _, f := range bs {
-		t.Run(f.name, func(t *testing.T) { fn(t, f.open(t)) })
-	}
-}
-
-func requirePing(t *testing.T, rdb redis.UniversalClient) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		t.Fatalf("backend configured but not answering: %v", err)
-	}
+	testbackend.ForEach(t, func(t *testing.T, b *testbackend.Backend) {
+		fn(t, &testBackend{name: b.Name, rdb: b.RDB, mr: b.MR})
+	})
 }
 
 // newTestStore returns a Store on b under a namespace of its own.
@@ -105,13 +53,7 @@ func newTestStore(t *testing.T, b *testBackend, opts ...Option) *Store {
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testbackend.WaitFor(t, d, what, cond)
 }
 
 // Product is the ~1 KiB struct the tests and benchmarks cache.
