@@ -261,22 +261,22 @@ func (c *Cache[T]) localResult(rs *readStart[T], parts keyspace.EntryParts) {
 // and keeps the value in the local tier (unless an invalidation arrived
 // since epoch). ok is false when the entry cannot be served: a payload that
 // does not decode is dropped and counted, and the read is a miss.
-func (c *Cache[T]) hit(ctx context.Context, rkey string, r *engine.Read, epoch uint64) (v T, err error, ok bool) {
+func (c *Cache[T]) hit(ctx context.Context, rkey string, r *engine.Read, epoch uint64) (v T, ok bool, err error) {
 	notFound := r.View.Kind == entry.KindNotFound
 	if !c.ec.Usable(notFound, r.View.FreshUntil) {
-		return v, nil, false
+		return v, false, nil
 	}
 	if notFound {
 		err = ErrNotFound
 	} else if v, err = c.decode(r.View.Payload, r.Raw); err != nil {
 		c.store.e.DropCorrupt(ctx, c.ec, rkey, r.Raw, err)
-		return v, nil, false
+		return v, false, nil
 	}
 	c.ec.Counters.Hit(false)
 	if c.store.e.Local != nil {
 		c.store.e.RememberView(c.ec, rkey, &r.View, v, epoch)
 	}
-	return v, err, true
+	return v, true, err
 }
 
 // Get returns the cached value of key. It returns an error matching
@@ -301,7 +301,7 @@ func (c *Cache[T]) Get(ctx context.Context, key string, opts ...Option) (T, erro
 		return zero, err
 	}
 	if r.Found == engine.FoundEntry {
-		if v, err, ok := c.hit(ctx, rs.rkey, &r, epoch); ok {
+		if v, ok, err := c.hit(ctx, rs.rkey, &r, epoch); ok {
 			return v, err
 		}
 	}
@@ -345,7 +345,7 @@ func (c *Cache[T]) GetOrLoad(ctx context.Context, key string, loader func(contex
 	w := e.Arrive()
 	r, rerr := e.Read(ctx, c.ec, rs.rkey, rs.call.TagSet(e))
 	if rerr == nil && r.Found == engine.FoundEntry {
-		if v, err, ok := c.hit(ctx, rs.rkey, &r, epoch); ok {
+		if v, ok, err := c.hit(ctx, rs.rkey, &r, epoch); ok {
 			if refresh, early := engine.NeedsRefresh(&r.View, rs.call, time.Now()); refresh {
 				c.ec.Counters.Refresh(early)
 				load := c.load(rs, loader)
@@ -474,7 +474,7 @@ func (c *Cache[T]) GetManyOrLoad(ctx context.Context, keys []string, loader func
 			ml.Values[i] = v
 		}
 	}
-	e.StoreMany(lctx, c.ec, rkeys, batch.call, snap, ml)
+	e.StoreMany(lctx, c.ec, batch.call, snap, ml)
 	return batch.values, nil
 }
 
@@ -521,7 +521,7 @@ func (c *Cache[T]) readMany(ctx context.Context, keys []string, opts []Option) (
 	}
 	for i, k := range unique {
 		if reads[i].Found == engine.FoundEntry {
-			if v, err, ok := c.hit(ctx, rkeys[i], &reads[i], epoch); ok {
+			if v, ok, err := c.hit(ctx, rkeys[i], &reads[i], epoch); ok {
 				if err == nil {
 					batch.values[k] = v
 				}

@@ -3,6 +3,11 @@ package cachefront
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -10,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cachefront/cachefront/internal/entry"
+	"github.com/redis/go-redis/v9"
 )
 
 func TestSetGetDelete(t *testing.T) {
@@ -644,4 +650,538 @@ func TestSameTags(t *testing.T) {
 			t.Errorf("case %d: sameTags(%q, %q, …) = %v, want %v", i, tc.names, tc.base, got, tc.want)
 		}
 	}
+}
+
+// failReads makes single reads (GET/MGET, not pipelines) of keys containing
+// key fail while on is set.
+type failReads struct {
+	key string
+	on  atomic.Bool
+}
+
+func (f *failReads) matches(cmd redis.Cmder) bool {
+	for _, a := range cmd.Args()[1:] {
+		if k, ok := a.(string); ok && strings.Contains(k, f.key) {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *failReads) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (f *failReads) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		name := strings.ToLower(cmd.Name())
+		if f.on.Load() && (name == "get" || name == "mget") && f.matches(cmd) {
+			err := errors.New("injected read failure")
+			cmd.SetErr(err)
+			return err
+		}
+		return next(ctx, cmd)
+	}
+}
+func (f *failReads) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// A caller that arrives after InvalidateTags returned and whose own read of
+// the entry fails transiently shares the name of a load that started before
+// the invalidation (a failed read names the load of a cold key), but does not
+// take that load's pre-invalidation value: it gets a load of its own.
+func TestFailedReadNeverTakesALoadFromBeforeIt(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		ctx := context.Background()
+		s := newTestStore(t, b)
+		c := New[string](s, "rf")
+		rkey, _ := s.e.Keys.Entry("rf", "k")
+		hook := &failReads{key: rkey}
+		b.rdb.AddHook(hook)
+
+		db := &sourceData{v: "old"}
+		started := make(chan struct{}, 4)
+		release := make(chan struct{})
+		loader := func(ctx context.Context) (string, error) {
+			seen := db.read()
+			started <- struct{}{}
+			<-release
+			return seen, nil
+		}
+		a := make(chan string, 1)
+		go func() {
+			v, _ := c.GetOrLoad(ctx, "k", loader, WithTags("t"))
+			a <- v
+		}()
+		<-started
+		changeAndInvalidate(t, s, db, hook)
+		bRes := make(chan string, 1)
+		go func() {
+			v, err := c.GetOrLoad(ctx, "k", loader, WithTags("t"))
+			if err != nil {
+				v = "error: " + err.Error()
+			}
+			bRes <- v
+		}()
+		time.Sleep(150 * time.Millisecond)
+		hook.on.Store(false)
+		close(release)
+		<-a
+		if got := <-bRes; got == "old" {
+			t.Fatalf("a caller arriving after InvalidateTags returned got %q, loaded before it", got)
+		}
+	})
+}
+
+// The same holds for the middleware: a request whose read of the entry fails
+// after an invalidation does not take the response of a handler run that
+// began before it.
+func TestMiddlewareFailedReadNeverTakesAResponseFromBeforeIt(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		db := &sourceData{v: "old"}
+		started := make(chan struct{}, 4)
+		release := make(chan struct{})
+		var calls atomic.Int32
+		h := Middleware(s, WithTags("t"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			seen := db.read()
+			if calls.Add(1) == 1 {
+				started <- struct{}{}
+				<-release
+			}
+			_, _ = w.Write([]byte(seen))
+		}))
+		hook := &failReads{key: "GET /page"}
+		b.rdb.AddHook(hook)
+		get := func() <-chan string {
+			ch := make(chan string, 1)
+			go func() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, httptest.NewRequest("GET", "/page", nil))
+				ch <- w.Body.String()
+			}()
+			return ch
+		}
+
+		a := get()
+		<-started
+		changeAndInvalidate(t, s, db, hook)
+		second := get()
+		time.Sleep(150 * time.Millisecond) // the request reaches its flight
+		hook.on.Store(false)
+		close(release)
+		if got := <-a; got != "old" {
+			t.Fatalf("the first request got %q", got)
+		}
+		if got := <-second; got != "new" {
+			t.Fatalf("a request arriving after InvalidateTags returned got %q, built before it", got)
+		}
+	})
+}
+
+// sourceData is the source of truth the tests' loaders and handlers read.
+type sourceData struct {
+	mu sync.Mutex
+	v  string
+}
+
+func (d *sourceData) read() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.v
+}
+
+func (d *sourceData) set(v string) {
+	d.mu.Lock()
+	d.v = v
+	d.mu.Unlock()
+}
+
+// changeAndInvalidate changes d to "new", invalidates tag "t" and then makes
+// the next read of hook's key fail once, as a transient Redis error would.
+func changeAndInvalidate(t *testing.T, s *Store, d *sourceData, hook *failReads) {
+	t.Helper()
+	d.mu.Lock()
+	d.v = "new"
+	d.mu.Unlock()
+	if err := s.InvalidateTags(context.Background(), "t"); err != nil {
+		t.Fatal(err)
+	}
+	hook.on.Store(true)
+}
+
+// A caller that arrives after InvalidateTags, joins a load that then reports
+// a conflict (a late tag invalidated during it) and retries, is never handed
+// the result of a load that started before the invalidation, such as the
+// retry of an earlier conflicting load: a retry is named after the flight it
+// follows, so only that flight's callers share it.
+func TestConflictRetryNeverJoinsAnOlderRetry(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		ctx := context.Background()
+		s := newTestStore(t, b)
+		c := New[string](s, "retry")
+
+		var mu sync.Mutex
+		db := "old" // the source of truth
+		const n = 8
+		var started, release [n]chan struct{}
+		for i := range n {
+			started[i] = make(chan struct{})
+			release[i] = make(chan struct{})
+		}
+		for i := 4; i < n; i++ {
+			close(release[i]) // loads after the third one are not held
+		}
+		var calls atomic.Int32
+		loader := func(ctx context.Context) (string, error) {
+			i := int(calls.Add(1))
+			mu.Lock()
+			seen := db
+			mu.Unlock()
+			close(started[i])
+			<-release[i]
+			AddTags(ctx, "t")
+			return seen + "#" + strconv.Itoa(i), nil
+		}
+		get := func() <-chan string {
+			ch := make(chan string, 1)
+			go func() {
+				v, err := c.GetOrLoad(ctx, "k", loader)
+				if err != nil {
+					v = "error: " + err.Error()
+				}
+				ch <- v
+			}()
+			return ch
+		}
+		settle := func() { time.Sleep(150 * time.Millisecond) } // a goroutine reaches DoChan
+
+		// L0: a load that an invalidation of its late tag makes unstorable;
+		// C joins it and, on its conflict, starts the retry flight L2.
+		a := get()
+		<-started[1]
+		if err := s.InvalidateTags(ctx, "t"); err != nil {
+			t.Fatal(err)
+		}
+		cRes := get()
+		settle()
+		close(release[1])
+		<-a
+		<-started[2] // L2, C's retry, is loading (it read "old")
+
+		// L1: D starts a new load of the key before the source changes.
+		d := get()
+		<-started[3]
+
+		// The source changes and the tag is invalidated.
+		mu.Lock()
+		db = "new"
+		mu.Unlock()
+		if err := s.InvalidateTags(ctx, "t"); err != nil {
+			t.Fatal(err)
+		}
+
+		// B arrives after InvalidateTags returned and joins L1 (the key is
+		// still absent: nothing was stored).
+		bRes := get()
+		settle()
+		close(release[3]) // L1 ends with a conflict: B retries
+		<-d
+		settle()
+		close(release[2]) // L2 ends
+		<-cRes
+
+		got := <-bRes
+		if strings.HasPrefix(got, "old") {
+			t.Fatalf("a caller arriving after InvalidateTags returned got %q, computed from data read before it", got)
+		}
+	})
+}
+
+func TestGetManyAndBatchLoad(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		c := New[Product](s, "products", WithNegativeTTL(time.Minute))
+		for _, k := range []string{"A1", "A2"} {
+			if err := c.Set(ctxBG, k, sampleProduct(k), WithTags("category:1")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := c.GetMany(ctxBG, []string{"A1", "A2", "A3", "A1"})
+		if err != nil || len(got) != 2 || got["A1"].ASIN != "A1" || got["A2"].ASIN != "A2" {
+			t.Fatalf("GetMany = %v, %v", got, err)
+		}
+
+		var asked [][]string
+		var calls atomic.Int32
+		loader := func(ctx context.Context, missing []string) (map[string]Product, error) {
+			calls.Add(1)
+			asked = append(asked, slices.Clone(missing))
+			out := map[string]Product{}
+			for _, k := range missing {
+				if k != "GONE" {
+					out[k] = sampleProduct(k)
+				}
+			}
+			return out, nil
+		}
+		keys := []string{"A1", "A2", "A3", "A4", "GONE"}
+		got, err = c.GetManyOrLoad(ctxBG, keys, loader, WithTags("category:1"))
+		if err != nil || len(got) != 4 || got["A4"].ASIN != "A4" {
+			t.Fatalf("GetManyOrLoad = %v, %v", got, err)
+		}
+		if len(asked) != 1 || !slices.Equal(asked[0], []string{"A3", "A4", "GONE"}) {
+			t.Fatalf("loader asked for %v, want the three missing keys once", asked)
+		}
+		// Everything is cached now, GONE as not-found.
+		got, err = c.GetManyOrLoad(ctxBG, keys, loader, WithTags("category:1"))
+		if err != nil || len(got) != 4 || calls.Load() != 1 {
+			t.Fatalf("second batch: %d values, %v, %d loader calls", len(got), err, calls.Load())
+		}
+		// One invalidation empties the batch.
+		if err := s.InvalidateTags(ctxBG, "category:1"); err != nil {
+			t.Fatal(err)
+		}
+		got, err = c.GetMany(ctxBG, keys)
+		if err != nil || len(got) != 0 {
+			t.Fatalf("after invalidation GetMany = %d values, %v", len(got), err)
+		}
+	})
+}
+
+func TestGetManyOrLoadRespectsDeleteDuringLoad(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		c := New[string](s, "c")
+		loader := func(ctx context.Context, missing []string) (map[string]string, error) {
+			if err := c.Delete(ctx, "k1"); err != nil { // a write lands while the batch loads
+				return nil, err
+			}
+			out := map[string]string{}
+			for _, k := range missing {
+				out[k] = "old " + k
+			}
+			return out, nil
+		}
+		if _, err := c.GetManyOrLoad(ctxBG, []string{"k1", "k2"}, loader); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Get(ctxBG, "k1"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("k1 = %v: a batch load stored a value over a later Delete", err)
+		}
+		if v, err := c.Get(ctxBG, "k2"); err != nil || v != "old k2" {
+			t.Fatalf("k2 = %q, %v", v, err)
+		}
+	})
+}
+
+func TestGetManyOrLoadWithRedisDown(t *testing.T) {
+	for name, open := range stoppableServers(t) {
+		t.Run(name, func(t *testing.T) {
+			srv := open(t)
+			b := &testBackend{rdb: newClient(srv.addr)}
+			defer b.rdb.Close()
+			srv.stop()
+			c := New[string](NewStore(b.rdb, WithOperationTimeout(100*time.Millisecond)), "c")
+			got, err := c.GetManyOrLoad(ctxBG, []string{"a", "b"}, func(ctx context.Context, missing []string) (map[string]string, error) {
+				return map[string]string{"a": "1", "b": "2"}, nil
+			})
+			if err != nil || fmt.Sprint(got) != "map[a:1 b:2]" {
+				t.Fatalf("GetManyOrLoad with Redis down = %v, %v", got, err)
+			}
+		})
+	}
+}
+
+// A batch load that outlives the tombstone of a Delete made during it (a
+// cache's or call's WithLoadTimeout may exceed the Store's, which sizes
+// tombstones) would find the key absent again, matching the generation it
+// saw; GetManyOrLoad does not write so late, as GetOrLoad does not. The
+// loader really runs past the tombstone's TTL (shortened for the test);
+// miniredis, which expires keys only when told, is moved forward as much.
+func TestGetManyOrLoadDoesNotWritePastATombstone(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		ctx := context.Background()
+		s := newTestStore(t, b, WithLoadTimeout(time.Millisecond))
+		s.e.TombstoneGrace = 600 * time.Millisecond
+		c := New[string](s, "gm", WithLoadTimeout(10*time.Minute))
+		_, err := c.GetManyOrLoad(ctx, []string{"k"}, func(ctx context.Context, missing []string) (map[string]string, error) {
+			// The loader has read the source ("old"). Now the row is
+			// deleted and the cache key with it.
+			if err := c.Delete(ctx, "k"); err != nil {
+				t.Error(err)
+			}
+			slow := s.e.TombstoneTTL() + 200*time.Millisecond // the load is slow
+			time.Sleep(slow)
+			if b.mr != nil {
+				b.mr.FastForward(slow)
+			}
+			return map[string]string{"k": "old"}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, err := c.Get(ctx, "k"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("after Delete returned, Get found %q (%v): a batch load that began before it stored its value", v, err)
+		}
+	})
+}
+
+func TestStaleWhileRevalidate(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		c := New[string](s, "swr", WithTTL(100*time.Millisecond), WithTTLJitter(0), WithStaleWhileRevalidate(time.Minute))
+		var loads atomic.Int32
+		release := make(chan struct{})
+		load := func(ctx context.Context) (string, error) {
+			n := loads.Add(1)
+			if n > 1 {
+				<-release // the refresh is slow; stale readers must not wait for it
+			}
+			return fmt.Sprintf("v%d", n), nil
+		}
+		if v, _ := c.GetOrLoad(ctxBG, "k", load); v != "v1" {
+			t.Fatalf("first load = %q", v)
+		}
+		// Past the TTL: every reader gets v1 at once, one refresh starts.
+		waitFor(t, 5*time.Second, "the TTL to pass and a refresh to start", func() bool {
+			v, err := c.GetOrLoad(ctxBG, "k", load)
+			if err != nil || v != "v1" {
+				t.Fatalf("stale read = %q, %v; want v1 served at once", v, err)
+			}
+			return loads.Load() == 2
+		})
+		var wg sync.WaitGroup
+		for i := 0; i < 50; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if v, _ := c.GetOrLoad(ctxBG, "k", load); v != "v1" {
+					t.Errorf("stale read during the refresh = %q", v)
+				}
+			}()
+		}
+		wg.Wait()
+		close(release)
+		waitFor(t, 5*time.Second, "the refreshed value", func() bool {
+			v, _ := c.Get(ctxBG, "k")
+			return v == "v2"
+		})
+		if n := loads.Load(); n != 2 {
+			t.Fatalf("%d loads, want the first and exactly one refresh", n)
+		}
+		if st := s.Stats(); st.Refreshes == 0 {
+			t.Fatalf("refreshes not counted: %+v", st)
+		}
+	})
+}
+
+func TestEarlyRefreshRefreshesBeforeExpiryWithoutStampede(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		// A slow loader (20ms) and a large beta (scale 2s) give each hit a
+		// fair chance to refresh a 2s entry early, long before it expires.
+		c := New[string](s, "xfetch", WithTTL(2*time.Second), WithTTLJitter(0), WithEarlyRefresh(100))
+		var loads atomic.Int32
+		var secondLoadAt atomic.Int64
+		load := func(ctx context.Context) (string, error) {
+			n := loads.Add(1)
+			if n == 2 {
+				secondLoadAt.Store(time.Now().UnixNano())
+			}
+			time.Sleep(20 * time.Millisecond) // the loader's cost, which XFetch weighs
+			return fmt.Sprintf("v%d", n), nil
+		}
+		firstLoad := time.Now()
+		if _, err := c.GetOrLoad(ctxBG, "k", load); err != nil {
+			t.Fatal(err)
+		}
+		gate := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := 0; i < 200; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-gate
+				if v, err := c.GetOrLoad(ctxBG, "k", load); err != nil || v == "" {
+					t.Errorf("hit during early refresh = %q, %v", v, err)
+				}
+			}()
+		}
+		close(gate)
+		wg.Wait()
+		waitFor(t, 5*time.Second, "the early refresh", func() bool {
+			v, _ := c.Get(ctxBG, "k")
+			return v != "v1"
+		})
+		if early := time.Unix(0, secondLoadAt.Load()).Sub(firstLoad); early >= 2*time.Second {
+			t.Fatalf("the refresh came %v after the first load, not before the 2s expiry", early)
+		}
+		// 200 concurrent hits: in-process deduplication keeps the refreshes to
+		// a handful (one per wave of hits that saw the same generation), never
+		// one per caller.
+		if n := loads.Load(); n < 2 || n > 5 {
+			t.Fatalf("%d loads for 200 hits, want 1 load and very few refreshes", n)
+		}
+	})
+}
+
+func TestStampedeLeaseAcrossStores(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		ns := newTestStore(t, b).Namespace()
+		var loads atomic.Int32
+		load := func(ctx context.Context) (string, error) {
+			loads.Add(1)
+			time.Sleep(100 * time.Millisecond)
+			return "shared", nil
+		}
+		var caches []*Cache[string]
+		for i := 0; i < 4; i++ {
+			s := NewStore(b.rdb, WithNamespace(ns), WithStampedeLease(5*time.Second), WithOperationTimeout(10*time.Second))
+			caches = append(caches, New[string](s, "hot"))
+		}
+		gate := make(chan struct{})
+		var wg sync.WaitGroup
+		for _, c := range caches {
+			for i := 0; i < 250; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-gate
+					if v, err := c.GetOrLoad(ctxBG, "k", load); err != nil || v != "shared" {
+						t.Errorf("GetOrLoad = %q, %v", v, err)
+					}
+				}()
+			}
+		}
+		close(gate)
+		wg.Wait()
+		if n := loads.Load(); n != 1 {
+			t.Fatalf("four Stores x 250 goroutines ran the loader %d times, want 1", n)
+		}
+	})
+}
+
+func TestDeadLeaseHolderDoesNotBlockBeyondTheWait(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b, WithStampedeLease(200*time.Millisecond))
+		c := New[string](s, "c")
+		rkey, _ := s.e.Keys.Entry("c", "k")
+		// A holder that took the lease and died.
+		if err := b.rdb.Set(ctxBG, s.e.Keys.Lease(rkey), "dead", time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		v, err := c.GetOrLoad(ctxBG, "k", func(context.Context) (string, error) { return "loaded", nil })
+		if err != nil || v != "loaded" {
+			t.Fatalf("GetOrLoad = %q, %v", v, err)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Fatalf("waited %v behind a dead lease holder (wait bound 200ms)", d)
+		}
+		if st := s.Stats(); st.LeaseWaits != 1 {
+			t.Fatalf("lease waits = %d, want 1", st.LeaseWaits)
+		}
+		if got, err := c.Get(ctxBG, "k"); err != nil || got != "loaded" {
+			t.Fatalf("value not stored after the wait: %q, %v", got, err)
+		}
+	})
 }

@@ -177,23 +177,145 @@
 // shares the series instead of panicking. Counters (all labelled with the
 // Store's namespace):
 //
-//	cachefront_hits_total{cache,layer}
-//	cachefront_misses_total{cache}
-//	cachefront_errors_total{cache,op}
-//	cachefront_loads_total{cache,result}
-//	cachefront_load_duration_seconds{cache}        (histogram)
-//	cachefront_dedup_waits_total{cache}
-//	cachefront_stale_entries_total{cache}
-//	cachefront_writes_skipped_total{cache,reason}
-//	cachefront_invalidations_total{kind}
-//	cachefront_refreshes_total{cache,reason}
-//	cachefront_lease_waits_total{cache,result}
-//	cachefront_circuit_open                        (gauge)
+//	cachefront_hits_total{cache,layer}           reads served from the cache (layer "redis" or "local")
+//	cachefront_misses_total{cache}               reads that loaded or found nothing
+//	cachefront_errors_total{cache,op}            failures, apart from misses (op: read, write, delete, invalidate, decode, encode, tags)
+//	cachefront_loads_total{cache,result}         loader calls (result: ok, not_found, error)
+//	cachefront_load_duration_seconds{cache}      loader call duration
+//	cachefront_dedup_waits_total{cache}          callers that waited for another caller's load instead of loading
+//	cachefront_stale_entries_total{cache}        entries found but rejected because a tag was invalidated after they were built
+//	cachefront_writes_skipped_total{cache,reason} cache writes not done (reason: conflict, unavailable)
+//	cachefront_invalidations_total{kind}         tags invalidated and keys deleted (kind: tag, key)
+//	cachefront_refreshes_total{cache,reason}     background refreshes started (reason: stale, early)
+//	cachefront_lease_waits_total{cache,result}   loads that waited for another instance's lease (result: served, timeout)
+//	cachefront_circuit_open                      1 while the circuit breaker is open
 //
 // Label values are cache names and fixed words, never keys or tags.
 // [Store.Stats] returns the same counts as plain numbers, with
 // [WithTopKeys] the keys read most in each cache, and [Store.CountEntries]
 // counts a namespace's entries without blocking Redis.
+//
+// # HTTP middleware: what is cached
+//
+// [Middleware] caches whole responses of the routes it wraps, with the same
+// engine as [Cache] values.
+//
+// Only GET and HEAD requests are looked up; every other method reaches the
+// handler untouched. A HEAD request is answered from the GET entry.
+//
+// The key is the path, the query parameters sorted by name (without the
+// bypass parameter), the values of the request headers named by WithVary,
+// and the user WithUserKey returns; WithKeyFunc replaces the path and query
+// part. Keys longer than 256 bytes are hashed.
+//
+// A response is stored when it is complete and its status is cacheable (200,
+// or the WithCacheableStatus list). It is never stored when:
+//
+//   - it sets a cookie (Set-Cookie): the cookie belongs to one client;
+//   - it says Cache-Control: no-store, or private (allowed only on routes
+//     keyed per user with WithUserKey, where every entry has one user);
+//   - its Vary header names a request header that WithVary does not (or "*");
+//   - its body passes the size cap (WithMaxBodySize, 1 MiB by default): it
+//     still streams to its client in full, and the middleware stops keeping
+//     it in memory past the cap;
+//   - the handler panicked, hijacked the connection, declared trailers, wrote
+//     fewer or more bytes than its Content-Length, or took longer than the
+//     Store's load timeout (WithLoadTimeout on NewStore).
+//
+// Entries live for the route's TTL (WithTTL on Middleware, else the Store's)
+// and carry the route's tags (WithTags), the request's (WithTagsFunc) and
+// those the handler adds while it runs with AddTags(r.Context(), …):
+// Store.InvalidateTags of any of them invalidates the entry on every
+// instance. InvalidateOnSuccess does it for write routes.
+//
+// # HTTP middleware: never one user's response to another
+//
+// A request that carries an Authorization header or a cookie bypasses the
+// cache, unless the route keys it per user (WithUserKey), declares that its
+// responses do not depend on credentials (WithPublic), or names the
+// credential headers in WithVary. Credentials the middleware cannot see (an
+// API key in a custom header) must be named with WithVary or WithUserKey.
+// A Range request is answered with the whole representation (a 200, as RFC
+// 9110 allows), from the entry or from a handler call that fills it, and a
+// request with an Upgrade header is cached like any GET (a handler that
+// upgrades the connection is never stored): neither is a way past the
+// cache. A request
+// whose query string does not parse is answered by WithBadRequestHandler
+// (400 by default), never by the handler.
+//
+// # HTTP middleware: response headers
+//
+// Every GET and HEAD response says what the cache did: X-Cache is HIT, MISS
+// or BYPASS, and Cache-Status (RFC 9211) says the same with details
+// ("cachefront; hit; ttl=42", "cachefront; fwd=uri-miss; collapsed",
+// "cachefront; fwd=bypass; detail=credentials"). Hits carry Age. A stored
+// response has a strong ETag (unless its handler set one): a hash of its
+// content, computed once when it is stored and served from the entry, so
+// that every instance serves the same ETag. A request whose If-None-Match
+// matches it gets 304 Not Modified, on hits and misses alike. The handler
+// itself never sees If-None-Match or If-Modified-Since on a cached route,
+// and sees a HEAD request as a GET when it runs to fill the cache.
+//
+// # HTTP middleware: bypass
+//
+// ?nocache=true (or ?nocache, ?nocache=1) sends one request past the cache:
+// not read, not written, X-Cache: BYPASS. WithBypassParam renames the
+// parameter or turns it off; WithBypassAllowed limits it to some requests.
+//
+// # HTTP middleware: concurrency and failure
+//
+// Concurrent misses of one key on one instance run the handler once: the
+// first request runs it in its own goroutine and streams its response as
+// usual, the others wait for that response and get it as well (X-Cache:
+// MISS, Cache-Status: collapsed), or, if it turns out not to be storable,
+// run the handler themselves. A waiter whose client goes away leaves at
+// once. The handler's context is not cancelled when its own client goes away
+// while its response may still be stored or shared; it is cancelled once
+// that client has gone and the response can no longer be used.
+//
+// Invalidation holds as for Cache.GetOrLoad: a handler that started before
+// Store.InvalidateTags of one of its tags (or a Store.Delete of its key)
+// returned cannot have its response stored afterwards, and a request
+// arriving after the invalidation never waits for it.
+//
+// With Redis down, slow or failing, the handler is simply called (still
+// once per key across concurrent requests) and its response sent; nothing
+// is stored, and the errors are counted. The handler may flush
+// (http.Flusher, http.ResponseController) and stream as usual: flushing
+// sends the response so far and streams from then on, and the response is
+// still stored if it completes within the cap. http.Hijacker and
+// http.Pusher are there when the server's ResponseWriter has them.
+//
+// # HTTP middleware: where it goes
+//
+// The key and the entry are built from the request and the response as the
+// middleware sees them. Middleware placed outside it runs on every request,
+// hits included: put per-request work there (request IDs, logging, CORS,
+// compression, session cookies); what it sets before calling the cache is
+// left out of the entry and never keeps a response from being stored.
+// Middleware placed inside it runs only on misses, and its headers are
+// stored with the response. Outer rewriting such as http.StripPrefix changes
+// the path the key holds: give routes mounted under different prefixes
+// different names. A middleware's name must not be a Cache's name on the
+// same Store. Request directives (Cache-Control: no-cache from a reload) are
+// not obeyed: this is the origin's own cache, and ?nocache is its bypass.
+//
+// With WithLocalCache on the Store, hits are served from the in-process tier
+// (no round trip, no decoding) and invalidations on any instance reach it as
+// they reach Cache values. Stale-while-revalidate, early refresh and the
+// cross-instance lease apply to Cache values only: an HTTP entry is a miss
+// once its TTL has passed, and misses are coalesced within each instance.
+//
+// # HTTP middleware: metrics
+//
+// Requests are counted in the Store's metrics and Stats under the
+// middleware's name (WithName, default "http"), never per URL:
+// cachefront_hits_total and cachefront_misses_total per request,
+// cachefront_loads_total and cachefront_load_duration_seconds per handler
+// call (result "error" for a panic or a 5xx, "not_found" for 404 and 410),
+// cachefront_dedup_waits_total for requests served by another's handler
+// call, and cachefront_errors_total for Redis failures. Bypassed requests
+// are not counted.
 //
 // # Redis keys
 //

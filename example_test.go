@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/cachefront/cachefront"
+	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
@@ -119,4 +123,152 @@ func ExampleAddTags() {
 	fmt.Println(errors.Is(err, cachefront.ErrNotFound))
 	// Output:
 	// true
+}
+
+// exampleStore returns a Store on an in-process Redis, so that the examples
+// run anywhere.
+func exampleStore() (*cachefront.Store, func()) {
+	mr, err := miniredis.Run()
+	if err != nil {
+		panic(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	store := cachefront.NewStore(rdb, cachefront.WithNamespace("shop"))
+	return store, func() { _ = store.Close(); _ = rdb.Close(); mr.Close() }
+}
+
+// show sends one request to h and prints what came back.
+func show(h http.Handler, method, target string, header ...string) {
+	r := httptest.NewRequest(method, target, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		r.Header.Set(header[i], header[i+1])
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	line := fmt.Sprintf("%-6s %-24s %d %-6s %s", method, target, w.Code, w.Header().Get("X-Cache"), strings.TrimSpace(w.Body.String()))
+	fmt.Println(strings.TrimRight(line, " "))
+}
+
+// Caching a net/http route, tagging its responses, and invalidating them
+// from the write route.
+func ExampleMiddleware() {
+	store, stop := exampleStore()
+	defer stop()
+
+	title := "Kettle"
+	product := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A tag known only once the product is read: its category.
+		cachefront.AddTags(r.Context(), "category:42")
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"asin":%q,"title":%q}`, r.PathValue("asin"), title)
+	})
+	update := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		title = "Steel kettle" // the database write
+		w.WriteHeader(http.StatusNoContent)
+	})
+	productTag := func(r *http.Request) []string { return []string{"product:" + r.PathValue("asin")} }
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /products/{asin}", cachefront.Middleware(store,
+		cachefront.WithName("product"),
+		cachefront.WithTTL(5*time.Minute),
+		cachefront.WithTagsFunc(productTag),
+	)(product))
+	mux.Handle("PUT /products/{asin}", cachefront.InvalidateOnSuccess(store, productTag)(update))
+
+	show(mux, "GET", "/products/B01")
+	show(mux, "GET", "/products/B01")
+	show(mux, "HEAD", "/products/B01")
+	show(mux, "GET", "/products/B01?nocache=true")
+	show(mux, "GET", "/products/B01", "Authorization", "Bearer eyJhbGciOi...")
+	show(mux, "PUT", "/products/B01")
+	show(mux, "GET", "/products/B01")
+	_ = store.InvalidateTags(context.Background(), "category:42") // a write elsewhere to category 42
+	show(mux, "GET", "/products/B01")
+
+	st := store.Stats().Caches["product"]
+	fmt.Printf("hits %d, misses %d, handler calls %d\n", st.Hits, st.Misses, st.Loads)
+	// Output:
+	// GET    /products/B01            200 MISS   {"asin":"B01","title":"Kettle"}
+	// GET    /products/B01            200 HIT    {"asin":"B01","title":"Kettle"}
+	// HEAD   /products/B01            200 HIT
+	// GET    /products/B01?nocache=true 200 BYPASS {"asin":"B01","title":"Kettle"}
+	// GET    /products/B01            200 BYPASS {"asin":"B01","title":"Kettle"}
+	// PUT    /products/B01            204
+	// GET    /products/B01            200 MISS   {"asin":"B01","title":"Steel kettle"}
+	// GET    /products/B01            200 MISS   {"asin":"B01","title":"Steel kettle"}
+	// hits 2, misses 3, handler calls 3
+}
+
+// With chi, the middleware goes on a group of routes with Use, and the
+// invalidation on the write route with With. Conditional requests get 304.
+func ExampleMiddleware_chi() {
+	store, stop := exampleStore()
+	defer stop()
+
+	categories := []string{"Kitchen", "Garden"}
+	r := chi.NewRouter()
+	r.Group(func(r chi.Router) {
+		r.Use(cachefront.Middleware(store,
+			cachefront.WithName("categories"),
+			cachefront.WithTTL(time.Hour),
+			cachefront.WithTags("categories"),
+		))
+		r.Get("/categories", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintln(w, strings.Join(categories, ","))
+		})
+	})
+	r.With(cachefront.InvalidateOnSuccess(store, func(*http.Request) []string { return []string{"categories"} })).
+		Post("/categories", func(w http.ResponseWriter, r *http.Request) {
+			categories = append(categories, "Toys")
+			w.WriteHeader(http.StatusCreated)
+		})
+
+	show(r, "GET", "/categories")
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest("GET", "/categories", nil))
+	etag := w.Header().Get("ETag")
+	show(r, "GET", "/categories", "If-None-Match", etag)
+	show(r, "POST", "/categories")
+	show(r, "GET", "/categories", "If-None-Match", etag)
+	show(r, "GET", "/categories")
+	// Output:
+	// GET    /categories              200 MISS   Kitchen,Garden
+	// GET    /categories              304 HIT
+	// POST   /categories              201
+	// GET    /categories              200 MISS   Kitchen,Garden,Toys
+	// GET    /categories              200 HIT    Kitchen,Garden,Toys
+}
+
+// Deleting the cached response of one URL, as an admin tool would: the same
+// options give the same key.
+func ExampleMiddlewareKey() {
+	store, stop := exampleStore()
+	defer stop()
+
+	calls := 0
+	opts := []cachefront.Option{cachefront.WithName("search"), cachefront.WithTTL(time.Minute)}
+	h := cachefront.Middleware(store, opts...)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		fmt.Fprintf(w, "results #%d", calls)
+	}))
+	show(h, "GET", "/search?q=kettle&page=2")
+
+	key, err := cachefront.MiddlewareKey(store, httptest.NewRequest("GET", "/search?page=2&q=kettle", nil), opts...)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(key)
+	if err := store.Delete(context.Background(), key); err != nil {
+		panic(err)
+	}
+	show(h, "GET", "/search?q=kettle&page=2")
+	show(h, "GET", "/search?q=kettle&page=2")
+	show(h, "GET", "/search?q=%zz")
+	// Output:
+	// GET    /search?q=kettle&page=2  200 MISS   results #1
+	// search:GET /search?page=2&q=kettle
+	// GET    /search?q=kettle&page=2  200 MISS   results #2
+	// GET    /search?q=kettle&page=2  200 HIT    results #2
+	// GET    /search?q=%zz            400        malformed query string
 }

@@ -5,23 +5,6 @@ import (
 	"github.com/cachefront/cachefront/internal/metrics"
 )
 
-// Metric names, all with a constant label namespace="<Store namespace>":
-//
-//	cachefront_hits_total{cache,layer}           reads served from the cache (layer "redis" or "local")
-//	cachefront_misses_total{cache}               reads that loaded or found nothing
-//	cachefront_errors_total{cache,op}            failures, apart from misses (op: read, write, delete, invalidate, decode, encode, tags)
-//	cachefront_loads_total{cache,result}         loader calls (result: ok, not_found, error)
-//	cachefront_load_duration_seconds{cache}      loader call duration
-//	cachefront_dedup_waits_total{cache}          callers that waited for another caller's load instead of loading
-//	cachefront_stale_entries_total{cache}        entries found but rejected because a tag was invalidated after they were built
-//	cachefront_writes_skipped_total{cache,reason} cache writes not done (reason: conflict, unavailable)
-//	cachefront_invalidations_total{kind}         tags invalidated and keys deleted (kind: tag, key)
-//	cachefront_refreshes_total{cache,reason}     background refreshes started (reason: stale, early)
-//	cachefront_lease_waits_total{cache,result}   loads that waited for another instance's lease (result: served, timeout)
-//	cachefront_circuit_open                      1 while the circuit breaker is open
-//
-// Label values are cache names and the fixed words above, never keys or tags.
-
 // CacheStats are read counters: a read served from the cache counts one hit,
 // a read that had to load or found nothing counts one miss, whatever layers
 // it looked in. They count the same events as the Prometheus metrics.

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/cachefront/cachefront/internal/engine"
+	"github.com/cachefront/cachefront/internal/httpcache"
 	"github.com/go-chi/chi/v5"
 	"github.com/redis/go-redis/v9"
 )
@@ -1323,6 +1325,399 @@ func BenchmarkMiddlewareHit(b *testing.B) {
 		for pb.Next() {
 			if w := get(h, "GET", "/products?page=1"); w.Code != 200 {
 				b.Fatal(w.Code)
+			}
+		}
+	})
+}
+
+// planOf returns the plan serve would make for r (a bypass fails the test).
+func planOf(t *testing.T, m *httpCache, r *http.Request) *httpPlan {
+	t.Helper()
+	key, p, why := m.plan(r, nil)
+	if why != "" {
+		t.Fatal(why)
+	}
+	rkey, err := m.c.store.e.Keys.Entry(m.c.Name(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.rkey, p.fwd, p.wait = rkey, "uri-miss", m.c.store.e.Arrive()
+	return &p
+}
+
+func testHTTPCache(t *testing.T, s *Store, opts ...Option) *httpCache {
+	t.Helper()
+	m, err := newHTTPCache(s, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// A request that leaves before it could lead must not leave its flight
+// open: later requests for the key would wait on it forever.
+func TestCoalesceAbandonedLeadershipReleasesTheFlight(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		m := testHTTPCache(t, s)
+		var calls atomic.Int32
+		next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			io.WriteString(w, "ok")
+		})
+		gone, cancel := context.WithCancel(ctxBG)
+		cancel()
+		for i := 0; i < 100; i++ {
+			r := httptest.NewRequest("GET", "/x", nil).WithContext(gone)
+			m.coalesce(httptest.NewRecorder(), r, next, planOf(t, m, r), "flight")
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			r := httptest.NewRequest("GET", "/x", nil)
+			w := httptest.NewRecorder()
+			m.coalesce(w, r, next, planOf(t, m, r), "flight")
+			if w.Body.String() != "ok" {
+				t.Errorf("body %q", w.Body)
+			}
+		}()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("a request waits on a flight that its leader abandoned")
+		}
+	})
+}
+
+// The leader's second look: an entry stored between a request's read and
+// its turn to lead is served, and handed to the waiters, without running
+// the handler.
+func TestCoalesceLeaderSecondLook(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		m := testHTTPCache(t, s)
+		var calls atomic.Int32
+		next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "#%d", calls.Add(1))
+		})
+		h := Middleware(s)(next)
+		expect(t, get(h, "GET", "/x"), 200, "MISS", "#1")
+
+		r := httptest.NewRequest("GET", "/x", nil)
+		var published *engine.Outcome
+		w := httptest.NewRecorder()
+		m.lead(w, r, next, planOf(t, m, r), func(o *engine.Outcome) {
+			if published == nil {
+				published = o
+			}
+		})
+		expect(t, w, 200, "HIT", "#1")
+		if published == nil || !published.FromCache || string(published.Value.(*httpcache.Response).Body) != "#1" || published.Created == 0 {
+			t.Fatalf("published %+v", published)
+		}
+		if calls.Load() != 1 {
+			t.Fatal("the handler ran although the second look found the entry")
+		}
+	})
+}
+
+// A waiter whose leader's result could not be stored because a tag the
+// handler added was invalidated meanwhile may have arrived after that
+// invalidation: it gets a response of its own.
+func TestCoalesceConflictSendsWaitersToAFreshLoad(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		started := make(chan struct{})
+		release := make(chan struct{})
+		var calls atomic.Int32
+		h := Middleware(s)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n := calls.Add(1)
+			if n == 1 {
+				close(started)
+				<-release
+			}
+			AddTags(r.Context(), "late")
+			fmt.Fprintf(w, "#%d", n)
+		}))
+		leader := make(chan *httptest.ResponseRecorder, 1)
+		go func() { leader <- get(h, "GET", "/x") }()
+		<-started
+		waiter := make(chan *httptest.ResponseRecorder, 1)
+		go func() { waiter <- get(h, "GET", "/x") }()
+		if err := s.InvalidateTags(ctxBG, "late"); err != nil {
+			t.Fatal(err)
+		}
+		close(release)
+		expect(t, <-leader, 200, "MISS", "#1")
+		expect(t, <-waiter, 200, "MISS", "#2")
+		expect(t, get(h, "GET", "/x"), 200, "HIT", "#2")
+	})
+}
+
+// panicPipelines makes the next pipeline panic (a client hook failing), once.
+type panicPipelines struct{ armed atomic.Bool }
+
+func (p *panicPipelines) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (p *panicPipelines) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (p *panicPipelines) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		snapshot := false
+		for _, c := range cmds {
+			snapshot = snapshot || strings.EqualFold(c.Name(), "get") && strings.Contains(c.String(), "#seq")
+		}
+		if snapshot && p.armed.CompareAndSwap(true, false) {
+			panic("client hook failed")
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// A leading request whose second look panics (a client hook failing) still
+// closes its flight: later requests for the same key and state run the
+// handler instead of hanging on a flight nobody will ever answer.
+func TestLeaderPanicInSecondLookClosesItsFlight(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		single, ok := b.rdb.(*redis.Client)
+		if !ok {
+			t.Skip("builds a ContextTimeoutEnabled client from a single-server one")
+		}
+		opt := *single.Options()
+		opt.ContextTimeoutEnabled = true // operations run in the caller's goroutine
+		b = &testBackend{name: b.name, rdb: redis.NewClient(&opt)}
+		t.Cleanup(func() { _ = b.rdb.Close() })
+		hook := &panicPipelines{}
+		b.rdb.AddHook(hook)
+		s := newTestStore(t, b)
+		var calls atomic.Int32
+		h := Middleware(s, WithTTL(time.Minute))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			_, _ = w.Write([]byte("body"))
+		}))
+
+		if err := b.rdb.Ping(context.Background()).Err(); err != nil { // connect first
+			t.Fatal(err)
+		}
+		hook.armed.Store(true)
+		func() {
+			defer func() { _ = recover() }() // net/http would recover it too
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/x", nil))
+		}()
+
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/x", nil).WithContext(ctx))
+		if ctx.Err() != nil || calls.Load() == 0 || !strings.Contains(w.Body.String(), "body") {
+			t.Fatalf("a request after the leader's panic hung on its flight (ctx %v, handler calls %d, body %q)",
+				ctx.Err(), calls.Load(), w.Body.String())
+		}
+	})
+}
+
+func TestInvalidateOnSuccess(t *testing.T) {
+	forEachRouter(t, func(t *testing.T, b *testBackend, rt router) {
+		s := newTestStore(t, b)
+		var c counted
+		read := Middleware(s, WithTagsFunc(func(r *http.Request) []string {
+			return []string{"item:" + strings.TrimPrefix(r.URL.Path, "/items/")}
+		}))
+		var during string
+		write := InvalidateOnSuccess(s, func(r *http.Request) []string { return []string{"item:" + rt.param(r, "id")} })
+		var h http.Handler
+		getH := rt.mount(read, c.handler(rt))
+		h = rt.mount(func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == "GET" {
+					getH.ServeHTTP(w, r)
+					return
+				}
+				write(next).ServeHTTP(w, r)
+			})
+		}, func(w http.ResponseWriter, r *http.Request) {
+			switch r.URL.Query().Get("status") {
+			case "400":
+				w.WriteHeader(400)
+			case "late":
+				AddTags(r.Context(), "item:2")
+				w.WriteHeader(204)
+			default:
+				w.WriteHeader(204)
+				// The status is out: the invalidation happened before it.
+				during = get(getH, "GET", "/items/"+rt.param(r, "id")).Header().Get("X-Cache")
+			}
+		})
+
+		expect(t, get(h, "GET", "/items/1"), 200, "MISS", "item 1 #1 GET")
+		expect(t, get(h, "GET", "/items/2"), 200, "MISS", "item 2 #2 GET")
+		expect(t, get(h, "PUT", "/items/1?status=400"), 400, "", "")
+		expect(t, get(h, "GET", "/items/1"), 200, "HIT", "item 1 #1 GET")
+
+		expect(t, get(h, "PUT", "/items/1"), 204, "", "")
+		if during != "MISS" {
+			t.Fatalf("a read right after the 2xx status was written got X-Cache %q", during)
+		}
+		expect(t, get(h, "GET", "/items/1"), 200, "HIT", "item 1 #3 GET")
+
+		// Tags named with AddTags during the write are invalidated too.
+		expect(t, get(h, "DELETE", "/items/9?status=late"), 204, "", "")
+		expect(t, get(h, "GET", "/items/2"), 200, "MISS", "item 2 #4 GET")
+	})
+}
+
+func TestInvalidateOnSuccessNilStorePanics(t *testing.T) {
+	defer func() {
+		if err, _ := recover().(error); !errors.Is(err, ErrInvalidOption) {
+			t.Fatalf("recovered %v, want an error wrapping ErrInvalidOption", err)
+		}
+	}()
+	InvalidateOnSuccess(nil, nil)
+}
+
+func TestInvalidateOnSuccessCases(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		s := newTestStore(t, b)
+		var c counted
+		cached := Middleware(s, WithTags("t"))(c.handler(routers[0]))
+		prime := func() {
+			t.Helper()
+			get(cached, "GET", "/x")
+			if x := get(cached, "GET", "/x").Header().Get("X-Cache"); x != "HIT" {
+				t.Fatalf("not cached: %s", x)
+			}
+		}
+		invalidated := func() bool { return get(cached, "GET", "/x").Header().Get("X-Cache") == "MISS" }
+
+		cases := []struct {
+			name    string
+			tags    func(*http.Request) []string
+			handler http.HandlerFunc
+			want    bool
+		}{
+			{"nothing written is a 200", func(*http.Request) []string { return []string{"t"} },
+				func(w http.ResponseWriter, r *http.Request) {}, true},
+			{"AddTags only", nil,
+				func(w http.ResponseWriter, r *http.Request) { AddTags(r.Context(), "t"); w.WriteHeader(201) }, true},
+			{"AddTags after the status", nil,
+				func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200); AddTags(r.Context(), "t") }, true},
+			{"invalid tags skipped", func(*http.Request) []string { return []string{"", "t"} },
+				func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }, true},
+			{"3xx", func(*http.Request) []string { return []string{"t"} },
+				func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/y", http.StatusSeeOther) }, false},
+			{"5xx", func(*http.Request) []string { return []string{"t"} },
+				func(w http.ResponseWriter, r *http.Request) { AddTags(r.Context(), "t"); http.Error(w, "no", 500) }, false},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				prime()
+				get(InvalidateOnSuccess(s, tc.tags)(tc.handler), "POST", "/x")
+				if got := invalidated(); got != tc.want {
+					t.Fatalf("invalidated: %v, want %v", got, tc.want)
+				}
+			})
+		}
+		t.Run("panic", func(t *testing.T) {
+			prime()
+			h := InvalidateOnSuccess(s, func(*http.Request) []string { return []string{"t"} })(
+				http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { panic("write failed") }))
+			func() {
+				defer func() { _ = recover() }()
+				get(h, "POST", "/x")
+			}()
+			if invalidated() {
+				t.Fatal("a panicking write invalidated")
+			}
+		})
+	})
+}
+
+func TestInvalidateOnSuccessWithRedisDownKeepsTheResponse(t *testing.T) {
+	s := NewStore(redis.NewClient(&redis.Options{Addr: deadAddr(t), MaxRetries: -1}))
+	defer s.Close()
+	h := InvalidateOnSuccess(s, func(*http.Request) []string { return []string{"t"} })(
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusCreated)
+			w.Write([]byte("created"))
+		}))
+	expect(t, get(h, "POST", "/x"), 201, "", "created")
+	if st := s.Stats(); st.Errors == 0 {
+		t.Fatalf("the failed invalidation was not counted: %+v", st)
+	}
+}
+
+func TestMiddlewareServesHitsFromTheLocalTier(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		ns := newTestStore(t, b).Namespace()
+		a, other := newLocalStore(t, b, ns), newLocalStore(t, b, ns)
+		var calls atomic.Int32
+		handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n := calls.Add(1)
+			_, _ = io.WriteString(w, "page "+string(rune('0'+n)))
+		})
+		srv := httptest.NewServer(Middleware(a, WithName("pages"), WithTags("pages"), WithTTL(time.Minute))(handler))
+		defer srv.Close()
+		get := func() (string, string) {
+			t.Helper()
+			resp, err := http.Get(srv.URL + "/p")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return string(body), resp.Header.Get("X-Cache")
+		}
+		if body, xc := get(); body != "page 1" || xc != "MISS" {
+			t.Fatalf("first request: %q %s", body, xc)
+		}
+		for i := 0; i < 3; i++ {
+			if body, xc := get(); body != "page 1" || xc != "HIT" {
+				t.Fatalf("repeat request: %q %s", body, xc)
+			}
+		}
+		if st := a.Stats().Caches["pages"]; st.LocalHits < 2 {
+			t.Fatalf("stats = %+v: hits after the first should come from the local tier", st)
+		}
+		// An invalidation on another instance reaches this one's local tier.
+		if err := other.InvalidateTags(ctxBG, "pages"); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 5*time.Second, "the invalidation to reach the local tier", func() bool {
+			body, _ := get()
+			return body == "page 2"
+		})
+	})
+}
+
+// Middleware outside the cache may change the header of a hit in any way,
+// writing into the values themselves included: later hits, from Redis or
+// from the local tier (which shares one entry between requests), are served
+// as stored.
+func TestMiddlewareOuterHeaderChangesNeverReachTheEntry(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		ns := newTestStore(t, b).Namespace()
+		for _, s := range []*Store{newTestStore(t, b), newLocalStore(t, b, ns)} {
+			inner := Middleware(s, WithName("pages"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/plain")
+				w.Header()["X-Tags"] = []string{"a", "b"}
+				_, _ = io.WriteString(w, "page")
+			}))
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				inner.ServeHTTP(w, r)
+				for _, v := range w.Header() {
+					for i := range v {
+						v[i] = "changed"
+					}
+				}
+				w.Header().Add("X-Tags", "c")
+			})
+			first := get(inner, "GET", "/p")
+			etag := first.Header().Get("Etag")
+			for i := 0; i < 3; i++ {
+				get(h, "GET", "/p")
+				w := get(inner, "GET", "/p")
+				if w.Header().Get("X-Cache") != "HIT" || w.Header().Get("Etag") != etag || w.Header().Get("Content-Type") != "text/plain" ||
+					strings.Join(w.Header()["X-Tags"], ",") != "a,b" || w.Body.String() != "page" {
+					t.Fatalf("hit %d after an outer change: %v %q", i, w.Header(), w.Body)
+				}
 			}
 		}
 	})

@@ -55,7 +55,7 @@ func (e *Engine) Run(parent context.Context, l *Load) *Outcome {
 	epoch := e.Local.EpochNow()
 
 	snap, serr := e.Snapshot(ctx, c, l.RKey, l.Call.TagSet(e))
-	if found := e.FromSnapshot(ctx, c, l.RKey, &snap, serr, l.RefreshGen); found != nil {
+	if found := e.FromSnapshot(ctx, c, l.RKey, &snap, l.RefreshGen); found != nil {
 		e.RememberView(c, l.RKey, &snap.View, found.Value, epoch)
 		return found
 	}
@@ -77,7 +77,7 @@ func (e *Engine) Run(parent context.Context, l *Load) *Outcome {
 			}
 			epoch = e.Local.EpochNow()
 			snap, serr = e.Snapshot(ctx, c, l.RKey, l.Call.TagSet(e))
-			if found := e.FromSnapshot(ctx, c, l.RKey, &snap, serr, l.RefreshGen); found != nil {
+			if found := e.FromSnapshot(ctx, c, l.RKey, &snap, l.RefreshGen); found != nil {
 				e.RememberView(c, l.RKey, &snap.View, found.Value, epoch)
 				return found
 			}
@@ -123,10 +123,11 @@ func LoadResult(err error) metrics.LoadResult {
 }
 
 // FromSnapshot returns the outcome of a second look that found the entry,
-// or nil when the load must go on: nothing usable was found, or the entry
-// found is the one a refresh (refreshGen) replaces.
-func (e *Engine) FromSnapshot(ctx context.Context, c *Cache, rkey string, snap *Snapshot, serr error, refreshGen string) *Outcome {
-	if serr != nil || snap.Found != FoundEntry || (refreshGen != "" && snap.Gen == refreshGen) {
+// or nil when the load must go on: nothing usable was found (a snapshot
+// that failed finds nothing), or the entry found is the one a refresh
+// (refreshGen) replaces.
+func (e *Engine) FromSnapshot(ctx context.Context, c *Cache, rkey string, snap *Snapshot, refreshGen string) *Outcome {
+	if snap.Found != FoundEntry || (refreshGen != "" && snap.Gen == refreshGen) {
 		return nil
 	}
 	return e.found(ctx, c, rkey, &snap.Read)

@@ -50,7 +50,7 @@ func (e *Engine) readOnce(ctx context.Context, c *Cache, rkey string, tags TagSe
 	if err := e.Backend.RunOp(ctx, buf); err != nil {
 		return Read{}, err // a watchdog may still be filling buf
 	}
-	r, err := e.evaluate(ctx, c, rkey, buf.present(0), tags.Names, buf.vals[1:])
+	r, err := e.evaluate(ctx, c, rkey, buf.present(0), tagVersions{tags.Names, buf.vals[1:]})
 	if r.Found == FoundEntry {
 		// A hit's tag versions are the ones its entry records; see
 		// fillVersions.
@@ -116,6 +116,9 @@ func (b *readBuf) release() {
 	readBufs.Put(b)
 }
 
+// tagVersions are the current versions of tags, in order.
+type tagVersions struct{ names, versions []string }
+
 // stored is a Redis reply for an entry key.
 type stored struct {
 	raw string
@@ -124,7 +127,8 @@ type stored struct {
 
 // evaluate classifies a stored entry against the tag versions read with it,
 // fetching the versions of any other tags the entry carries.
-func (e *Engine) evaluate(ctx context.Context, c *Cache, rkey string, s stored, names, versions []string) (Read, error) {
+func (e *Engine) evaluate(ctx context.Context, c *Cache, rkey string, s stored, tags tagVersions) (Read, error) {
+	names, versions := tags.names, tags.versions
 	r := Read{versions: versions}
 	if !s.ok {
 		return r, nil
@@ -223,7 +227,7 @@ func (e *Engine) Snapshot(ctx context.Context, c *Cache, rkey string, tags TagSe
 		return Snapshot{at: lk.at}, err
 	}
 	snap := Snapshot{seq: lk.seq, at: lk.at}
-	snap.Read, err = e.evaluate(ctx, c, rkey, lk.entries[0], tags.Names, lk.versions)
+	snap.Read, err = e.evaluate(ctx, c, rkey, lk.entries[0], tagVersions{tags.Names, lk.versions})
 	return snap, err
 }
 
@@ -332,7 +336,7 @@ func (e *Engine) ReadMany(ctx context.Context, c *Cache, rkeys []string, tags Ta
 	}
 	reads := make(ManyRead, n)
 	for i, rk := range rkeys {
-		reads[i], _ = e.evaluate(ctx, c, rk, stored{raw: vals[i], ok: ok[i]}, names, versions)
+		reads[i], _ = e.evaluate(ctx, c, rk, stored{raw: vals[i], ok: ok[i]}, tagVersions{names, versions})
 	}
 	return reads, nil
 }

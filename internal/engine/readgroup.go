@@ -27,11 +27,10 @@ type readGroup struct {
 }
 
 // maxReadsOnWire is how many reads of one key may be in flight before
-// callers start to share one. One is the fastest measured: the shared read's
-// callers decode while the next read is on the wire, and more reads in
-// flight only add round trips (BenchmarkPaired/op=parallel/readers=16, on
-// 2 cores: 0.39-0.44x the floor's time with 1, 0.47-0.63x with 2, 0.79-1.03x
-// with 4).
+// callers start to share one. One is the fastest measured (see
+// BenchmarkPaired/op=parallel in bench/): the shared read's callers decode
+// while the next read is on the wire, and more reads in flight only add
+// round trips.
 const maxReadsOnWire = 1
 
 type readShard struct {

@@ -195,6 +195,7 @@ func (e *Engine) setTagged(ctx context.Context, rkey string, h *timedHeader, pay
 
 // ManySnapshot is what a batch load saw before loading.
 type ManySnapshot struct {
+	rkeys    []string
 	gens     []string // each key's generation ("" for none)
 	versions []string // of the call's tags
 	at       time.Time
@@ -207,7 +208,7 @@ func (e *Engine) SnapshotMany(ctx context.Context, rkeys []string, tags TagSet) 
 	if err != nil {
 		return nil, err
 	}
-	snap := &ManySnapshot{gens: make([]string, len(rkeys)), versions: lk.versions, at: lk.at}
+	snap := &ManySnapshot{rkeys: rkeys, gens: make([]string, len(rkeys)), versions: lk.versions, at: lk.at}
 	for i, s := range lk.entries {
 		if s.ok {
 			if v, derr := entry.DecodeString(s.raw); derr == nil {
@@ -226,8 +227,9 @@ type ManyLoaded struct {
 }
 
 // StoreMany writes loaded values (and, with WithNegativeTTL, not-found
-// markers) in one pipeline of conditional writes.
-func (e *Engine) StoreMany(ctx context.Context, c *Cache, rkeys []string, call *Call, snap *ManySnapshot, l ManyLoaded) {
+// markers) for the keys of snap in one pipeline of conditional writes.
+func (e *Engine) StoreMany(ctx context.Context, c *Cache, call *Call, snap *ManySnapshot, l ManyLoaded) {
+	rkeys := snap.rkeys
 	if e.tooLateToWrite(snap.at) {
 		// A tombstone written since the snapshot may have expired: the
 		// values cannot be told apart from ones a Delete removed.

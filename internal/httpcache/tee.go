@@ -21,19 +21,21 @@ import (
 // up to the cap, and nothing once past it.
 //
 // Like any ResponseWriter it is used by one handler goroutine at a time; only
-// spoil may be called from another goroutine.
+// MarkUnstorable may be called from another goroutine.
 type Tee struct {
 	w       http.ResponseWriter // the client's
 	req     *http.Request       // the client's (If-None-Match, HEAD)
 	header  http.Header         // what the handler sees
 	initial http.Header         // the client's header when the handler started
 	limit   int64
-	// unstorable says why a status and header rule storing out ("" if
+	// Unstorable says why a status and header rule storing out ("" if
 	// not), given what was set before the handler ran.
-	Unstorable  func(status int, h, initial http.Header) string
-	OnSpoil     func()
-	xcache      string // X-Cache on the response sent
-	CacheStatus string // Cache-Status on the response sent
+	Unstorable func(status int, h, initial http.Header) string
+	// OnUnstorable runs once, when the response is first marked
+	// unstorable.
+	OnUnstorable func()
+	xcache       string // X-Cache on the response sent
+	CacheStatus  string // Cache-Status on the response sent
 
 	code        int
 	wroteHeader bool // the handler set its final status
@@ -43,7 +45,7 @@ type Tee struct {
 	n           int64 // body bytes written by the handler
 	clientErr   error // the first failed write to the client
 
-	Spoiled atomic.Bool // the response will not be stored or shared
+	Refused atomic.Bool // marked unstorable: the response will not be stored or shared
 	mu      sync.Mutex  // guards reason
 	reason  string
 }
@@ -58,20 +60,22 @@ func NewTee(w http.ResponseWriter, r *http.Request, limit int64) *Tee {
 	return &Tee{w: w, req: r, header: h, initial: w.Header().Clone(), limit: limit, xcache: "MISS"}
 }
 
-// spoil marks the response as one that will not be stored or shared, for
-// reason why; the first call runs onSpoil. Safe from any goroutine.
-func (t *Tee) Spoil(why string) {
+// MarkUnstorable marks the response as one that will not be stored or
+// shared, for reason why; the first call runs OnUnstorable. Safe from any
+// goroutine.
+func (t *Tee) MarkUnstorable(why string) {
 	t.mu.Lock()
 	if t.reason == "" {
 		t.reason = why
 	}
 	t.mu.Unlock()
-	if t.Spoiled.CompareAndSwap(false, true) && t.OnSpoil != nil {
-		t.OnSpoil()
+	if t.Refused.CompareAndSwap(false, true) && t.OnUnstorable != nil {
+		t.OnUnstorable()
 	}
 }
 
-// spoiledBy returns why the response was spoiled ("" if it was not).
+// Reason returns why the response was marked unstorable ("" if it was
+// not).
 func (t *Tee) Reason() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -103,7 +107,7 @@ func (t *Tee) WriteHeader(code int) {
 	}
 	t.code, t.wroteHeader = code, true
 	if why := t.Unstorable(code, t.header, t.initial); why != "" {
-		t.Spoil(why)
+		t.MarkUnstorable(why)
 		t.commit()
 	}
 }
@@ -122,13 +126,13 @@ func (t *Tee) Write(p []byte) (int, error) {
 		return 0, http.ErrBodyNotAllowed
 	}
 	t.n += int64(len(p))
-	if t.Spoiled.Load() {
+	if t.Refused.Load() {
 		t.commit()
 		t.buf = nil
 		return t.toClient(p)
 	}
 	if int64(len(t.buf))+int64(len(p)) > t.limit {
-		t.Spoil("size")
+		t.MarkUnstorable("size")
 		t.commit() // sends what was kept so far, before p
 		t.buf = nil
 		return t.toClient(p)
@@ -149,7 +153,7 @@ func (t *Tee) toClient(p []byte) (int, error) {
 			t.clientErr = err
 		}
 	}
-	if t.clientErr != nil && t.Spoiled.Load() {
+	if t.clientErr != nil && t.Refused.Load() {
 		return 0, t.clientErr
 	}
 	return len(p), nil
@@ -204,7 +208,7 @@ func (t *Tee) FlushError() error {
 		}
 		t.clientErr = err
 	}
-	if t.clientErr != nil && t.Spoiled.Load() {
+	if t.clientErr != nil && t.Refused.Load() {
 		return t.clientErr
 	}
 	return nil
@@ -219,7 +223,7 @@ func (t *Tee) HijackConn() (net.Conn, *bufio.ReadWriter, error) {
 	c, rw, err := http.NewResponseController(t.w).Hijack()
 	if err == nil {
 		t.hijacked = true
-		t.Spoil("hijacked")
+		t.MarkUnstorable("hijacked")
 	}
 	return c, rw, err
 }
@@ -236,15 +240,15 @@ func (t *Tee) Finish() *Response {
 	}
 	if cl := t.header.Get("Content-Length"); cl != "" && BodyAllowedForStatus(t.code) {
 		if n, err := strconv.ParseInt(cl, 10, 64); err != nil || n != t.n {
-			t.Spoil("incomplete")
+			t.MarkUnstorable("incomplete")
 		}
 	}
 	for k := range t.header {
 		if strings.HasPrefix(k, http.TrailerPrefix) {
-			t.Spoil("trailer")
+			t.MarkUnstorable("trailer")
 		}
 	}
-	if t.Spoiled.Load() {
+	if t.Refused.Load() {
 		t.commit()
 		t.sendTrailers()
 		return nil
