@@ -15,11 +15,12 @@ import (
 	"time"
 
 	"github.com/cachefront/cachefront/internal/entry"
+	"github.com/cachefront/cachefront/internal/testbackend"
 	"github.com/redis/go-redis/v9"
 )
 
 func TestSetGetDelete(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		c := New[Product](s, "products")
 		if _, err := c.Get(ctxBG, "B0001"); !errors.Is(err, ErrNotFound) {
@@ -47,7 +48,7 @@ func TestSetGetDelete(t *testing.T) {
 }
 
 func TestTTLExpires(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		ttl := 200 * time.Millisecond
 		c := New[string](s, "short", WithTTL(ttl), WithTTLJitter(0))
@@ -57,7 +58,7 @@ func TestTTLExpires(t *testing.T) {
 		if _, err := c.Get(ctxBG, "k"); err != nil {
 			t.Fatalf("fresh entry: %v", err)
 		}
-		if b.fastForward(ttl + time.Millisecond) {
+		if b.FastForward(ttl + time.Millisecond) {
 			if _, err := c.Get(ctxBG, "k"); !errors.Is(err, ErrNotFound) {
 				t.Fatalf("after TTL: %v, want ErrNotFound", err)
 			}
@@ -71,7 +72,7 @@ func TestTTLExpires(t *testing.T) {
 }
 
 func TestTTLJitterStaysWithinBounds(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		ttl := 100 * time.Second
 		c := New[int](s, "jitter", WithTTL(ttl), WithTTLJitter(0.2))
@@ -82,7 +83,7 @@ func TestTTLJitterStaysWithinBounds(t *testing.T) {
 				t.Fatal(err)
 			}
 			rk, _ := s.e.Keys.Entry("jitter", key)
-			pttl := b.rdb.PTTL(ctxBG, rk).Val()
+			pttl := b.RDB.PTTL(ctxBG, rk).Val()
 			if pttl > ttl || pttl < 80*time.Second-time.Second {
 				t.Fatalf("TTL %v outside [80s, 100s]", pttl)
 			}
@@ -95,7 +96,7 @@ func TestTTLJitterStaysWithinBounds(t *testing.T) {
 }
 
 func TestGetOrLoadCachesAndReportsHits(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		c := New[Product](s, "products")
 		var calls atomic.Int32
@@ -127,7 +128,7 @@ func TestGetOrLoadCachesAndReportsHits(t *testing.T) {
 }
 
 func TestLoaderErrorReachesEveryWaiterAndIsNotCached(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		c := New[string](s, "errs")
 		boom := errors.New("source down")
@@ -170,7 +171,7 @@ func TestLoaderErrorReachesEveryWaiterAndIsNotCached(t *testing.T) {
 }
 
 func TestOneWaiterCancellingDoesNotCancelTheLoad(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		c := New[string](s, "cancel")
 		started := make(chan struct{})
@@ -214,7 +215,7 @@ func TestOneWaiterCancellingDoesNotCancelTheLoad(t *testing.T) {
 }
 
 func TestThousandConcurrentMissesLoadOnce(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		// A generous operation timeout: this test is about deduplication, and
 		// a thousand goroutines under the race detector queue for connections.
 		s := newTestStore(t, b, WithOperationTimeout(10*time.Second))
@@ -258,7 +259,7 @@ func TestThousandConcurrentMissesLoadOnce(t *testing.T) {
 // served after the invalidation returned: not from Redis, and not to a caller
 // who would otherwise join the load in flight.
 func TestStaleWriteRaceTags(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		c := New[string](s, "race")
 		var version atomic.Int32
@@ -321,7 +322,7 @@ func TestStaleWriteRaceTags(t *testing.T) {
 }
 
 func TestStaleWriteRaceDelete(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		c := New[string](s, "race")
 		started := make(chan struct{})
@@ -362,7 +363,7 @@ func TestStaleWriteRaceDelete(t *testing.T) {
 }
 
 func TestSlowLoaderCannotOverwriteAfterDeleteWithoutNewReader(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		c := New[string](s, "race")
 		started := make(chan struct{})
@@ -392,7 +393,7 @@ func TestSlowLoaderCannotOverwriteAfterDeleteWithoutNewReader(t *testing.T) {
 }
 
 func TestLateTagsFromAddTags(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		c := New[string](s, "late")
 		v, err := c.GetOrLoad(ctxBG, "k", func(ctx context.Context) (string, error) {
@@ -440,7 +441,7 @@ func TestLateTagsFromAddTags(t *testing.T) {
 }
 
 func TestNegativeCaching(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		var calls atomic.Int32
 		missing := func(ctx context.Context) (string, error) { calls.Add(1); return "", ErrNotFound }
@@ -472,24 +473,24 @@ func TestNegativeCaching(t *testing.T) {
 }
 
 func TestCorruptAndForeignEntriesAreMissesDeletedAndCounted(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		cases := []struct {
 			name  string
 			write func(s *Store, rkey string)
 		}{
-			{"garbage", func(s *Store, rkey string) { b.rdb.Set(ctxBG, rkey, "not an entry", time.Minute) }},
+			{"garbage", func(s *Store, rkey string) { b.RDB.Set(ctxBG, rkey, "not an entry", time.Minute) }},
 			{"truncated", func(s *Store, rkey string) {
 				strs := New[string](s, "c")
 				_ = strs.Set(ctxBG, "k", strings.Repeat("x", 100))
-				v := b.rdb.Get(ctxBG, rkey).Val()
-				b.rdb.Set(ctxBG, rkey, v[:50], time.Minute)
+				v := b.RDB.Get(ctxBG, rkey).Val()
+				b.RDB.Set(ctxBG, rkey, v[:50], time.Minute)
 			}},
 			{"other type", func(s *Store, rkey string) { _ = New[string](s, "c").Set(ctxBG, "k", "a string") }},
 			{"bad payload", func(s *Store, rkey string) {
 				_ = New[Product](s, "c").Set(ctxBG, "k", sampleProduct("B1"))
-				v := b.rdb.Get(ctxBG, rkey).Val()
+				v := b.RDB.Get(ctxBG, rkey).Val()
 				// 0xc1 is never used by msgpack: the payload's first byte becomes invalid.
-				b.rdb.Set(ctxBG, rkey, v[:entry.HeaderLen]+"\xc1"+v[entry.HeaderLen+1:], time.Minute)
+				b.RDB.Set(ctxBG, rkey, v[:entry.HeaderLen]+"\xc1"+v[entry.HeaderLen+1:], time.Minute)
 			}},
 		}
 		for _, tc := range cases {
@@ -501,7 +502,7 @@ func TestCorruptAndForeignEntriesAreMissesDeletedAndCounted(t *testing.T) {
 				if _, err := c.Get(ctxBG, "k"); !errors.Is(err, ErrNotFound) {
 					t.Fatalf("Get = %v, want ErrNotFound", err)
 				}
-				if n := b.rdb.Exists(ctxBG, rkey).Val(); n != 0 {
+				if n := b.RDB.Exists(ctxBG, rkey).Val(); n != 0 {
 					t.Fatal("corrupt entry not deleted")
 				}
 				if st := s.Stats(); st.Errors == 0 || st.Misses != 1 {
@@ -517,7 +518,7 @@ func TestCorruptAndForeignEntriesAreMissesDeletedAndCounted(t *testing.T) {
 }
 
 func TestLoaderPanicReachesCallers(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		c := New[string](s, "panics")
 		defer func() {
@@ -533,7 +534,7 @@ func TestLoaderPanicReachesCallers(t *testing.T) {
 }
 
 func TestKeysWithOddBytesAndLongKeys(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		c := New[string](s, "keys")
 		keys := []string{"a b", "new\nline", "{braces}", "#hash", "ünïcødé", "\x00\xff", strings.Repeat("k", 5000), "x:y:z"}
@@ -560,7 +561,7 @@ func TestKeysWithOddBytesAndLongKeys(t *testing.T) {
 }
 
 func TestSetAfterOwnInvalidationIsServed(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		ctx := context.Background()
 		s := newTestStore(t, b)
 		c := New[Product](s, "products")
@@ -582,7 +583,7 @@ func TestSetAfterOwnInvalidationIsServed(t *testing.T) {
 }
 
 func TestSetRacingAnotherInstancesInvalidationIsNeverServedStale(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		ctx := context.Background()
 		a := newTestStore(t, b)
 		other := newTestStore(t, b, WithNamespace(a.Namespace()))
@@ -689,13 +690,13 @@ func (f *failReads) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 // the invalidation (a failed read names the load of a cold key), but does not
 // take that load's pre-invalidation value: it gets a load of its own.
 func TestFailedReadNeverTakesALoadFromBeforeIt(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		ctx := context.Background()
 		s := newTestStore(t, b)
 		c := New[string](s, "rf")
 		rkey, _ := s.e.Keys.Entry("rf", "k")
 		hook := &failReads{key: rkey}
-		b.rdb.AddHook(hook)
+		b.RDB.AddHook(hook)
 
 		db := &sourceData{v: "old"}
 		started := make(chan struct{}, 4)
@@ -735,7 +736,7 @@ func TestFailedReadNeverTakesALoadFromBeforeIt(t *testing.T) {
 // after an invalidation does not take the response of a handler run that
 // began before it.
 func TestMiddlewareFailedReadNeverTakesAResponseFromBeforeIt(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		db := &sourceData{v: "old"}
 		started := make(chan struct{}, 4)
@@ -750,7 +751,7 @@ func TestMiddlewareFailedReadNeverTakesAResponseFromBeforeIt(t *testing.T) {
 			_, _ = w.Write([]byte(seen))
 		}))
 		hook := &failReads{key: "GET /page"}
-		b.rdb.AddHook(hook)
+		b.RDB.AddHook(hook)
 		get := func() <-chan string {
 			ch := make(chan string, 1)
 			go func() {
@@ -814,7 +815,7 @@ func changeAndInvalidate(t *testing.T, s *Store, d *sourceData, hook *failReads)
 // retry of an earlier conflicting load: a retry is named after the flight it
 // follows, so only that flight's callers share it.
 func TestConflictRetryNeverJoinsAnOlderRetry(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		ctx := context.Background()
 		s := newTestStore(t, b)
 		c := New[string](s, "retry")
@@ -897,7 +898,7 @@ func TestConflictRetryNeverJoinsAnOlderRetry(t *testing.T) {
 }
 
 func TestGetManyAndBatchLoad(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		c := New[Product](s, "products", WithNegativeTTL(time.Minute))
 		for _, k := range []string{"A1", "A2"} {
@@ -948,7 +949,7 @@ func TestGetManyAndBatchLoad(t *testing.T) {
 }
 
 func TestGetManyOrLoadRespectsDeleteDuringLoad(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		c := New[string](s, "c")
 		loader := func(ctx context.Context, missing []string) (map[string]string, error) {
@@ -977,10 +978,10 @@ func TestGetManyOrLoadWithRedisDown(t *testing.T) {
 	for name, open := range stoppableServers(t) {
 		t.Run(name, func(t *testing.T) {
 			srv := open(t)
-			b := &testBackend{rdb: newClient(srv.addr)}
-			defer b.rdb.Close()
+			b := &testbackend.Backend{RDB: newClient(srv.addr)}
+			defer b.RDB.Close()
 			srv.stop()
-			c := New[string](NewStore(b.rdb, WithOperationTimeout(100*time.Millisecond)), "c")
+			c := New[string](NewStore(b.RDB, WithOperationTimeout(100*time.Millisecond)), "c")
 			got, err := c.GetManyOrLoad(ctxBG, []string{"a", "b"}, func(ctx context.Context, missing []string) (map[string]string, error) {
 				return map[string]string{"a": "1", "b": "2"}, nil
 			})
@@ -998,7 +999,7 @@ func TestGetManyOrLoadWithRedisDown(t *testing.T) {
 // loader really runs past the tombstone's TTL (shortened for the test);
 // miniredis, which expires keys only when told, is moved forward as much.
 func TestGetManyOrLoadDoesNotWritePastATombstone(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		ctx := context.Background()
 		s := newTestStore(t, b, WithLoadTimeout(time.Millisecond))
 		s.e.TombstoneGrace = 600 * time.Millisecond
@@ -1011,8 +1012,8 @@ func TestGetManyOrLoadDoesNotWritePastATombstone(t *testing.T) {
 			}
 			slow := s.e.TombstoneTTL() + 200*time.Millisecond // the load is slow
 			time.Sleep(slow)
-			if b.mr != nil {
-				b.mr.FastForward(slow)
+			if b.MR != nil {
+				b.MR.FastForward(slow)
 			}
 			return map[string]string{"k": "old"}, nil
 		})
@@ -1026,7 +1027,7 @@ func TestGetManyOrLoadDoesNotWritePastATombstone(t *testing.T) {
 }
 
 func TestStaleWhileRevalidate(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		c := New[string](s, "swr", WithTTL(100*time.Millisecond), WithTTLJitter(0), WithStaleWhileRevalidate(time.Minute))
 		var loads atomic.Int32
@@ -1075,7 +1076,7 @@ func TestStaleWhileRevalidate(t *testing.T) {
 }
 
 func TestEarlyRefreshRefreshesBeforeExpiryWithoutStampede(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		// A slow loader (20ms) and a large beta (scale 2s) give each hit a
 		// fair chance to refresh a 2s entry early, long before it expires.
@@ -1125,7 +1126,7 @@ func TestEarlyRefreshRefreshesBeforeExpiryWithoutStampede(t *testing.T) {
 }
 
 func TestStampedeLeaseAcrossStores(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		ns := newTestStore(t, b).Namespace()
 		var loads atomic.Int32
 		load := func(ctx context.Context) (string, error) {
@@ -1135,7 +1136,7 @@ func TestStampedeLeaseAcrossStores(t *testing.T) {
 		}
 		var caches []*Cache[string]
 		for i := 0; i < 4; i++ {
-			s := NewStore(b.rdb, WithNamespace(ns), WithStampedeLease(5*time.Second), WithOperationTimeout(10*time.Second))
+			s := NewStore(b.RDB, WithNamespace(ns), WithStampedeLease(5*time.Second), WithOperationTimeout(10*time.Second))
 			caches = append(caches, New[string](s, "hot"))
 		}
 		gate := make(chan struct{})
@@ -1161,12 +1162,12 @@ func TestStampedeLeaseAcrossStores(t *testing.T) {
 }
 
 func TestDeadLeaseHolderDoesNotBlockBeyondTheWait(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b, WithStampedeLease(200*time.Millisecond))
 		c := New[string](s, "c")
 		rkey, _ := s.e.Keys.Entry("c", "k")
 		// A holder that took the lease and died.
-		if err := b.rdb.Set(ctxBG, s.e.Keys.Lease(rkey), "dead", time.Minute).Err(); err != nil {
+		if err := b.RDB.Set(ctxBG, s.e.Keys.Lease(rkey), "dead", time.Minute).Err(); err != nil {
 			t.Fatal(err)
 		}
 		start := time.Now()

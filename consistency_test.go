@@ -80,6 +80,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachefront/cachefront/internal/testbackend"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -257,7 +258,7 @@ type checkStore struct {
 // checkRun is one run of the workload and its records.
 type checkRun struct {
 	t    *testing.T
-	b    *testBackend
+	b    *testbackend.Backend
 	cfg  checkConfig
 	seed uint64
 	t0   time.Time
@@ -283,7 +284,7 @@ type checkRun struct {
 func (r *checkRun) now() time.Duration { return time.Since(r.t0) }
 
 // newCheckRun draws the run's keys from seed and opens its Stores.
-func newCheckRun(t *testing.T, b *testBackend, cfg checkConfig, seed uint64) *checkRun {
+func newCheckRun(t *testing.T, b *testbackend.Backend, cfg checkConfig, seed uint64) *checkRun {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 0))
 	r := &checkRun{t: t, b: b, cfg: cfg, seed: seed, t0: time.Now(), index: map[string]int{}}
@@ -833,7 +834,7 @@ func (r *checkRun) suspect(v *violation) (cause, fault string) {
 		return "a lying writer (control)", fault
 	case v.cross && op.kind == chkSet && faulted:
 		return "(5) the Set's announcement failed and was not retried", fault
-	case v.cross && r.b.name == "cluster" && op.kind != chkSet:
+	case v.cross && r.b.Name == "cluster" && op.kind != chkSet:
 		return "(4) on a cluster the event overtook the change; the old value was cached locally again", fault
 	case v.cross:
 		return "unexplained, on another instance", fault
@@ -1007,7 +1008,7 @@ func (r *checkRun) failOnViolations(rep *checkReport) {
 }
 
 // checkConfigs are the configurations each backend runs.
-func checkConfigs(b *testBackend) []checkConfig {
+func checkConfigs(b *testbackend.Backend) []checkConfig {
 	all := func(n int) []bool { return slices.Repeat([]bool{true}, n) }
 	cs := []checkConfig{
 		{name: "stores=1,jitter", stores: 1, jitter: true},
@@ -1015,7 +1016,7 @@ func checkConfigs(b *testBackend) []checkConfig {
 		{name: "stores=3,local,jitter", stores: 3, local: all(3), jitter: true},
 		{name: "stores=4,local=2of4,lease", stores: 4, local: []bool{true, true, false, false}, lease: true},
 	}
-	if b.mr == nil {
+	if b.MR == nil {
 		cs = append(cs,
 			checkConfig{name: "faults,stores=2,lease", stores: 2, lease: true, faults: true},
 			checkConfig{name: "faults,stores=3,local,jitter", stores: 3, local: all(3), faults: true, jitter: true},
@@ -1062,15 +1063,15 @@ func TestConsistency(t *testing.T) {
 	master := checkSeed(t)
 	budget := checkBudget(t)
 	t.Logf("seed %d: replay with CACHEFRONT_CHECK_SEED=%d", master, master)
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		configs := checkConfigs(b)
 		each := budget / time.Duration(len(configs)+1) // the control takes a share
 		var reads, ops, strict, cross int
 		var worst, within time.Duration
 		for _, cfg := range configs {
 			t.Run(cfg.name, func(t *testing.T) {
-				seed := subSeed(master, b.name+"/"+cfg.name)
-				t.Logf("seed %d (CACHEFRONT_CHECK_SEED=%d -run 'TestConsistency/%s/%s$'), %v", seed, master, b.name, cfg.name, each)
+				seed := subSeed(master, b.Name+"/"+cfg.name)
+				t.Logf("seed %d (CACHEFRONT_CHECK_SEED=%d -run 'TestConsistency/%s/%s$'), %v", seed, master, b.Name, cfg.name, each)
 				r := newCheckRun(t, b, cfg, seed)
 				r.workload(each)
 				rep := r.check()
@@ -1084,10 +1085,10 @@ func TestConsistency(t *testing.T) {
 		}
 		t.Logf("%s: %d values read, %d invalidations and sets returning nil, %d+%d violations (0 expected); "+
 			"stale reads from another instance's local tier: worst %s after the change returned, %s within the bound of %v",
-			b.name, reads, ops, strict, cross, ms(worst), ms(within), localDeliveryBound)
+			b.Name, reads, ops, strict, cross, ms(worst), ms(within), localDeliveryBound)
 		t.Run("control,lying-writer", func(t *testing.T) {
 			cfg := checkConfig{name: "control", stores: 2, local: []bool{true, true}, lie: true}
-			seed := subSeed(master, b.name+"/"+cfg.name)
+			seed := subSeed(master, b.Name+"/"+cfg.name)
 			t.Logf("seed %d", seed)
 			r := newCheckRun(t, b, cfg, seed)
 			r.workload(each / 2)
@@ -1207,16 +1208,16 @@ type faultInjector struct {
 
 // newFaultInjector connects to the server b's single-node client talks to,
 // or to each master of b's cluster.
-func newFaultInjector(t *testing.T, b *testBackend, now func() time.Duration) *faultInjector {
+func newFaultInjector(t *testing.T, b *testbackend.Backend, now func() time.Duration) *faultInjector {
 	t.Helper()
 	var addrs []string
-	switch c := b.rdb.(type) {
+	switch c := b.RDB.(type) {
 	case *redis.Client:
 		addrs = []string{c.Options().Addr}
 	case *redis.ClusterClient:
 		addrs = c.Options().Addrs
 	default:
-		t.Fatalf("faults need a single-node or cluster client, got %T", b.rdb)
+		t.Fatalf("faults need a single-node or cluster client, got %T", b.RDB)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -1332,10 +1333,10 @@ func (f *faultInjector) summary() (n int, held time.Duration, refused int) {
 // newCheckClient returns a client of its own to the server or cluster b's
 // client talks to, as another instance of a service would have. With a
 // nemesis, every connection (each node's, on a cluster) goes through it.
-func newCheckClient(t *testing.T, b *testBackend, contextTimeouts bool, nemesis *latencyNemesis, instance int) redis.UniversalClient {
+func newCheckClient(t *testing.T, b *testbackend.Backend, contextTimeouts bool, nemesis *latencyNemesis, instance int) redis.UniversalClient {
 	t.Helper()
 	var rdb redis.UniversalClient
-	switch c := b.rdb.(type) {
+	switch c := b.RDB.(type) {
 	case *redis.Client:
 		single := redis.NewClient(&redis.Options{Addr: c.Options().Addr, ContextTimeoutEnabled: contextTimeouts})
 		if nemesis != nil {
@@ -1353,7 +1354,7 @@ func newCheckClient(t *testing.T, b *testBackend, contextTimeouts bool, nemesis 
 		}
 		rdb = redis.NewClusterClient(opt)
 	default:
-		t.Fatalf("unexpected client %T", b.rdb)
+		t.Fatalf("unexpected client %T", b.RDB)
 	}
 	t.Cleanup(func() { _ = rdb.Close() })
 	return rdb

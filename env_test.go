@@ -8,44 +8,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/cachefront/cachefront/internal/testbackend"
-	"github.com/redis/go-redis/v9"
 )
 
 // The behavioural suite runs against every backend the environment offers
 // (see internal/testbackend). Each test gets its own namespace, so runs never
 // see each other's keys.
 
-type testBackend struct {
-	name string
-	rdb  redis.UniversalClient
-	mr   *miniredis.Miniredis // nil for real servers
-}
-
-// fastForward moves time on miniredis; on a real server it reports false and
-// the test waits for real expiry instead.
-func (b *testBackend) fastForward(d time.Duration) bool {
-	if b.mr == nil {
-		return false
-	}
-	b.mr.FastForward(d)
-	return true
-}
-
 // forEachBackend runs fn as a subtest per backend.
-func forEachBackend(t *testing.T, fn func(t *testing.T, b *testBackend)) {
+func forEachBackend(t *testing.T, fn func(t *testing.T, b *testbackend.Backend)) {
 	t.Helper()
-	testbackend.ForEach(t, func(t *testing.T, b *testbackend.Backend) {
-		fn(t, &testBackend{name: b.Name, rdb: b.RDB, mr: b.MR})
-	})
+	testbackend.ForEach(t, fn)
 }
 
 // newTestStore returns a Store on b under a namespace of its own.
-func newTestStore(t *testing.T, b *testBackend, opts ...Option) *Store {
+func newTestStore(t *testing.T, b *testbackend.Backend, opts ...Option) *Store {
 	t.Helper()
 	ns := fmt.Sprintf("t%d", rand.Uint64())
-	s := NewStore(b.rdb, append([]Option{WithNamespace(ns)}, opts...)...)
+	s := NewStore(b.RDB, append([]Option{WithNamespace(ns)}, opts...)...)
 	t.Cleanup(func() { _ = s.Close() })
 	return s
 }

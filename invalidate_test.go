@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cachefront/cachefront/internal/keyspace"
+	"github.com/cachefront/cachefront/internal/testbackend"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -187,7 +188,7 @@ func TestLateTagLoadIsNotJoinedAfterAnInvalidation(t *testing.T) {
 		// The load's check of the late tag is held, then fails.
 		{"check fails", true, func(tagKey string) func(string, []any) bool { return commandOn(tagKey, "set") }},
 	}
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		for _, front := range lateTagFronts {
 			for _, hold := range holds {
 				for _, tagged := range []bool{false, true} {
@@ -243,13 +244,13 @@ func TestLateTagLoadIsNotJoinedAfterAnInvalidation(t *testing.T) {
 // and store data from before the second invalidation under the tag's
 // current version, for every reader.
 func TestTagVersionsNeverGoBack(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		c := New[string](s, "race")
 		tagKey := s.e.Keys.Tag("late")
 		// The first invalidation's write of the tag's version is held.
 		gate := newCommandGate(1, false, commandOn(tagKey, "set", "eval", "evalsha"))
-		b.rdb.AddHook(gate)
+		b.RDB.AddHook(gate)
 		db := &sourceData{v: "old"}
 
 		firstInvalidation := make(chan error, 1)
@@ -280,8 +281,8 @@ func TestTagVersionsNeverGoBack(t *testing.T) {
 		close(finish)
 		<-loaded
 
-		seq, _ := b.rdb.Get(ctxBG, s.e.Keys.Seq()).Int64()
-		version, _ := b.rdb.Get(ctxBG, tagKey).Result()
+		seq, _ := b.RDB.Get(ctxBG, s.e.Keys.Seq()).Int64()
+		version, _ := b.RDB.Get(ctxBG, tagKey).Result()
 		if seqOf(version) != seq {
 			t.Errorf("tag version %q after invalidation %d", version, seq)
 		}
@@ -295,15 +296,15 @@ func TestTagVersionsNeverGoBack(t *testing.T) {
 }
 
 // sharedNamespaceClient returns a client of b's deployment of its own, so
-// that hooks on it leave b.rdb alone. prepare runs before the client is
+// that hooks on it leave b.RDB alone. prepare runs before the client is
 // used (a cluster client's node hooks are added to nodes as they are made).
-func sharedNamespaceClient(t *testing.T, b *testBackend, prepare func(redis.UniversalClient)) redis.UniversalClient {
+func sharedNamespaceClient(t *testing.T, b *testbackend.Backend, prepare func(redis.UniversalClient)) redis.UniversalClient {
 	t.Helper()
 	var rdb redis.UniversalClient
 	switch {
-	case b.mr != nil:
-		rdb = redis.NewClient(&redis.Options{Addr: b.mr.Addr()})
-	case b.name == "cluster":
+	case b.MR != nil:
+		rdb = redis.NewClient(&redis.Options{Addr: b.MR.Addr()})
+	case b.Name == "cluster":
 		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(os.Getenv("CACHEFRONT_CLUSTER_ADDRS"), ",")})
 	default:
 		rdb = redis.NewClient(&redis.Options{Addr: os.Getenv("CACHEFRONT_REDIS_ADDR")})
@@ -358,11 +359,11 @@ func tagOnAnotherNode(t *testing.T, s *Store, rdb redis.UniversalClient) string 
 // other instance serves the new value within the delivery delay.
 func TestLocalTierEventNeverOvertakesItsChange(t *testing.T) {
 	const localTTL = 30 * time.Second
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		for _, change := range []string{"InvalidateTags", "Delete"} {
 			t.Run(change, func(t *testing.T) {
 				ns := newTestStore(t, b).Namespace()
-				reader := NewStore(b.rdb, WithNamespace(ns), WithLocalCache(100, localTTL))
+				reader := NewStore(b.RDB, WithNamespace(ns), WithLocalCache(100, localTTL))
 				defer reader.Close()
 				var target atomic.Value // the key whose write is held, set before the gate is armed
 				target.Store("\x00none")
@@ -452,9 +453,9 @@ func (f *failPublishes) process(ctx context.Context, cmds []redis.Cmder, next fu
 // serving the old value within the retry delay, not their local TTL.
 func TestFailedSetAnnouncementIsRetried(t *testing.T) {
 	const localTTL = 30 * time.Second
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		ns := newTestStore(t, b).Namespace()
-		reader := NewStore(b.rdb, WithNamespace(ns), WithLocalCache(100, localTTL))
+		reader := NewStore(b.RDB, WithNamespace(ns), WithLocalCache(100, localTTL))
 		defer reader.Close()
 		fail := &failPublishes{}
 		writer := NewStore(sharedNamespaceClient(t, b, func(rdb redis.UniversalClient) { rdb.AddHook(fail) }),
@@ -491,8 +492,8 @@ func TestFailedSetAnnouncementIsRetried(t *testing.T) {
 // A tag that entries keep being written under never expires, so its entries
 // never all miss at once because of it; a tag nothing uses goes away.
 func TestTagVersionsLiveWhileUsed(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
-		if b.mr == nil {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
+		if b.MR == nil {
 			t.Skip("needs miniredis's FastForward")
 		}
 		s := newTestStore(t, b, WithTagTTL(time.Hour))
@@ -508,13 +509,13 @@ func TestTagVersionsLiveWhileUsed(t *testing.T) {
 			if err := c.Set(ctxBG, "s", "v", WithTags("hot")); err != nil {
 				t.Fatal(err)
 			}
-			b.mr.FastForward(40 * time.Minute)
-			if !b.mr.Exists(tagKey) {
+			b.MR.FastForward(40 * time.Minute)
+			if !b.MR.Exists(tagKey) {
 				t.Fatalf("round %d: a tag written under every 40 minutes expired with a 1h tag TTL", i)
 			}
 		}
-		b.mr.FastForward(61 * time.Minute)
-		if b.mr.Exists(tagKey) {
+		b.MR.FastForward(61 * time.Minute)
+		if b.MR.Exists(tagKey) {
 			t.Fatal("an unused tag version outlived the tag TTL")
 		}
 	})

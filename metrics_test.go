@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/cachefront/cachefront/internal/testbackend"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
@@ -125,7 +126,7 @@ func series(t *testing.T, reg *prometheus.Registry, name, ns string, labels ...s
 // With WithTopKeys, Stats names the keys read most, in the form Store.Delete
 // takes, for caches and middleware routes alike.
 func TestTopKeysInStats(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		c := New[string](s, "pages", WithTopKeys(2))
 		load := func(context.Context) (string, error) { return "v", nil }
@@ -175,7 +176,7 @@ func TestTopKeysInStats(t *testing.T) {
 // CountEntries counts the namespace's entries on every node, and only
 // entries: not tag versions, the sequence or other namespaces' keys.
 func TestCountEntries(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		other := newTestStore(t, b)
 		a, p := New[string](s, "a"), New[string](s, "b")

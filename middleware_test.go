@@ -19,6 +19,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/cachefront/cachefront/internal/engine"
 	"github.com/cachefront/cachefront/internal/httpcache"
+	"github.com/cachefront/cachefront/internal/testbackend"
 	"github.com/go-chi/chi/v5"
 	"github.com/redis/go-redis/v9"
 )
@@ -56,9 +57,9 @@ var routers = []router{
 }
 
 // forEachRouter runs fn per backend and per router.
-func forEachRouter(t *testing.T, fn func(t *testing.T, b *testBackend, rt router)) {
+func forEachRouter(t *testing.T, fn func(t *testing.T, b *testbackend.Backend, rt router)) {
 	t.Helper()
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		for _, rt := range routers {
 			t.Run(rt.name, func(t *testing.T) { fn(t, b, rt) })
 		}
@@ -99,7 +100,7 @@ func (c *counted) handler(rt router) http.HandlerFunc {
 }
 
 // allKeys lists the keys matching pattern, on every master of a cluster.
-func allKeys(t *testing.T, b *testBackend, pattern string) []string {
+func allKeys(t *testing.T, b *testbackend.Backend, pattern string) []string {
 	t.Helper()
 	var mu sync.Mutex
 	var keys []string
@@ -111,10 +112,10 @@ func allKeys(t *testing.T, b *testBackend, pattern string) []string {
 		return err
 	}
 	var err error
-	if cc, ok := b.rdb.(*redis.ClusterClient); ok {
+	if cc, ok := b.RDB.(*redis.ClusterClient); ok {
 		err = cc.ForEachMaster(ctxBG, collect)
 	} else {
-		err = collect(ctxBG, b.rdb.(*redis.Client))
+		err = collect(ctxBG, b.RDB.(*redis.Client))
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +132,7 @@ func expect(t *testing.T, w *httptest.ResponseRecorder, status int, xcache, body
 }
 
 func TestMiddlewareMissThenHit(t *testing.T) {
-	forEachRouter(t, func(t *testing.T, b *testBackend, rt router) {
+	forEachRouter(t, func(t *testing.T, b *testbackend.Backend, rt router) {
 		s := newTestStore(t, b)
 		var c counted
 		h := rt.mount(Middleware(s, WithName("items")), c.handler(rt))
@@ -175,7 +176,7 @@ func TestMiddlewareMissThenHit(t *testing.T) {
 }
 
 func TestMiddlewareOnlyGetAndHead(t *testing.T) {
-	forEachRouter(t, func(t *testing.T, b *testBackend, rt router) {
+	forEachRouter(t, func(t *testing.T, b *testbackend.Backend, rt router) {
 		s := newTestStore(t, b)
 		var c counted
 		h := rt.mount(Middleware(s), c.handler(rt))
@@ -195,7 +196,7 @@ func TestMiddlewareOnlyGetAndHead(t *testing.T) {
 }
 
 func TestMiddlewareHeadFromCachedGet(t *testing.T) {
-	forEachRouter(t, func(t *testing.T, b *testBackend, rt router) {
+	forEachRouter(t, func(t *testing.T, b *testbackend.Backend, rt router) {
 		s := newTestStore(t, b)
 		var c counted
 		h := rt.mount(Middleware(s), c.handler(rt))
@@ -224,7 +225,7 @@ func TestMiddlewareHeadFromCachedGet(t *testing.T) {
 }
 
 func TestMiddlewareKey(t *testing.T) {
-	forEachRouter(t, func(t *testing.T, b *testBackend, rt router) {
+	forEachRouter(t, func(t *testing.T, b *testbackend.Backend, rt router) {
 		s := newTestStore(t, b)
 		var c counted
 		c.fn = func(n int32, w http.ResponseWriter, r *http.Request) {
@@ -260,7 +261,7 @@ func TestMiddlewareKey(t *testing.T) {
 }
 
 func TestMiddlewareKeyFuncAndLongKeys(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		var c counted
 		h := Middleware(s, WithName("kf"), WithKeyFunc(func(r *http.Request) string {
@@ -288,7 +289,7 @@ func TestMiddlewareKeyFuncAndLongKeys(t *testing.T) {
 // admin tool can delete one URL's entry; the key ignores what the key does
 // (parameter order, the bypass parameter) and names what it holds (Vary).
 func TestMiddlewareKeyDeletesOneURL(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		var c counted
 		opts := []Option{WithName("items"), WithVary("Accept-Language")}
@@ -369,7 +370,7 @@ func TestMiddlewareNeverStores(t *testing.T) {
 			io.WriteString(w, strings.Repeat("y", 11))
 		}},
 	}
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				s := newTestStore(t, b)
@@ -400,7 +401,7 @@ func TestMiddlewareNeverStores(t *testing.T) {
 }
 
 func TestMiddlewarePassesResponsesThroughIntact(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		h := Middleware(s)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch r.URL.Path {
@@ -428,7 +429,7 @@ func TestMiddlewarePassesResponsesThroughIntact(t *testing.T) {
 }
 
 func TestMiddlewareCacheableStatus(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		var c counted
 		c.fn = func(n int32, w http.ResponseWriter, r *http.Request) {
@@ -445,7 +446,7 @@ func TestMiddlewareCacheableStatus(t *testing.T) {
 }
 
 func TestMiddlewarePanicAndAbortAreNotStored(t *testing.T) {
-	forEachRouter(t, func(t *testing.T, b *testBackend, rt router) {
+	forEachRouter(t, func(t *testing.T, b *testbackend.Backend, rt router) {
 		s := newTestStore(t, b)
 		var c counted
 		c.fn = func(n int32, w http.ResponseWriter, r *http.Request) {
@@ -479,7 +480,7 @@ func TestMiddlewarePanicAndAbortAreNotStored(t *testing.T) {
 }
 
 func TestMiddlewarePanicBeforeWritingLeavesTheResponseToARecoverer(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		inner := Middleware(s)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("X-Partial", "1")
@@ -502,7 +503,7 @@ func TestMiddlewarePanicBeforeWritingLeavesTheResponseToARecoverer(t *testing.T)
 }
 
 func TestMiddlewareCredentials(t *testing.T) {
-	forEachRouter(t, func(t *testing.T, b *testBackend, rt router) {
+	forEachRouter(t, func(t *testing.T, b *testbackend.Backend, rt router) {
 		echo := func(n int32, w http.ResponseWriter, r *http.Request) {
 			who := r.Header.Get("Authorization")
 			if ck, err := r.Cookie("session"); err == nil {
@@ -585,9 +586,9 @@ func TestMiddlewareCredentials(t *testing.T) {
 }
 
 func TestMiddlewareETagAndNotModifiedAcrossStores(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s1 := newTestStore(t, b)
-		s2 := NewStore(b.rdb, WithNamespace(s1.Namespace()))
+		s2 := NewStore(b.RDB, WithNamespace(s1.Namespace()))
 		t.Cleanup(func() { _ = s2.Close() })
 		var c counted
 		c.fn = func(n int32, w http.ResponseWriter, r *http.Request) {
@@ -634,7 +635,7 @@ func TestMiddlewareETagAndNotModifiedAcrossStores(t *testing.T) {
 }
 
 func TestMiddlewareHandlerETagIsKept(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		var c counted
 		c.fn = func(n int32, w http.ResponseWriter, r *http.Request) {
@@ -655,7 +656,7 @@ func TestMiddlewareHandlerETagIsKept(t *testing.T) {
 }
 
 func TestMiddlewareBypassParam(t *testing.T) {
-	forEachRouter(t, func(t *testing.T, b *testBackend, rt router) {
+	forEachRouter(t, func(t *testing.T, b *testbackend.Backend, rt router) {
 		t.Run("default", func(t *testing.T) {
 			s := newTestStore(t, b)
 			var c counted
@@ -702,7 +703,7 @@ func TestMiddlewareBypassParam(t *testing.T) {
 // from a handler call made without the Range field, and an Upgrade header on
 // a route that answers plain GETs is served like any GET.
 func TestMiddlewareRangeAndUpgradeAreServedFromTheCache(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		var c counted
 		var sawRange atomic.Bool
@@ -731,7 +732,7 @@ func TestMiddlewareRangeAndUpgradeAreServedFromTheCache(t *testing.T) {
 // WithBadRequestHandler), never sent to the handler, which could read
 // another query from it than the key holds, and never a bypass.
 func TestMiddlewareRefusesMalformedQueryStrings(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		var c counted
 		plain := Middleware(s, WithName("plain"))(c.handler(routers[0]))
@@ -762,7 +763,7 @@ func TestMiddlewareRefusesMalformedQueryStrings(t *testing.T) {
 }
 
 func TestMiddlewareThousandConcurrentRequestsCallTheHandlerOnce(t *testing.T) {
-	forEachRouter(t, func(t *testing.T, b *testBackend, rt router) {
+	forEachRouter(t, func(t *testing.T, b *testbackend.Backend, rt router) {
 		// A generous operation timeout: 1000 requests share the client's
 		// small connection pool, and this test is about deduplication.
 		s := newTestStore(t, b, WithOperationTimeout(10*time.Second))
@@ -817,7 +818,7 @@ func TestMiddlewareThousandConcurrentRequestsCallTheHandlerOnce(t *testing.T) {
 // A handler that started before an invalidation of one of its tags must not
 // have its response served after the invalidation returned.
 func TestMiddlewareStaleWriteRace(t *testing.T) {
-	forEachRouter(t, func(t *testing.T, b *testBackend, rt router) {
+	forEachRouter(t, func(t *testing.T, b *testbackend.Backend, rt router) {
 		s := newTestStore(t, b)
 		var version atomic.Int32
 		version.Store(1)
@@ -861,7 +862,7 @@ func TestMiddlewareStaleWriteRace(t *testing.T) {
 }
 
 func TestMiddlewareLateTagsFromAddTags(t *testing.T) {
-	forEachRouter(t, func(t *testing.T, b *testBackend, rt router) {
+	forEachRouter(t, func(t *testing.T, b *testbackend.Backend, rt router) {
 		s := newTestStore(t, b)
 		block := make(chan struct{})
 		started := make(chan struct{}, 1)
@@ -898,7 +899,7 @@ func TestMiddlewareLateTagsFromAddTags(t *testing.T) {
 }
 
 func TestMiddlewareTTL(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		// The Store's stale-while-revalidate does not keep HTTP entries.
 		s := newTestStore(t, b, WithStaleWhileRevalidate(time.Hour))
 		var c counted
@@ -907,11 +908,11 @@ func TestMiddlewareTTL(t *testing.T) {
 		expect(t, get(h, "GET", "/x"), 200, "MISS", "item  #1 GET")
 		expect(t, get(h, "GET", "/x"), 200, "HIT", "item  #1 GET")
 		for _, k := range allKeys(t, b, s.Namespace()+":http:*") {
-			if pttl := b.rdb.PTTL(ctxBG, k).Val(); pttl > ttl {
+			if pttl := b.RDB.PTTL(ctxBG, k).Val(); pttl > ttl {
 				t.Fatalf("entry kept for %v, TTL %v", pttl, ttl)
 			}
 		}
-		if b.fastForward(ttl + time.Millisecond) {
+		if b.FastForward(ttl + time.Millisecond) {
 			expect(t, get(h, "GET", "/x"), 200, "MISS", "item  #2 GET")
 			return
 		}
@@ -957,8 +958,8 @@ func TestMiddlewareFailsOpenWithRedisDown(t *testing.T) {
 }
 
 func TestMiddlewareRedisStoppedMidway(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
-		if b.mr == nil {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
+		if b.MR == nil {
 			t.Skip("stops the server: miniredis only")
 		}
 		s := newTestStore(t, b)
@@ -966,14 +967,14 @@ func TestMiddlewareRedisStoppedMidway(t *testing.T) {
 		h := Middleware(s)(c.handler(routers[0]))
 		expect(t, get(h, "GET", "/x"), 200, "MISS", "item  #1 GET")
 		expect(t, get(h, "GET", "/x"), 200, "HIT", "item  #1 GET")
-		b.mr.Close()
+		b.MR.Close()
 		expect(t, get(h, "GET", "/x"), 200, "MISS", "item  #2 GET")
 		expect(t, get(h, "GET", "/x"), 200, "MISS", "item  #3 GET")
 	})
 }
 
 func TestMiddlewareStreamsThroughFlusher(t *testing.T) {
-	forEachRouter(t, func(t *testing.T, b *testBackend, rt router) {
+	forEachRouter(t, func(t *testing.T, b *testbackend.Backend, rt router) {
 		s := newTestStore(t, b)
 		step := make(chan struct{})
 		var c counted
@@ -1030,7 +1031,7 @@ func TestMiddlewareStreamsThroughFlusher(t *testing.T) {
 }
 
 func TestMiddlewareOverCapStreamsInFull(t *testing.T) {
-	forEachRouter(t, func(t *testing.T, b *testBackend, rt router) {
+	forEachRouter(t, func(t *testing.T, b *testbackend.Backend, rt router) {
 		s := newTestStore(t, b)
 		const limit, total = 4 << 10, 256 << 10
 		read := make(chan struct{})
@@ -1079,7 +1080,7 @@ func TestMiddlewareOverCapStreamsInFull(t *testing.T) {
 }
 
 func TestMiddlewareHandlerContext(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		t.Run("kept while the response is useful", func(t *testing.T) {
 			s := newTestStore(t, b)
 			started := make(chan struct{})
@@ -1171,7 +1172,7 @@ func TestMiddlewareHandlerContext(t *testing.T) {
 }
 
 func TestMiddlewareWaitersOfAnUnshareableResponseRunTheirOwn(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		const n = 20
 		var arrived atomic.Int32
@@ -1214,7 +1215,7 @@ func TestMiddlewareWaitersOfAnUnshareableResponseRunTheirOwn(t *testing.T) {
 }
 
 func TestMiddlewareLeavesOuterHeadersOutOfTheEntry(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		var c counted
 		var ids atomic.Int32
@@ -1281,7 +1282,7 @@ func TestMiddlewareInvalidOptionsPanic(t *testing.T) {
 }
 
 func TestMiddlewareInvalidTagFromTagsFuncBypasses(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		var c counted
 		h := Middleware(s, WithName("tags"), WithTagsFunc(func(*http.Request) []string { return []string{""} }))(c.handler(routers[0]))
@@ -1294,7 +1295,7 @@ func TestMiddlewareInvalidTagFromTagsFuncBypasses(t *testing.T) {
 }
 
 func TestMiddlewareClosedStoreBypasses(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		var c counted
 		h := Middleware(s)(c.handler(routers[0]))
@@ -1357,7 +1358,7 @@ func testHTTPCache(t *testing.T, s *Store, opts ...Option) *httpCache {
 // A request that leaves before it could lead must not leave its flight
 // open: later requests for the key would wait on it forever.
 func TestCoalesceAbandonedLeadershipReleasesTheFlight(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		m := testHTTPCache(t, s)
 		var calls atomic.Int32
@@ -1393,7 +1394,7 @@ func TestCoalesceAbandonedLeadershipReleasesTheFlight(t *testing.T) {
 // its turn to lead is served, and handed to the waiters, without running
 // the handler.
 func TestCoalesceLeaderSecondLook(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		m := testHTTPCache(t, s)
 		var calls atomic.Int32
@@ -1425,7 +1426,7 @@ func TestCoalesceLeaderSecondLook(t *testing.T) {
 // handler added was invalidated meanwhile may have arrived after that
 // invalidation: it gets a response of its own.
 func TestCoalesceConflictSendsWaitersToAFreshLoad(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		started := make(chan struct{})
 		release := make(chan struct{})
@@ -1476,17 +1477,17 @@ func (p *panicPipelines) ProcessPipelineHook(next redis.ProcessPipelineHook) red
 // closes its flight: later requests for the same key and state run the
 // handler instead of hanging on a flight nobody will ever answer.
 func TestLeaderPanicInSecondLookClosesItsFlight(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
-		single, ok := b.rdb.(*redis.Client)
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
+		single, ok := b.RDB.(*redis.Client)
 		if !ok {
 			t.Skip("builds a ContextTimeoutEnabled client from a single-server one")
 		}
 		opt := *single.Options()
 		opt.ContextTimeoutEnabled = true // operations run in the caller's goroutine
-		b = &testBackend{name: b.name, rdb: redis.NewClient(&opt)}
-		t.Cleanup(func() { _ = b.rdb.Close() })
+		b = &testbackend.Backend{Name: b.Name, RDB: redis.NewClient(&opt)}
+		t.Cleanup(func() { _ = b.RDB.Close() })
 		hook := &panicPipelines{}
-		b.rdb.AddHook(hook)
+		b.RDB.AddHook(hook)
 		s := newTestStore(t, b)
 		var calls atomic.Int32
 		h := Middleware(s, WithTTL(time.Minute))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -1494,7 +1495,7 @@ func TestLeaderPanicInSecondLookClosesItsFlight(t *testing.T) {
 			_, _ = w.Write([]byte("body"))
 		}))
 
-		if err := b.rdb.Ping(context.Background()).Err(); err != nil { // connect first
+		if err := b.RDB.Ping(context.Background()).Err(); err != nil { // connect first
 			t.Fatal(err)
 		}
 		hook.armed.Store(true)
@@ -1515,7 +1516,7 @@ func TestLeaderPanicInSecondLookClosesItsFlight(t *testing.T) {
 }
 
 func TestInvalidateOnSuccess(t *testing.T) {
-	forEachRouter(t, func(t *testing.T, b *testBackend, rt router) {
+	forEachRouter(t, func(t *testing.T, b *testbackend.Backend, rt router) {
 		s := newTestStore(t, b)
 		var c counted
 		read := Middleware(s, WithTagsFunc(func(r *http.Request) []string {
@@ -1574,7 +1575,7 @@ func TestInvalidateOnSuccessNilStorePanics(t *testing.T) {
 }
 
 func TestInvalidateOnSuccessCases(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		var c counted
 		cached := Middleware(s, WithTags("t"))(c.handler(routers[0]))
@@ -1645,7 +1646,7 @@ func TestInvalidateOnSuccessWithRedisDownKeepsTheResponse(t *testing.T) {
 }
 
 func TestMiddlewareServesHitsFromTheLocalTier(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		ns := newTestStore(t, b).Namespace()
 		a, other := newLocalStore(t, b, ns), newLocalStore(t, b, ns)
 		var calls atomic.Int32
@@ -1692,7 +1693,7 @@ func TestMiddlewareServesHitsFromTheLocalTier(t *testing.T) {
 // from the local tier (which shares one entry between requests), are served
 // as stored.
 func TestMiddlewareOuterHeaderChangesNeverReachTheEntry(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		ns := newTestStore(t, b).Namespace()
 		for _, s := range []*Store{newTestStore(t, b), newLocalStore(t, b, ns)} {
 			inner := Middleware(s, WithName("pages"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

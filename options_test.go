@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/cachefront/cachefront/internal/testbackend"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -84,7 +85,7 @@ func TestInvalidCallOptionsAreErrors(t *testing.T) {
 }
 
 func TestTagsCascadeFromCacheToCall(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newTestStore(t, b)
 		c := New[string](s, "c", WithTags("all"))
 		if err := c.Set(ctxBG, "k", "v", WithTags("one")); err != nil {

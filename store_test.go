@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/cachefront/cachefront/internal/testbackend"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -122,31 +123,10 @@ func TestRedisStoppedMidTestFailsOpenAndRecovers(t *testing.T) {
 	}
 }
 
-// silentServer returns the address of a server that accepts connections and
-// never answers.
-func silentServer(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { conn.Close() })
-		}
-	}()
-	return l.Addr().String()
-}
-
 // A server that accepts connections and never answers: the operation timeout
 // must hold although the client ignores context deadlines on reads.
 func TestUnresponsiveRedisIsBoundedWithDefaultClient(t *testing.T) {
-	rdb := redis.NewClient(&redis.Options{Addr: silentServer(t)}) // go-redis defaults: 3s read timeout
+	rdb := redis.NewClient(&redis.Options{Addr: testbackend.SilentServer(t)}) // go-redis defaults: 3s read timeout
 	defer rdb.Close()
 	s := NewStore(rdb, WithOperationTimeout(50*time.Millisecond), WithCircuitBreaker(2, time.Minute))
 	c := New[string](s, "c")
@@ -176,7 +156,7 @@ func TestUnresponsiveRedisIsBoundedWithDefaultClient(t *testing.T) {
 // operations in the caller's goroutine; against a silent server each read
 // still ends in time, and a caller deadline sooner than the timeout holds.
 func TestUnresponsiveRedisIsBoundedWithShortSocketTimeouts(t *testing.T) {
-	rdb := redis.NewClient(&redis.Options{Addr: silentServer(t), ReadTimeout: 100 * time.Millisecond,
+	rdb := redis.NewClient(&redis.Options{Addr: testbackend.SilentServer(t), ReadTimeout: 100 * time.Millisecond,
 		WriteTimeout: 100 * time.Millisecond, MaxRetries: -1})
 	defer rdb.Close()
 	s := NewStore(rdb, WithOperationTimeout(150*time.Millisecond), WithCircuitBreaker(100, time.Minute))
@@ -229,21 +209,21 @@ func newClient(addr string) *redis.Client {
 	return redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
 }
 
-func newLocalStore(t *testing.T, b *testBackend, ns string) *Store {
+func newLocalStore(t *testing.T, b *testbackend.Backend, ns string) *Store {
 	t.Helper()
-	s := NewStore(b.rdb, WithNamespace(ns), WithLocalCache(1000, time.Minute))
+	s := NewStore(b.RDB, WithNamespace(ns), WithLocalCache(1000, time.Minute))
 	t.Cleanup(func() { _ = s.Close() })
 	waitFor(t, 10*time.Second, "the invalidation subscription", s.e.Local.Healthy)
 	return s
 }
 
 // dropSubscriptions cuts every pub/sub connection of the backend.
-func dropSubscriptions(t *testing.T, b *testBackend) {
+func dropSubscriptions(t *testing.T, b *testbackend.Backend) {
 	t.Helper()
 	switch {
-	case b.mr != nil:
-		b.mr.Close()
-		if err := b.mr.Restart(); err != nil {
+	case b.MR != nil:
+		b.MR.Close()
+		if err := b.MR.Restart(); err != nil {
 			t.Fatal(err)
 		}
 	default:
@@ -251,10 +231,10 @@ func dropSubscriptions(t *testing.T, b *testBackend) {
 			return c.ClientKillByFilter(ctx, "TYPE", "pubsub").Err()
 		}
 		var err error
-		if cc, ok := b.rdb.(*redis.ClusterClient); ok {
+		if cc, ok := b.RDB.(*redis.ClusterClient); ok {
 			err = cc.ForEachShard(ctxBG, kill)
 		} else {
-			err = kill(ctxBG, b.rdb.(*redis.Client))
+			err = kill(ctxBG, b.RDB.(*redis.Client))
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -263,7 +243,7 @@ func dropSubscriptions(t *testing.T, b *testBackend) {
 }
 
 func TestLocalTierServesHitsWithoutDecoding(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newLocalStore(t, b, newTestStore(t, b).Namespace())
 		c := New[Product](s, "products")
 		load := func(context.Context) (Product, error) { return sampleProduct("L1"), nil }
@@ -283,7 +263,7 @@ func TestLocalTierServesHitsWithoutDecoding(t *testing.T) {
 }
 
 func TestLocalTierInvalidatedAcrossInstances(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		ns := newTestStore(t, b).Namespace()
 		a, bb := newLocalStore(t, b, ns), newLocalStore(t, b, ns)
 		ca, cb := New[string](a, "c"), New[string](bb, "c")
@@ -328,7 +308,7 @@ func TestLocalTierInvalidatedAcrossInstances(t *testing.T) {
 }
 
 func TestDroppedSubscriptionFlushesLocalTier(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b *testBackend) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
 		s := newLocalStore(t, b, newTestStore(t, b).Namespace())
 		c := New[string](s, "c")
 		if _, err := c.GetOrLoad(ctxBG, "k", func(context.Context) (string, error) { return "v", nil }); err != nil {

@@ -3,12 +3,12 @@ package backend
 import (
 	"context"
 	"errors"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/cachefront/cachefront/internal/breaker"
+	"github.com/cachefront/cachefront/internal/testbackend"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -18,26 +18,6 @@ func newMini(t *testing.T) (*miniredis.Miniredis, *redis.Client) {
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = rdb.Close() })
 	return mr, rdb
-}
-
-// silentServer accepts connections and never answers.
-func silentServer(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { conn.Close() })
-		}
-	}()
-	return l.Addr().String()
 }
 
 func TestGetManyReportsPresentAndAbsentKeys(t *testing.T) {
@@ -105,7 +85,7 @@ func TestFailuresOpenTheBreaker(t *testing.T) {
 // server still costs at most the operation timeout, and a caller that goes
 // away gets its own context's error.
 func TestWatchdogBoundsASilentServer(t *testing.T) {
-	rdb := redis.NewClient(&redis.Options{Addr: silentServer(t), MaxRetries: -1})
+	rdb := redis.NewClient(&redis.Options{Addr: testbackend.SilentServer(t), MaxRetries: -1})
 	defer rdb.Close()
 	be := New(rdb, 100*time.Millisecond, breaker.New(100, time.Minute, nil))
 	if be.inline(false) {

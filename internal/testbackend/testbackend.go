@@ -10,6 +10,7 @@ package testbackend
 
 import (
 	"context"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -105,4 +106,25 @@ func WaitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// SilentServer returns the address of a server that accepts connections and
+// never answers.
+func SilentServer(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { conn.Close() })
+		}
+	}()
+	return l.Addr().String()
 }
