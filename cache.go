@@ -196,34 +196,35 @@ type readStart[T any] struct {
 	err   error
 }
 
-// beginRead is begin for reads, with the look in the local tier. When the
-// call's options are only valid tags, a local hit is served before the
-// options are resolved (it does not need them).
-func (c *Cache[T]) beginRead(key string, opts []Option) (rs readStart[T], err error) {
+// beginRead is begin for reads, with the look in the local tier; it fills
+// rs, which the caller keeps on its stack (T may be large). When the call's
+// options are only valid tags, a local hit is served before the options are
+// resolved (it does not need them).
+func (c *Cache[T]) beginRead(key string, opts []Option, rs *readStart[T]) (err error) {
 	c.ec.Top.Observe(key)
 	e := c.store.e
 	if e.Local == nil || !onlyValidTags(opts) {
 		rs.rkey, rs.call, err = c.begin(key, opts)
 		if err == nil && e.Local != nil {
 			if parts, ok := e.Keys.ParseEntry(rs.rkey); ok {
-				c.localResult(&rs, parts)
+				c.localResult(rs, parts)
 			}
 		}
-		return rs, err
+		return err
 	}
 	if err = e.CheckOpen(); err != nil {
-		return rs, err
+		return err
 	}
 	parts, err := keyspace.EntryKey(c.ec.Name, key)
 	if err != nil {
-		return rs, err
+		return err
 	}
-	if c.localResult(&rs, parts); rs.local {
-		return rs, nil
+	if c.localResult(rs, parts); rs.local {
+		return nil
 	}
 	rs.rkey = e.Keys.Join(parts)
 	rs.call, err = c.callConfig(opts)
-	return rs, err
+	return err
 }
 
 func onlyValidTags(opts []Option) bool {
@@ -235,24 +236,27 @@ func onlyValidTags(opts []Option) bool {
 	return true
 }
 
-// fromLocal serves the entry key parts from the in-process tier, counting
-// the hit; le is the tier's entry (le.NotFound for a cached not-found).
-func (c *Cache[T]) fromLocal(parts keyspace.EntryParts) (v T, le *local.Entry, ok bool) {
+// fromLocal serves the entry key parts from the in-process tier into *v,
+// counting the hit; le is the tier's entry (le.NotFound for a cached
+// not-found, which leaves *v alone).
+func (c *Cache[T]) fromLocal(parts keyspace.EntryParts, v *T) (le *local.Entry, ok bool) {
 	le, ok = c.store.e.Local.Get(parts, c.ec.TypeHash)
 	if !ok || !c.ec.Usable(le.NotFound, le.FreshUntil) {
-		return v, nil, false
+		return nil, false
 	}
-	if v, ok = le.Value.(T); !ok && !le.NotFound {
-		return v, nil, false
+	if !le.NotFound {
+		if *v, ok = le.Value.(T); !ok {
+			return nil, false
+		}
 	}
 	c.ec.Counters.Hit(true)
-	return v, le, true
+	return le, true
 }
 
 // localResult fills rs from the local tier's look at parts.
 func (c *Cache[T]) localResult(rs *readStart[T], parts keyspace.EntryParts) {
 	var le *local.Entry
-	if rs.value, le, rs.local = c.fromLocal(parts); rs.local && le.NotFound {
+	if le, rs.local = c.fromLocal(parts, &rs.value); rs.local && le.NotFound {
 		rs.err = ErrNotFound
 	}
 }
@@ -286,8 +290,8 @@ func (c *Cache[T]) hit(ctx context.Context, rkey string, r *engine.Read, epoch u
 // matters (naming the tags up front saves a round trip on tagged entries).
 func (c *Cache[T]) Get(ctx context.Context, key string, opts ...Option) (T, error) {
 	var zero T
-	rs, err := c.beginRead(key, opts)
-	if err != nil {
+	var rs readStart[T]
+	if err := c.beginRead(key, opts, &rs); err != nil {
 		return zero, err
 	}
 	if rs.local {
@@ -333,8 +337,8 @@ func (c *Cache[T]) GetOrLoad(ctx context.Context, key string, loader func(contex
 	if loader == nil {
 		return zero, fmt.Errorf("%w: loader is nil", ErrInvalidOption)
 	}
-	rs, err := c.beginRead(key, opts)
-	if err != nil {
+	var rs readStart[T]
+	if err := c.beginRead(key, opts, &rs); err != nil {
 		return zero, err
 	}
 	if rs.local {
@@ -348,7 +352,7 @@ func (c *Cache[T]) GetOrLoad(ctx context.Context, key string, loader func(contex
 		if v, ok, err := c.hit(ctx, rs.rkey, &r, epoch); ok {
 			if refresh, early := engine.NeedsRefresh(&r.View, rs.call, time.Now()); refresh {
 				c.ec.Counters.Refresh(early)
-				load := c.load(rs, loader)
+				load := c.load(rs.rkey, rs.call, loader)
 				load.RefreshGen = r.Gen
 				e.Refresh(engine.RefreshKey(c.ec, rs.rkey, &r, rs.call), func() *engine.Outcome { return e.Run(ctx, load) })
 			}
@@ -362,7 +366,7 @@ func (c *Cache[T]) GetOrLoad(ctx context.Context, key string, loader func(contex
 		c.ec.Counters.Fail(metrics.OpRead)
 		w.ReadFailed()
 	}
-	load := c.load(rs, loader)
+	load := c.load(rs.rkey, rs.call, loader)
 	o, role, err := e.Share(ctx, engine.Join{
 		Key:    engine.FlightKey(c.ec, rs.rkey, &r, len(rs.call.Tags.Names), rerr != nil),
 		Waiter: w,
@@ -388,8 +392,8 @@ func (c *Cache[T]) GetOrLoad(ctx context.Context, key string, loader func(contex
 }
 
 // load is the shared load of a GetOrLoad miss.
-func (c *Cache[T]) load(rs readStart[T], loader func(context.Context) (T, error)) *engine.Load {
-	return &engine.Load{Cache: c.ec, RKey: rs.rkey, Call: rs.call,
+func (c *Cache[T]) load(rkey string, call *engine.Call, loader func(context.Context) (T, error)) *engine.Load {
+	return &engine.Load{Cache: c.ec, RKey: rkey, Call: call,
 		Loader: func(ctx context.Context) (any, error) { return loader(ctx) }}
 }
 

@@ -203,7 +203,7 @@ func TestLateTagLoadIsNotJoinedAfterAnInvalidation(t *testing.T) {
 						s := NewStore(sharedNamespaceClient(t, b, func(rdb redis.UniversalClient) {
 							rdb.AddHook(gate)
 							rdb.AddHook(reads)
-						}), WithNamespace(ns))
+						}), WithNamespace(ns), WithOperationTimeout(5*time.Second)) // no read times out on a loaded machine
 						defer s.Close()
 						defer close(gate.release)
 						db := &sourceData{v: "old"}

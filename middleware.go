@@ -166,7 +166,8 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 	c.ec.Top.Observe(key)
 	if e.Local != nil {
 		if parts, err := keyspace.EntryKey(c.ec.Name, key); err == nil {
-			if resp, le, ok := c.fromLocal(parts); ok {
+			var resp *httpcache.Response
+			if le, ok := c.fromLocal(parts, &resp); ok {
 				httpcache.Serve(w, r, resp, httpcache.HitInfo{Hit: true, FreshUntil: le.FreshUntil, Created: le.Created, Now: time.Now().UnixMilli()})
 				return
 			}
