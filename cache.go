@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"reflect"
 	"slices"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cachefront/cachefront/internal/backend"
+	"github.com/cachefront/cachefront/internal/compress"
 	"github.com/cachefront/cachefront/internal/engine"
 	"github.com/cachefront/cachefront/internal/entry"
 	"github.com/cachefront/cachefront/internal/keyspace"
@@ -64,9 +64,13 @@ func newCache[T any](store *Store, name string, cfg config) (*Cache[T], error) {
 	if err := validName(name); err != nil {
 		return nil, fmt.Errorf("%w: cache %w", ErrInvalidOption, err)
 	}
-	c := &Cache[T]{store: store, cfg: cfg, encode: encodeMsgpack[T], decode: decodeMsgpack[T]}
-	c.ec = &engine.Cache{Name: name, TypeHash: hashTypeName(cfg.typeName), Counters: store.e.Counters(name),
-		Top: store.e.TopKeysFor(name, cfg.topKeys), Encode: c.encodeAny, Decode: c.decodeAny}
+	c := &Cache[T]{store: store, cfg: cfg}
+	c.encode, c.decode = codecFuncs[T](cfg.codec)
+	c.ec = &engine.Cache{Name: name, TypeHash: entry.NameHash(cfg.typeName), Codec: entry.NameHash(cfg.codec.Name()),
+		Counters: store.e.Counters(name), Top: store.e.TopKeysFor(name, cfg.topKeys), Encode: c.encodeAny, Decode: c.decodeAny}
+	if cfg.compressMin != NoCompression {
+		c.ec.Compression, c.ec.CompressMin = compress.S2, cfg.compressMin
+	}
 	c.call = resolve(&cfg)
 	c.call.TagSet(store.e) // built now: calls share c.call and never write to it
 	return c, nil
@@ -272,7 +276,7 @@ func (c *Cache[T]) hit(ctx context.Context, rkey string, r *engine.Read, epoch u
 	}
 	if notFound {
 		err = ErrNotFound
-	} else if v, err = c.decode(r.View.Payload, r.Raw); err != nil {
+	} else if v, err = c.decodeEntry(&r.View, r.Raw); err != nil {
 		c.store.e.DropCorrupt(ctx, c.ec, rkey, r.Raw, err)
 		return v, false, nil
 	}
@@ -588,8 +592,38 @@ func (c *Cache[T]) Delete(ctx context.Context, keys ...string) error {
 	return e.Delete(ctx, c.ec, rkeys)
 }
 
-// Values are encoded with msgpack: compact, fast, and tolerant of fields
-// added or removed between versions of a struct.
+// decodeEntry decodes the value of entry v, read in the Redis reply raw.
+func (c *Cache[T]) decodeEntry(v *entry.View, raw string) (T, error) {
+	payload, raw, err := c.ec.Open(v, raw)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return c.decode(payload, raw)
+}
+
+// codecFuncs returns how a Cache[T] encodes and decodes with codec: for
+// MsgpackCodec, straight into msgpack's pooled encoder without boxing.
+func codecFuncs[T any](codec Codec) (func(*bytes.Buffer, T) error, func([]byte, string) (T, error)) {
+	if _, ok := codec.(msgpackCodec); ok {
+		return encodeMsgpack[T], decodeMsgpack[T]
+	}
+	encode := func(buf *bytes.Buffer, v T) error {
+		b, err := codec.Marshal(v)
+		buf.Write(b)
+		return err
+	}
+	t := reflect.TypeFor[T]()
+	decode := func(payload []byte, _ string) (T, error) {
+		var v T
+		if t.Kind() == reflect.Pointer {
+			v = reflect.New(t.Elem()).Interface().(T)
+			return v, codec.Unmarshal(payload, v)
+		}
+		return v, codec.Unmarshal(payload, &v)
+	}
+	return encode, decode
+}
 
 // encodeMsgpack encodes v into buf, which must be empty.
 func encodeMsgpack[T any](buf *bytes.Buffer, v T) error {
@@ -614,10 +648,4 @@ func typeNameOf[T any]() string {
 		return t.PkgPath() + "." + t.Name()
 	}
 	return t.String()
-}
-
-func hashTypeName(name string) uint32 {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(name))
-	return h.Sum32()
 }

@@ -2,10 +2,13 @@ package cachefront
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,8 +18,10 @@ import (
 	"time"
 
 	"github.com/cachefront/cachefront/internal/entry"
+	"github.com/cachefront/cachefront/internal/keyspace"
 	"github.com/cachefront/cachefront/internal/testbackend"
 	"github.com/redis/go-redis/v9"
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 func TestSetGetDelete(t *testing.T) {
@@ -490,7 +495,9 @@ func TestCorruptAndForeignEntriesAreMissesDeletedAndCounted(t *testing.T) {
 				_ = New[Product](s, "c").Set(ctxBG, "k", sampleProduct("B1"))
 				v := b.RDB.Get(ctxBG, rkey).Val()
 				// 0xc1 is never used by msgpack: the payload's first byte becomes invalid.
-				b.RDB.Set(ctxBG, rkey, v[:entry.HeaderLen]+"\xc1"+v[entry.HeaderLen+1:], time.Minute)
+				view, _ := entry.DecodeString(v)
+				at := len(v) - len(view.Payload)
+				b.RDB.Set(ctxBG, rkey, v[:at]+"\xc1"+v[at+1:], time.Minute)
 			}},
 		}
 		for _, tc := range cases {
@@ -1183,6 +1190,206 @@ func TestDeadLeaseHolderDoesNotBlockBeyondTheWait(t *testing.T) {
 		}
 		if got, err := c.Get(ctxBG, "k"); err != nil || got != "loaded" {
 			t.Fatalf("value not stored after the wait: %q, %v", got, err)
+		}
+	})
+}
+
+// Codecs and compression.
+
+// upperCodec is a user's codec: JSON with a name of its own.
+type upperCodec struct{}
+
+func (upperCodec) Name() string                       { return "test-json" }
+func (upperCodec) Marshal(v any) ([]byte, error)      { return json.Marshal(v) }
+func (upperCodec) Unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+
+var testCodecs = []Codec{MsgpackCodec, JSONCodec, upperCodec{}}
+
+// compressions are the WithCompression settings the tests cover: off, on
+// for everything, and on for values of 1 KiB or more.
+var compressions = []int{NoCompression, 0, 1024}
+
+func TestEveryCodecAndCompressionRoundTrips(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
+		for _, codec := range testCodecs {
+			for _, min := range compressions {
+				t.Run(fmt.Sprintf("%s/compress=%d", codec.Name(), min), func(t *testing.T) {
+					opts := []Option{WithCodec(codec), WithCompression(min)}
+					writer, reader := newTestStore(t, b, opts...), (*Store)(nil)
+					reader = NewStore(b.RDB, append([]Option{WithNamespace(writer.Namespace())}, opts...)...)
+					defer reader.Close()
+
+					one := sampleProduct("B1")
+					if err := New[Product](writer, "one").Set(ctxBG, "k", one); err != nil {
+						t.Fatal(err)
+					}
+					got, err := New[Product](reader, "one").Get(ctxBG, "k")
+					if err != nil || !reflect.DeepEqual(got, one) {
+						t.Fatalf("product: Get = %+v, %v", got, err)
+					}
+					page := productPage(100)
+					load := func(context.Context) ([]Product, error) { return page, nil }
+					if _, err := New[[]Product](writer, "page").GetOrLoad(ctxBG, "p1", load); err != nil {
+						t.Fatal(err)
+					}
+					gotPage, err := New[[]Product](reader, "page").Get(ctxBG, "p1")
+					if err != nil || !reflect.DeepEqual(gotPage, page) {
+						t.Fatalf("page: Get = %d products, %v", len(gotPage), err)
+					}
+					many, err := New[Product](reader, "one").GetMany(ctxBG, []string{"k"})
+					if err != nil || !reflect.DeepEqual(many["k"], one) {
+						t.Fatalf("GetMany = %v, %v", many, err)
+					}
+					raw := b.RDB.Get(ctxBG, writer.e.Keys.Join(mustEntryKey(t, "page", "p1"))).Val()
+					v, _ := entry.DecodeString(raw)
+					if compressed := v.Compression != 0; compressed != (min != NoCompression) {
+						t.Fatalf("the page's entry compressed = %v with WithCompression(%d)", compressed, min)
+					}
+					if st := reader.Stats(); st.Errors != 0 || st.Hits != 3 {
+						t.Fatalf("reader stats %+v, want 3 hits and no errors", st.CacheStats)
+					}
+				})
+			}
+		}
+	})
+}
+
+func mustEntryKey(t *testing.T, cache, key string) keyspace.EntryParts {
+	t.Helper()
+	parts, err := keyspace.EntryKey(cache, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parts
+}
+
+// A Cache reads only what it could have written: entries of another codec
+// or another compression are misses, deleted and counted, never decoded.
+// Uncompressed entries are every cache's.
+func TestOtherCodecsAndCompressionsAreMisses(t *testing.T) {
+	type setting struct {
+		codec Codec
+		min   int
+	}
+	cases := []struct {
+		name           string
+		writer, reader setting
+		hit            bool
+	}{
+		{"msgpack read as JSON", setting{MsgpackCodec, NoCompression}, setting{JSONCodec, NoCompression}, false},
+		{"JSON read as msgpack", setting{JSONCodec, NoCompression}, setting{MsgpackCodec, NoCompression}, false},
+		{"JSON read by a codec of another name", setting{JSONCodec, NoCompression}, setting{upperCodec{}, NoCompression}, false},
+		{"compressed read without compression", setting{MsgpackCodec, 0}, setting{MsgpackCodec, NoCompression}, false},
+		{"compressed JSON read as msgpack", setting{JSONCodec, 0}, setting{MsgpackCodec, 0}, false},
+		{"uncompressed read with compression", setting{MsgpackCodec, NoCompression}, setting{MsgpackCodec, 0}, true},
+		{"below the minimum, read without compression", setting{JSONCodec, 1 << 20}, setting{JSONCodec, NoCompression}, true},
+	}
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				s := newTestStore(t, b)
+				w := New[Product](s, "c", WithCodec(tc.writer.codec), WithCompression(tc.writer.min))
+				r := New[Product](s, "c", WithCodec(tc.reader.codec), WithCompression(tc.reader.min))
+				want := sampleProduct("B1")
+				if err := w.Set(ctxBG, "k", want); err != nil {
+					t.Fatal(err)
+				}
+				rkey, _ := s.e.Keys.Entry("c", "k")
+				got, err := r.Get(ctxBG, "k")
+				if tc.hit {
+					if err != nil || !reflect.DeepEqual(got, want) {
+						t.Fatalf("Get = %+v, %v; want the value", got, err)
+					}
+					return
+				}
+				if !errors.Is(err, ErrNotFound) {
+					t.Fatalf("Get = %+v, %v; want ErrNotFound", got, err)
+				}
+				if b.RDB.Exists(ctxBG, rkey).Val() != 0 {
+					t.Fatal("the foreign entry was not deleted")
+				}
+				if st := s.Stats(); st.Errors != 1 {
+					t.Fatalf("errors = %d, want the foreign entry counted once", st.Errors)
+				}
+			})
+		}
+	})
+}
+
+// Damaged compressed payloads are misses with an error counted, whatever
+// the damage: cut short, bits flipped anywhere, or a size field claiming
+// 4 GiB (refused before anything is allocated for it).
+func TestCorruptCompressedPayloadsAreMisses(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
+		s := newTestStore(t, b)
+		c := New[[]Product](s, "c", WithCompression(0))
+		if err := c.Set(ctxBG, "k", productPage(20)); err != nil {
+			t.Fatal(err)
+		}
+		rkey, _ := s.e.Keys.Entry("c", "k")
+		good := b.RDB.Get(ctxBG, rkey).Val()
+		v, _ := entry.DecodeString(good)
+		at := len(good) - len(v.Payload) // the payload: CRC-32C, then the S2 block
+		flip := func(i int) string { p := []byte(good); p[i] ^= 0x10; return string(p) }
+		hugeClaim := good[:at+4] + string(binary.AppendUvarint(nil, 4<<30)) + good[at+4+3:]
+		damaged := map[string]string{
+			"truncated":          good[:at+len(v.Payload)/2],
+			"checksum flipped":   flip(at + 1),
+			"block flipped":      flip(at + 4 + len(v.Payload)/2),
+			"last byte flipped":  flip(len(good) - 1),
+			"size claims 4 GiB":  hugeClaim,
+			"no payload at all":  good[:at],
+			"compression byte 9": good[:47] + "\x09" + good[48:],
+		}
+		for name, bad := range damaged {
+			t.Run(name, func(t *testing.T) {
+				before := s.Stats().Errors
+				b.RDB.Set(ctxBG, rkey, bad, time.Minute)
+				if got, err := c.Get(ctxBG, "k"); !errors.Is(err, ErrNotFound) {
+					t.Fatalf("Get = %d products, %v; want ErrNotFound", len(got), err)
+				}
+				if s.Stats().Errors != before+1 {
+					t.Fatal("the damaged entry was not counted as an error")
+				}
+				if b.RDB.Exists(ctxBG, rkey).Val() != 0 {
+					t.Fatal("the damaged entry was not deleted")
+				}
+			})
+		}
+	})
+}
+
+// A codec's Unmarshal gets a pointer to fill: for a pointer type T, a new T.
+func TestCodecDecodesIntoPointerTypes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
+		s := newTestStore(t, b, WithCodec(JSONCodec))
+		c := New[*Product](s, "c")
+		want := sampleProduct("B1")
+		if err := c.Set(ctxBG, "k", &want); err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.Get(ctxBG, "k")
+		if err != nil || got == nil || !reflect.DeepEqual(*got, want) {
+			t.Fatalf("Get = %v, %v", got, err)
+		}
+	})
+}
+
+// The default codec writes the entries of earlier releases byte for byte
+// (format version 1), so that both read each other's entries during a
+// rolling deploy.
+func TestDefaultEntriesKeepTheFormerLayout(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
+		s := newTestStore(t, b)
+		if err := New[Product](s, "c").Set(ctxBG, "k", sampleProduct("B1")); err != nil {
+			t.Fatal(err)
+		}
+		rkey, _ := s.e.Keys.Entry("c", "k")
+		raw := b.RDB.Get(ctxBG, rkey).Val()
+		v, _ := entry.DecodeString(raw)
+		want, _ := msgpack.Marshal(sampleProduct("B1"))
+		if raw[1] != 1 || string(v.Payload) != string(want) {
+			t.Fatalf("format version %d, payload equal to msgpack.Marshal: %v", raw[1], string(v.Payload) == string(want))
 		}
 	})
 }

@@ -26,10 +26,29 @@
 // # Values and TTLs
 //
 // Values are encoded with msgpack behind a small versioned header (the
-// entry's generation, kind, timestamps, the Go type's hash and its tags). An
-// entry that does not decode — corrupt, truncated, written by another type or
+// entry's generation, kind, timestamps, the Go type's hash, the codec, the
+// compression and its tags). An entry that does not decode — corrupt,
+// truncated, written by another type, another codec, another compression or
 // by a future format — is a miss, is deleted and is counted as an error; it
 // never panics and never yields a wrong value.
+//
+// # Codecs and compression
+//
+// [WithCodec] chooses the format: [MsgpackCodec] (the default), [JSONCodec],
+// or any [Codec] (protobuf, say, by wrapping proto.Marshal). A codec is
+// recorded by a hash of its Name, so a cache never decodes what another
+// codec wrote. [WithCompression] compresses values whose encoding reaches a
+// minimum size, with S2, when that makes them smaller; a CRC-32C of the
+// uncompressed bytes goes with them. A cache reads uncompressed entries and
+// entries compressed as it compresses; an entry compressed otherwise, cut
+// short, with a bad checksum or claiming more than 64 MiB decompressed is a
+// miss like any corrupt one, found before anything large is allocated.
+//
+// Entries written with the default codec and no compression are byte for
+// byte those of earlier releases, so instances of both share them during
+// a rolling deploy; turning compression on or changing the codec makes the
+// other instances' entries misses (each is loaded again once), never
+// wrong values.
 //
 // Every entry expires. The TTL comes from the call, the cache or the store
 // ([WithTTL], default 10 minutes) and is shortened by a random jitter of up to
@@ -188,6 +207,8 @@
 //	cachefront_invalidations_total{kind}         tags invalidated and keys deleted (kind: tag, key)
 //	cachefront_refreshes_total{cache,reason}     background refreshes started (reason: stale, early)
 //	cachefront_lease_waits_total{cache,result}   loads that waited for another instance's lease (result: served, timeout)
+//	cachefront_bytes_written_total{cache,form}   payload bytes written (form: stored, the bytes in Redis; uncompressed, before compression)
+//	cachefront_bytes_read_total{cache,form}      payload bytes read (form: stored; uncompressed, after decompression)
 //	cachefront_circuit_open                      1 while the circuit breaker is open
 //
 // Label values are cache names and fixed words, never keys or tags.
@@ -256,6 +277,16 @@
 // itself never sees If-None-Match or If-Modified-Since on a cached route,
 // and sees a HEAD request as a GET when it runs to fill the cache.
 //
+// With [WithCompression], a textual body (text/*, JSON, XML, JavaScript,
+// SVG) the handler did not encode itself is stored zstd-compressed. A
+// client whose Accept-Encoding takes zstd gets the stored bytes as they are,
+// with Content-Encoding: zstd and the ETag made weak (W/"…"); any other
+// client gets the body decompressed with the strong ETag. Both carry
+// Vary: Accept-Encoding, and If-None-Match matches either form. A stored
+// body carries a CRC-32C checked on every read from Redis, so a damaged one
+// is a miss, never sent. A middleware that compresses and one that does not
+// keep separate entries.
+//
 // # HTTP middleware: bypass
 //
 // ?nocache=true (or ?nocache, ?nocache=1) sends one request past the cache:
@@ -314,8 +345,9 @@
 // cachefront_loads_total and cachefront_load_duration_seconds per handler
 // call (result "error" for a panic or a 5xx, "not_found" for 404 and 410),
 // cachefront_dedup_waits_total for requests served by another's handler
-// call, and cachefront_errors_total for Redis failures. Bypassed requests
-// are not counted.
+// call, cachefront_errors_total for Redis failures, and the byte counters
+// with the stored response (uncompressed: as if its body were not
+// compressed). Bypassed requests are not counted.
 //
 // # Redis keys
 //

@@ -57,4 +57,30 @@ func sampleProduct(asin string) Product {
 	}
 }
 
+// productPage returns n distinct products, the page a catalogue caches
+// whole: deterministic, and as varied as real rows (random identifiers and
+// prices, titles and descriptions drawn from a vocabulary).
+func productPage(n int) []Product {
+	words := strings.Fields("wireless bluetooth headphones noise canceling over ear microphone deep bass stereo " +
+		"foldable lightweight travel office black white blue portable speaker waterproof charger cable usb fast " +
+		"compatible tablet laptop stand adjustable aluminum ergonomic kitchen stainless steel knife set storage")
+	rng := rand.New(rand.NewPCG(uint64(n), 7))
+	text := func(k int) string {
+		w := make([]string, k)
+		for i := range w {
+			w[i] = words[rng.IntN(len(words))]
+		}
+		return strings.Join(w, " ")
+	}
+	page := make([]Product, n)
+	for i := range page {
+		asin := fmt.Sprintf("B0%08X", rng.Uint32())
+		page[i] = Product{ASIN: asin, Title: text(8 + rng.IntN(10)), CategoryID: rng.IntN(300),
+			Price: float64(rng.IntN(50000)) / 100, Stars: float64(rng.IntN(50)) / 10, Reviews: rng.IntN(20000),
+			BestSeller: rng.IntN(10) == 0, Description: text(30),
+			Images: []string{fmt.Sprintf("https://m.media-amazon.com/images/I/%x.jpg", rng.Uint64())}}
+	}
+	return page
+}
+
 var ctxBG = context.Background()

@@ -272,3 +272,112 @@ func ExampleMiddlewareKey() {
 	// GET    /search?q=kettle&page=2  200 HIT    results #2
 	// GET    /search?q=%zz            400        malformed query string
 }
+
+// JSON entries, for services in other languages that read the same Redis.
+func ExampleWithCodec() {
+	rdb, stop := exampleRedis()
+	defer stop()
+	ctx := context.Background()
+	store := cachefront.NewStore(rdb, cachefront.WithNamespace("shop"))
+	products := cachefront.New[Product](store, "products", cachefront.WithCodec(cachefront.JSONCodec))
+
+	_ = products.Set(ctx, "B000000001", Product{ASIN: "B000000001", Title: "Kettle", CategoryID: 42})
+	p, _ := products.Get(ctx, "B000000001")
+	fmt.Println(p.Title)
+
+	// A cache with another codec does not read the entry: a miss, never a
+	// wrong value.
+	other := cachefront.New[Product](store, "products")
+	_, err := other.Get(ctx, "B000000001")
+	fmt.Println(errors.Is(err, cachefront.ErrNotFound))
+	// Output:
+	// Kettle
+	// true
+}
+
+// wireMessage is what protobuf-generated types look like to a codec: they
+// marshal themselves. With google.golang.org/protobuf the codec calls
+// proto.Marshal(v.(proto.Message)) and proto.Unmarshal(data,
+// v.(proto.Message)) in the same places, on a Cache[*pb.Product].
+type wireMessage interface {
+	MarshalBinary() ([]byte, error)
+	UnmarshalBinary([]byte) error
+}
+
+// messageCodec stores values that marshal themselves.
+type messageCodec struct{}
+
+func (messageCodec) Name() string { return "wire-v1" }
+
+func (messageCodec) Marshal(v any) ([]byte, error) {
+	m, ok := v.(wireMessage)
+	if !ok {
+		return nil, fmt.Errorf("%T does not marshal itself", v)
+	}
+	return m.MarshalBinary()
+}
+
+func (messageCodec) Unmarshal(data []byte, v any) error {
+	m, ok := v.(wireMessage) // a new *T for a Cache[*T]
+	if !ok {
+		return fmt.Errorf("%T does not unmarshal itself", v)
+	}
+	return m.UnmarshalBinary(data)
+}
+
+// Price is a message with a binary form of its own: "<cents>|<currency>".
+type Price struct {
+	Cents    int
+	Currency string
+}
+
+func (p *Price) MarshalBinary() ([]byte, error) {
+	return []byte(strconv.Itoa(p.Cents) + "|" + p.Currency), nil
+}
+
+func (p *Price) UnmarshalBinary(b []byte) error {
+	cents, currency, ok := strings.Cut(string(b), "|")
+	if !ok {
+		return errors.New("not a price")
+	}
+	n, err := strconv.Atoi(cents)
+	p.Cents, p.Currency = n, currency
+	return err
+}
+
+// A codec of your own: here for types that marshal themselves, as
+// protobuf messages do.
+func ExampleCodec() {
+	rdb, stop := exampleRedis()
+	defer stop()
+	ctx := context.Background()
+	prices := cachefront.New[*Price](cachefront.NewStore(rdb), "prices", cachefront.WithCodec(messageCodec{}))
+
+	_ = prices.Set(ctx, "B000000001", &Price{Cents: 3299, Currency: "EUR"})
+	p, err := prices.Get(ctx, "B000000001")
+	fmt.Println(p.Cents, p.Currency, err)
+	// Output:
+	// 3299 EUR <nil>
+}
+
+// Large values compressed: a page of products takes a fraction of its
+// encoded size in Redis, and Stats shows what it saves.
+func ExampleWithCompression() {
+	rdb, stop := exampleRedis()
+	defer stop()
+	ctx := context.Background()
+	store := cachefront.NewStore(rdb, cachefront.WithCompression(1024))
+	pages := cachefront.New[[]Product](store, "pages")
+
+	page := make([]Product, 100)
+	for i := range page {
+		page[i] = Product{ASIN: fmt.Sprintf("B%09d", i), Title: "Stainless steel kettle, 1.7 litres", CategoryID: 42}
+	}
+	_ = pages.Set(ctx, "category:42:page:1", page)
+	got, _ := pages.Get(ctx, "category:42:page:1")
+
+	st := store.Stats()
+	fmt.Println(len(got), st.BytesWritten*4 < st.BytesWrittenUncompressed)
+	// Output:
+	// 100 true
+}

@@ -21,6 +21,13 @@ type CacheStats struct {
 	Refreshes     uint64 `json:"refreshes"`   // background refreshes (stale-while-revalidate, early refresh)
 	LeaseWaits    uint64 `json:"lease_waits"` // loads that waited for another instance
 
+	// Payload bytes written to and read from Redis, as stored there and
+	// uncompressed; the two differ by what WithCompression saves.
+	BytesWritten             uint64 `json:"bytes_written"`
+	BytesWrittenUncompressed uint64 `json:"bytes_written_uncompressed"`
+	BytesRead                uint64 `json:"bytes_read"`
+	BytesReadUncompressed    uint64 `json:"bytes_read_uncompressed"`
+
 	// TopKeys are the keys read most often, most read first, with
 	// WithTopKeys (nil without it, and in a Stats' totals).
 	TopKeys []KeyCount `json:"top_keys,omitempty"`
@@ -64,6 +71,8 @@ func snapshotOf(c *metrics.Counters) CacheStats {
 		Hits: n.Hits, Misses: n.Misses, LocalHits: n.LocalHits, Errors: n.Errors, Loads: n.Loads,
 		LoadErrors: n.LoadErrors, DedupWaits: n.DedupWaits, StaleEntries: n.StaleEntries,
 		WritesSkipped: n.WritesSkipped, Refreshes: n.Refreshes, LeaseWaits: n.LeaseWaits,
+		BytesWritten: n.BytesWritten, BytesWrittenUncompressed: n.BytesWrittenUncompressed,
+		BytesRead: n.BytesRead, BytesReadUncompressed: n.BytesReadUncompressed,
 	}
 }
 
@@ -89,4 +98,8 @@ func (s *CacheStats) add(c CacheStats) {
 	s.WritesSkipped += c.WritesSkipped
 	s.Refreshes += c.Refreshes
 	s.LeaseWaits += c.LeaseWaits
+	s.BytesWritten += c.BytesWritten
+	s.BytesWrittenUncompressed += c.BytesWrittenUncompressed
+	s.BytesRead += c.BytesRead
+	s.BytesReadUncompressed += c.BytesReadUncompressed
 }

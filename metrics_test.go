@@ -7,12 +7,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/cachefront/cachefront/internal/testbackend"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 func TestMetricsAndSecondStoreOnOneRegisterer(t *testing.T) {
@@ -206,4 +208,62 @@ func TestCountEntries(t *testing.T) {
 			t.Fatalf("CountEntries with a cancelled context = %+v, %v", got, err)
 		}
 	})
+}
+
+// The byte counters show what compression saves, in Stats and in
+// Prometheus, for typed caches and for the middleware.
+func TestByteCountersShowTheSaving(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	reg := prometheus.NewRegistry()
+	s := NewStore(rdb, WithNamespace("shop"), WithRegisterer(reg), WithCompression(0))
+	page := productPage(100)
+	c := New[[]Product](s, "pages")
+	if err := c.Set(ctxBG, "p1", page); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Get(ctxBG, "p1"); err != nil {
+		t.Fatal(err)
+	}
+	plain := New[string](s, "plain", WithCompression(NoCompression))
+	_ = plain.Set(ctxBG, "k", "12345")
+	_, _ = plain.Get(ctxBG, "k")
+
+	st := s.Stats()
+	ps := st.Caches["pages"]
+	encoded, _ := msgpack.Marshal(page)
+	if ps.BytesWrittenUncompressed != uint64(len(encoded)) || ps.BytesReadUncompressed != uint64(len(encoded)) {
+		t.Fatalf("uncompressed bytes written %d, read %d; want the encoding's %d", ps.BytesWrittenUncompressed, ps.BytesReadUncompressed, len(encoded))
+	}
+	if ps.BytesWritten == 0 || ps.BytesWritten*2 > ps.BytesWrittenUncompressed || ps.BytesRead != ps.BytesWritten {
+		t.Fatalf("stored bytes written %d, read %d of %d: want the page stored in under half", ps.BytesWritten, ps.BytesRead, len(encoded))
+	}
+	if p := st.Caches["plain"]; p.BytesWritten != 6 || p.BytesWrittenUncompressed != 6 || p.BytesRead != 6 {
+		t.Fatalf("uncompressed cache: %+v, want 6 bytes (msgpack of a 5-byte string) each way", p)
+	}
+	if st.BytesWritten != ps.BytesWritten+6 {
+		t.Fatalf("totals: %d bytes written, want the sum of the caches", st.BytesWritten)
+	}
+	if got := series(t, reg, "cachefront_bytes_written_total", "shop", "cache", "pages", "form", "stored"); got != float64(ps.BytesWritten) {
+		t.Fatalf("cachefront_bytes_written_total{form=stored} = %v, want %d", got, ps.BytesWritten)
+	}
+	if got := series(t, reg, "cachefront_bytes_read_total", "shop", "cache", "pages", "form", "uncompressed"); got != float64(len(encoded)) {
+		t.Fatalf("cachefront_bytes_read_total{form=uncompressed} = %v, want %d", got, len(encoded))
+	}
+
+	body := []byte(strings.Repeat(`{"asin":"B0BTXNYW2Q","title":"Wireless headphones"},`, 200))
+	h := Middleware(s, WithName("http"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	}))
+	get(h, "GET", "/p")
+	get(h, "GET", "/p")
+	hs := s.Stats().Caches["http"]
+	if hs.BytesWrittenUncompressed < uint64(len(body)) || hs.BytesWritten*4 > hs.BytesWrittenUncompressed {
+		t.Fatalf("middleware: %d bytes stored of %d uncompressed, for a %d-byte body", hs.BytesWritten, hs.BytesWrittenUncompressed, len(body))
+	}
+	if hs.BytesRead != hs.BytesWritten || hs.BytesReadUncompressed != hs.BytesWrittenUncompressed {
+		t.Fatalf("middleware read %d/%d, wrote %d/%d", hs.BytesRead, hs.BytesReadUncompressed, hs.BytesWritten, hs.BytesWrittenUncompressed)
+	}
 }

@@ -90,6 +90,7 @@ type httpCache struct {
 	keys                 httpcache.KeyRules
 	policy               httpcache.Policy
 	varyAuth, varyCookie bool // WithVary names the credential headers
+	compressMin          int  // the shortest body stored compressed; NoCompression for none
 }
 
 func newHTTPCache(store *Store, opts []Option) (*httpCache, error) {
@@ -104,7 +105,15 @@ func newHTTPCache(store *Store, opts []Option) (*httpCache, error) {
 	if err := cfg.http.validate(); err != nil {
 		return nil, fmt.Errorf("Middleware: %w", err)
 	}
-	cfg.typeName = httpcache.TypeName
+	// Responses have their own msgpack layout, and compress their bodies
+	// themselves (internal/httpcache, coding.go), under a type name of
+	// their own.
+	cfg.typeName, cfg.codec = httpcache.TypeName, MsgpackCodec
+	compressMin := cfg.compressMin
+	if compressMin != NoCompression {
+		cfg.typeName = httpcache.CompressedTypeName
+	}
+	cfg.compressMin = NoCompression
 	// Entries are never served past their TTL (see Middleware), so they are
 	// not kept past it either.
 	cfg.swr, cfg.earlyBeta = 0, 0
@@ -112,9 +121,17 @@ func newHTTPCache(store *Store, opts []Option) (*httpCache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("Middleware: %w", err)
 	}
-	c.decode = decodeResponse
+	counters := c.ec.Counters
+	c.decode = func(payload []byte, raw string) (*httpcache.Response, error) {
+		resp, err := decodeResponse(payload, raw)
+		if err == nil {
+			counters.Read(0, resp.Saved())
+		}
+		return resp, err
+	}
+	c.ec.Saved = func(v any) int { return v.(*httpcache.Response).Saved() }
 	c.ec.OnlyFresh = true
-	m := &httpCache{c: c, cfg: cfg.http,
+	m := &httpCache{c: c, cfg: cfg.http, compressMin: compressMin,
 		keys:   httpcache.KeyRules{KeyFunc: cfg.http.keyFunc, BypassParam: cfg.http.bypassParam, Vary: cfg.http.vary},
 		policy: httpcache.Policy{Statuses: cfg.http.statuses, Vary: cfg.http.vary}}
 	for _, h := range m.cfg.vary {
@@ -168,7 +185,7 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 		if parts, err := keyspace.EntryKey(c.ec.Name, key); err == nil {
 			var resp *httpcache.Response
 			if le, ok := c.fromLocal(parts, &resp); ok {
-				httpcache.Serve(w, r, resp, httpcache.HitInfo{Hit: true, FreshUntil: le.FreshUntil, Created: le.Created, Now: time.Now().UnixMilli()})
+				m.send(w, r, next, resp, httpcache.HitInfo{Hit: true, FreshUntil: le.FreshUntil, Created: le.Created, Now: time.Now().UnixMilli()})
 				return
 			}
 		}
@@ -184,7 +201,7 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 	res, err := e.Read(ctx, c.ec, rkey, p.call.TagSet(e))
 	if err == nil && res.Found == engine.FoundEntry {
 		if resp, ok, _ := c.hit(ctx, rkey, &res, epoch); ok {
-			httpcache.Serve(w, r, resp, httpcache.HitInfo{Hit: true, FreshUntil: res.View.FreshUntil, Created: res.View.Created, Now: time.Now().UnixMilli()})
+			m.send(w, r, next, resp, httpcache.HitInfo{Hit: true, FreshUntil: res.View.FreshUntil, Created: res.View.Created, Now: time.Now().UnixMilli()})
 			return
 		}
 	}
@@ -411,11 +428,22 @@ func (m *httpCache) coalesce(w http.ResponseWriter, r *http.Request, next http.H
 	resp := o.Value.(*httpcache.Response)
 	if o.FromCache {
 		c.ec.Counters.Hit(false)
-		httpcache.Serve(w, r, resp, httpcache.HitInfo{Hit: true, FreshUntil: o.FreshUntil, Created: o.Created, Now: time.Now().UnixMilli()})
+		m.send(w, r, next, resp, httpcache.HitInfo{Hit: true, FreshUntil: o.FreshUntil, Created: o.Created, Now: time.Now().UnixMilli()})
 		return
 	}
 	c.ec.Counters.Miss()
-	httpcache.Serve(w, r, resp, httpcache.HitInfo{Fwd: p.fwd})
+	m.send(w, r, next, resp, httpcache.HitInfo{Fwd: p.fwd})
+}
+
+// send answers r with resp. A compressed body that does not decompress for
+// a client that does not take zstd (which its checksum makes all but
+// impossible) is counted as a decode error, and r goes to the handler.
+func (m *httpCache) send(w http.ResponseWriter, r *http.Request, next http.Handler, resp *httpcache.Response, info httpcache.HitInfo) {
+	if err := httpcache.Serve(w, r, resp, info); err != nil {
+		m.c.ec.Counters.Fail(metrics.OpDecode)
+		m.c.store.cfg.logger.Warn("cachefront: a stored response body does not decompress", "path", r.URL.Path, "error", err)
+		bypass(w, r, next, "corrupt")
+	}
 }
 
 // lead runs the handler for r, streams its response to r's client, stores
@@ -437,7 +465,7 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 		publish(o)
 		c.ec.Counters.Hit(false)
 		e.RememberView(c.ec, p.rkey, &snap.View, o.Value, epoch)
-		httpcache.Serve(w, r, o.Value.(*httpcache.Response), httpcache.HitInfo{Hit: true, FreshUntil: o.FreshUntil, Created: o.Created, Now: time.Now().UnixMilli()})
+		m.send(w, r, next, o.Value.(*httpcache.Response), httpcache.HitInfo{Hit: true, FreshUntil: o.FreshUntil, Created: o.Created, Now: time.Now().UnixMilli()})
 		return
 	}
 	if serr != nil {
@@ -450,6 +478,7 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 	var clientGone atomic.Bool
 	tee := httpcache.NewTee(w, r, m.cfg.maxBody)
 	tee.CacheStatus = "cachefront; fwd=" + p.fwd
+	tee.CompressMin = m.compressMin
 	tee.Unstorable = func(status int, h, initial http.Header) string {
 		return m.policy.Unstorable(status, h, initial, p.userKeyed)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/cachefront/cachefront/internal/httpcache"
 	"github.com/cachefront/cachefront/internal/testbackend"
 	"github.com/go-chi/chi/v5"
+	"github.com/klauspost/compress/zstd"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -1720,6 +1721,180 @@ func TestMiddlewareOuterHeaderChangesNeverReachTheEntry(t *testing.T) {
 					t.Fatalf("hit %d after an outer change: %v %q", i, w.Header(), w.Body)
 				}
 			}
+		}
+	})
+}
+
+// Compressed bodies.
+
+// jsonBody is a compressible page body.
+var jsonBody = []byte(strings.Repeat(`{"asin":"B0BTXNYW2Q","title":"Wireless noise canceling headphones","price":328.0},`, 100))
+
+func unzstd(t *testing.T, b []byte) []byte {
+	t.Helper()
+	dec, err := zstd.NewReader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	out, err := dec.DecodeAll(b, nil)
+	if err != nil {
+		t.Fatalf("the body is not zstd: %v", err)
+	}
+	return out
+}
+
+func varies(h http.Header, name string) bool {
+	for _, v := range h.Values("Vary") {
+		for _, f := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(f), name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// With WithCompression the middleware stores a compressible body with zstd
+// and sends it as stored to clients that take zstd, decompressed to the
+// others; every answer says Vary: Accept-Encoding, and the zstd one has a
+// weak ETag that still validates.
+func TestMiddlewareCompressedBodies(t *testing.T) {
+	forEachRouter(t, func(t *testing.T, b *testbackend.Backend, rt router) {
+		s := newTestStore(t, b)
+		c := counted{fn: func(n int32, w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(jsonBody)
+		}}
+		h := rt.mount(Middleware(s, WithName("pages"), WithCompression(512)), c.handler(rt))
+
+		first := get(h, "GET", "/items/1", "Accept-Encoding", "gzip, zstd")
+		expect(t, first, 200, "MISS", string(jsonBody)) // the leader's own answer is the handler's
+		if !varies(first.Header(), "Accept-Encoding") {
+			t.Fatalf("the miss has Vary %q, want Accept-Encoding", first.Header().Values("Vary"))
+		}
+		etag := first.Header().Get("Etag")
+
+		zw := get(h, "GET", "/items/1", "Accept-Encoding", "gzip, zstd;q=0.5")
+		if zw.Header().Get("X-Cache") != "HIT" || zw.Header().Get("Content-Encoding") != "zstd" {
+			t.Fatalf("a client taking zstd got X-Cache %q, Content-Encoding %q", zw.Header().Get("X-Cache"), zw.Header().Get("Content-Encoding"))
+		}
+		if zw.Body.Len() >= len(jsonBody)/4 || zw.Header().Get("Content-Length") != strconv.Itoa(zw.Body.Len()) {
+			t.Fatalf("zstd body %d bytes (Content-Length %s) for %d", zw.Body.Len(), zw.Header().Get("Content-Length"), len(jsonBody))
+		}
+		if got := unzstd(t, zw.Body.Bytes()); string(got) != string(jsonBody) {
+			t.Fatal("the zstd body does not decompress to the handler's body")
+		}
+		if zw.Header().Get("Etag") != "W/"+etag || !varies(zw.Header(), "Accept-Encoding") {
+			t.Fatalf("zstd answer: ETag %q (identity %q), Vary %q", zw.Header().Get("Etag"), etag, zw.Header().Values("Vary"))
+		}
+
+		for _, ae := range []string{"", "gzip, br", "zstd;q=0, *", "ZSTD;q=0"} {
+			pw := get(h, "GET", "/items/1", "Accept-Encoding", ae)
+			expect(t, pw, 200, "HIT", string(jsonBody))
+			if pw.Header().Get("Content-Encoding") != "" || pw.Header().Get("Etag") != etag ||
+				pw.Header().Get("Content-Length") != strconv.Itoa(len(jsonBody)) || !varies(pw.Header(), "Accept-Encoding") {
+				t.Fatalf("Accept-Encoding %q: Content-Encoding %q, ETag %q, Content-Length %q, Vary %q", ae,
+					pw.Header().Get("Content-Encoding"), pw.Header().Get("Etag"), pw.Header().Get("Content-Length"), pw.Header().Values("Vary"))
+			}
+		}
+		if w := get(h, "GET", "/items/1", "Accept-Encoding", "*"); w.Header().Get("Content-Encoding") != "zstd" {
+			t.Fatal(`"*" did not take zstd`)
+		}
+		for _, inm := range []string{etag, "W/" + etag} {
+			for _, ae := range []string{"zstd", "gzip"} {
+				if w := get(h, "GET", "/items/1", "Accept-Encoding", ae, "If-None-Match", inm); w.Code != 304 {
+					t.Fatalf("If-None-Match %s, Accept-Encoding %s: %d, want 304", inm, ae, w.Code)
+				}
+			}
+		}
+		head := get(h, "HEAD", "/items/1", "Accept-Encoding", "zstd")
+		if head.Body.Len() != 0 || head.Header().Get("Content-Length") != zw.Header().Get("Content-Length") {
+			t.Fatalf("HEAD: %d body bytes, Content-Length %q", head.Body.Len(), head.Header().Get("Content-Length"))
+		}
+		if n := c.calls.Load(); n != 1 {
+			t.Fatalf("the handler ran %d times, want once", n)
+		}
+	})
+}
+
+// Bodies that gain nothing are stored as they came: images, bodies the
+// origin encoded already, and bodies under the minimum.
+func TestMiddlewareCompressesOnlyWhatGains(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
+		cases := []struct {
+			name, ctype, encoding string
+			body                  []byte
+		}{
+			{"image", "image/png", "", jsonBody},
+			{"origin gzip", "application/json", "gzip", jsonBody},
+			{"under the minimum", "application/json", "", jsonBody[:100]},
+			{"no type", "", "", []byte{0x89, 'P', 'N', 'G', 0, 0, 0, 0}},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				s := newTestStore(t, b)
+				h := Middleware(s, WithCompression(512))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if tc.ctype != "" {
+						w.Header().Set("Content-Type", tc.ctype)
+					}
+					if tc.encoding != "" {
+						w.Header().Set("Content-Encoding", tc.encoding)
+					}
+					_, _ = w.Write(tc.body)
+				}))
+				get(h, "GET", "/x")
+				w := get(h, "GET", "/x", "Accept-Encoding", "zstd")
+				expect(t, w, 200, "HIT", string(tc.body))
+				if w.Header().Get("Content-Encoding") != tc.encoding {
+					t.Fatalf("Content-Encoding %q, want the origin's %q", w.Header().Get("Content-Encoding"), tc.encoding)
+				}
+			})
+		}
+	})
+}
+
+// A middleware that compresses and one that does not never read each
+// other's entries; a damaged compressed body is a miss with an error
+// counted, never sent.
+func TestMiddlewareCompressedEntriesAreTheirOwn(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
+		s := newTestStore(t, b)
+		var calls atomic.Int32
+		handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(jsonBody)
+		})
+		zh := Middleware(s, WithName("pages"), WithCompression(0))(handler)
+		ph := Middleware(s, WithName("pages"))(handler)
+		get(zh, "GET", "/x")
+		expect(t, get(ph, "GET", "/x"), 200, "MISS", string(jsonBody)) // the compressed entry is foreign
+		expect(t, get(zh, "GET", "/x"), 200, "MISS", string(jsonBody)) // and the plain one to it
+		if n := calls.Load(); n != 3 {
+			t.Fatalf("the handler ran %d times, want 3", n)
+		}
+
+		key, err := MiddlewareKey(s, httptest.NewRequest("GET", "/x", nil), WithName("pages"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rkey, _ := s.e.Keys.Entry("pages", strings.TrimPrefix(key, "pages:"))
+		raw := b.RDB.Get(ctxBG, rkey).Val()
+		i := strings.Index(raw, "\xb5\x2f\xfd") // the zstd frame's magic, inside the body
+		if i < 0 {
+			t.Fatal("no zstd frame in the stored entry")
+		}
+		damaged := []byte(raw)
+		damaged[i+40] ^= 0x01
+		b.RDB.Set(ctxBG, rkey, string(damaged), time.Minute)
+		errorsBefore := s.Stats().Errors
+		w := get(zh, "GET", "/x", "Accept-Encoding", "zstd")
+		if w.Header().Get("X-Cache") != "MISS" || calls.Load() != 4 {
+			t.Fatalf("a damaged body was served: X-Cache %q, handler calls %d", w.Header().Get("X-Cache"), calls.Load())
+		}
+		if s.Stats().Errors != errorsBefore+1 {
+			t.Fatal("the damaged entry was not counted as an error")
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package cachefront
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"github.com/cachefront/cachefront/internal/engine"
 	"github.com/cachefront/cachefront/internal/local"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // Option configures a Store, a Cache, a single call or the HTTP middleware.
@@ -85,6 +87,8 @@ type config struct {
 	localMax    int           // store only
 	localTTL    time.Duration // store only
 	topKeys     int           // keys reported by Stats per cache; 0 for none
+	codec       Codec         // store and cache
+	compressMin int           // smallest value compressed; NoCompression for off
 
 	// http holds the Middleware's settings (middleware_options.go).
 	http httpConfig
@@ -113,6 +117,8 @@ func defaultConfig() config {
 		ttl:             DefaultTTL,
 		jitter:          DefaultTTLJitter,
 		loadTimeout:     DefaultLoadTimeout,
+		codec:           MsgpackCodec,
+		compressMin:     NoCompression,
 		http:            defaultHTTPConfig(),
 	}
 }
@@ -342,6 +348,81 @@ func WithTypeName(name string) Option {
 // appendUnique appends the items of add not already in dst. It never
 // modifies the array behind dst, which parents share with children.
 func appendUnique(dst []string, add ...string) []string { return engine.AppendUnique(dst, add...) }
+
+// Codec turns values into bytes and back. Name identifies the format in
+// every entry written: a Cache never decodes an entry written by a codec
+// of another name (it is a miss, deleted and counted as a decode error), so
+// rename a codec when its format changes incompatibly. Marshal receives the
+// value (a T); Unmarshal receives a pointer to fill: a *T, or, when T is a
+// pointer type, a new T. Implementations must be safe for concurrent use
+// and must not keep data after Unmarshal returns.
+type Codec interface {
+	Name() string
+	Marshal(v any) ([]byte, error)
+	Unmarshal(data []byte, v any) error
+}
+
+// MsgpackCodec encodes with github.com/vmihailenco/msgpack/v5: compact,
+// fast, and tolerant of fields added or removed between versions of a
+// struct. It is the default, and its entries are the format earlier
+// releases write.
+var MsgpackCodec Codec = msgpackCodec{}
+
+// JSONCodec encodes with encoding/json, for entries that programs in other
+// languages read too.
+var JSONCodec Codec = jsonCodec{}
+
+type msgpackCodec struct{}
+
+func (msgpackCodec) Name() string                       { return "msgpack" }
+func (msgpackCodec) Marshal(v any) ([]byte, error)      { return msgpack.Marshal(v) }
+func (msgpackCodec) Unmarshal(data []byte, v any) error { return msgpack.Unmarshal(data, v) }
+
+type jsonCodec struct{}
+
+func (jsonCodec) Name() string                       { return "json" }
+func (jsonCodec) Marshal(v any) ([]byte, error)      { return json.Marshal(v) }
+func (jsonCodec) Unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+
+// WithCodec sets how values are encoded. Caches with different codecs may
+// share a Store, but not entries: see Codec. Applies to NewStore (the
+// default for its caches) and New. Default MsgpackCodec.
+func WithCodec(c Codec) Option {
+	return option{"WithCodec", scopeStore | scopeCache, func(cfg *config) error {
+		if c == nil {
+			return fmt.Errorf("codec is nil")
+		}
+		if c.Name() == "" {
+			return fmt.Errorf("codec %T has an empty name", c)
+		}
+		cfg.codec = c
+		return nil
+	}}
+}
+
+// NoCompression, given to WithCompression, turns compression off, for
+// instance for one cache of a Store that compresses.
+const NoCompression = -1
+
+// WithCompression compresses values whose encoding is at least minSize
+// bytes long, when that makes them smaller. Values are compressed with S2
+// (github.com/klauspost/compress), which decodes a kilobyte in well under
+// a microsecond; the Middleware compresses response bodies with zstd and
+// sends them as they are to clients that accept zstd. Reading is bounded:
+// an entry claiming more than 64 MiB decompressed is a miss, and so is one
+// whose checksum does not match. A cache reads uncompressed entries and
+// entries compressed as it compresses; others are misses. Applies to
+// NewStore (the default for its caches and middlewares), New and
+// Middleware. Default: off.
+func WithCompression(minSize int) Option {
+	return option{"WithCompression", scopeStore | scopeCache | scopeHTTP, func(c *config) error {
+		if minSize < 0 && minSize != NoCompression {
+			return fmt.Errorf("minimum size must be >= 0 or NoCompression, got %d", minSize)
+		}
+		c.compressMin = minSize
+		return nil
+	}}
+}
 
 // WithStaleWhileRevalidate keeps entries for d past their TTL and, in that
 // window, GetOrLoad serves the old value at once while one background load

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/cachefront/cachefront/internal/entry"
 	"github.com/cachefront/cachefront/internal/testbackend"
 	"github.com/redis/go-redis/v9"
 )
@@ -44,6 +45,10 @@ func TestInvalidConfigurationPanicsAtConstruction(t *testing.T) {
 		"local tier of none":  func() { NewStore(rdb, WithLocalCache(0, time.Minute)) },
 		"no top keys":         func() { NewStore(rdb, WithTopKeys(0)) },
 		"too many top keys":   func() { New[string](NewStore(rdb), "c", WithTopKeys(maxTopKeys+1)) },
+		"nil codec":           func() { New[string](s, "c", WithCodec(nil)) },
+		"nameless codec":      func() { NewStore(rdb, WithCodec(namelessCodec{})) },
+		"codec on Middleware": func() { Middleware(s, WithCodec(JSONCodec)) },
+		"compression below 0": func() { New[string](s, "c", WithCompression(-2)) },
 	}
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) { mustPanicWith(t, ErrInvalidOption, fn) })
@@ -63,6 +68,8 @@ func TestInvalidCallOptionsAreErrors(t *testing.T) {
 		"cache-only":     WithTypeName("x"),
 		"over-long tag":  WithTags(string(make([]byte, 2000))),
 		"bad load limit": WithLoadTimeout(0),
+		"codec per call": WithCodec(JSONCodec),
+		"compression":    WithCompression(0),
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := c.GetOrLoad(ctxBG, "k", load, opt); !errors.Is(err, ErrInvalidOption) {
@@ -121,4 +128,43 @@ func TestClosedStore(t *testing.T) {
 	if err := s.InvalidateTags(ctxBG, "t"); !errors.Is(err, ErrClosed) {
 		t.Fatalf("InvalidateTags after Close = %v", err)
 	}
+}
+
+type namelessCodec struct{ upperCodec }
+
+func (namelessCodec) Name() string { return "" }
+
+// A Store's codec and compression are its caches' defaults; a cache may
+// turn compression off.
+func TestCodecAndCompressionCascade(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	s := NewStore(rdb, WithCodec(JSONCodec), WithCompression(0))
+	inherits := New[Product](s, "a")
+	opts := New[Product](s, "b", WithCompression(NoCompression), WithCodec(MsgpackCodec))
+	for _, c := range []*Cache[Product]{inherits, opts} {
+		if err := c.Set(ctxBG, "k", sampleProduct("B1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, want := range map[string]struct {
+		codec      uint32
+		compressed bool
+	}{"a": {entry.NameHash("json"), true}, "b": {entry.MsgpackCodec, false}} {
+		v, err := entry.DecodeString(mustGet(t, mr, s, name))
+		if err != nil || v.Codec != want.codec || (v.Compression != 0) != want.compressed {
+			t.Fatalf("cache %s: codec %#x compression %d, %v; want %#x, compressed %v", name, v.Codec, v.Compression, err, want.codec, want.compressed)
+		}
+	}
+}
+
+func mustGet(t *testing.T, mr *miniredis.Miniredis, s *Store, cache string) string {
+	t.Helper()
+	rkey, _ := s.e.Keys.Entry(cache, "k")
+	v, err := mr.Get(rkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

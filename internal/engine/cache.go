@@ -3,8 +3,11 @@ package engine
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"time"
+	"unsafe"
 
+	"github.com/cachefront/cachefront/internal/compress"
 	"github.com/cachefront/cachefront/internal/entry"
 	"github.com/cachefront/cachefront/internal/local"
 	"github.com/cachefront/cachefront/internal/metrics"
@@ -20,13 +23,24 @@ var ErrNotFound = errors.New("cachefront: not found")
 type Cache struct {
 	Name     string
 	TypeHash uint32
-	Counters *metrics.Counters
-	Top      *topkeys.Counter // nil without WithTopKeys
+	// Codec is the entry.NameHash of the codec's name; 0 stands for
+	// entry.MsgpackCodec.
+	Codec uint32
+	// Compression compresses payloads of at least CompressMin bytes.
+	Compression compress.Algorithm
+	CompressMin int
+	Counters    *metrics.Counters
+	Top         *topkeys.Counter // nil without WithTopKeys
 	// Encode appends the encoding of a value to buf, which is empty.
 	Encode func(buf *bytes.Buffer, v any) error
 	// Decode decodes a stored payload; raw is the Redis reply it aliases
 	// (payloads may be decoded without copying).
 	Decode func(payload []byte, raw string) (any, error)
+	// Saved, for values that compress part of themselves (the
+	// middleware's responses, whose bodies it compresses), returns the
+	// bytes that saved, so that the byte counters show it; nil for none.
+	// Reads count the same through the middleware's decoder.
+	Saved func(v any) int
 	// OnlyFresh, for the middleware's responses, makes a miss of an entry
 	// past its TTL (which Redis may still hold for stale-while-revalidate)
 	// and of a cached not-found (which the middleware never stores).
@@ -37,6 +51,48 @@ type Cache struct {
 // be served: for an OnlyFresh cache, only a value within its TTL.
 func (c *Cache) Usable(notFound bool, freshUntil int64) bool {
 	return !c.OnlyFresh || !notFound && freshUntil > time.Now().UnixMilli()
+}
+
+// codec is c.Codec with 0 read as msgpack.
+func (c *Cache) codec() uint32 {
+	if c.Codec == 0 {
+		return entry.MsgpackCodec
+	}
+	return c.Codec
+}
+
+// foreign reports why the entry v was not written by c, or nil when it
+// was: an entry of another type, another codec or another compression
+// (uncompressed payloads are every cache's) is not decoded.
+func (c *Cache) foreign(v *entry.View) error {
+	switch {
+	case v.TypeHash != c.TypeHash:
+		return fmt.Errorf("%w: written for another type", entry.ErrCorrupt)
+	case v.Codec != c.codec():
+		return fmt.Errorf("%w: written by another codec", entry.ErrCorrupt)
+	case v.Compression != byte(compress.None) && v.Compression != byte(c.Compression):
+		return fmt.Errorf("%w: compressed with %s, the cache uses %s", entry.ErrCorrupt,
+			compress.Algorithm(v.Compression), c.Compression)
+	}
+	return nil
+}
+
+// Open returns the payload of v, an entry of c read in the Redis reply
+// raw, decompressed if it was stored compressed, with the string it
+// aliases (raw, or the decompressed bytes, which nothing else holds). It
+// counts the bytes read. A payload that does not decompress is an error
+// wrapping entry.ErrCorrupt.
+func (c *Cache) Open(v *entry.View, raw string) ([]byte, string, error) {
+	p := v.Payload
+	if v.Compression != byte(compress.None) {
+		out, err := compress.Decompress(p, compress.Algorithm(v.Compression))
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: %w", entry.ErrCorrupt, err)
+		}
+		p, raw = out, unsafe.String(unsafe.SliceData(out), len(out))
+	}
+	c.Counters.Read(len(v.Payload), len(p))
+	return p, raw, nil
 }
 
 // Call is the resolved configuration of one call.

@@ -146,7 +146,11 @@ func (e *Engine) found(ctx context.Context, c *Cache, rkey string, r *Read) *Out
 		o.Err = ErrNotFound
 		return o
 	}
-	v, err := c.Decode(r.View.Payload, r.Raw)
+	payload, raw, err := c.Open(&r.View, r.Raw)
+	var v any
+	if err == nil {
+		v, err = c.Decode(payload, raw)
+	}
 	if err != nil {
 		e.DropCorrupt(ctx, c, rkey, r.Raw, err)
 		return nil
@@ -233,6 +237,7 @@ func (e *Engine) StoreLoaded(ctx context.Context, req StoreRequest, l Loaded) (l
 	case !written:
 		c.Counters.Skipped(metrics.SkipConflict)
 	default:
+		c.Counters.Wrote(h.storedLen, h.uncompressedLen)
 		e.rememberStored(c, req.RKey, &h.Header, l.Value, req.Epoch)
 	}
 	return late
@@ -256,6 +261,10 @@ func (e *Engine) encodeLoaded(c *Cache, rkey string, call *Call, l Loaded, tags 
 	h = newHeader(c, kind, call, time.Now())
 	h.LoadMicros = uint32(min(l.Took.Microseconds(), 1<<32-1))
 	h.Tags = tags
+	payload = c.seal(&h, payload)
+	if c.Saved != nil && !l.Negative {
+		h.uncompressedLen += c.Saved(l.Value)
+	}
 	data, err := entry.Encode(nil, &h.Header, payload)
 	if err != nil {
 		c.Counters.Fail(metrics.OpEncode)

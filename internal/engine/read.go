@@ -134,8 +134,8 @@ func (e *Engine) evaluate(ctx context.Context, c *Cache, rkey string, s stored, 
 		return r, nil
 	}
 	v, err := entry.DecodeString(s.raw)
-	if err == nil && v.Kind != entry.KindTombstone && v.TypeHash != c.TypeHash {
-		err = entry.ErrCorrupt
+	if err == nil && v.Kind != entry.KindTombstone {
+		err = c.foreign(&v)
 	}
 	if err != nil {
 		e.DropCorrupt(ctx, c, rkey, s.raw, err)

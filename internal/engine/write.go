@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cachefront/cachefront/internal/backend"
+	"github.com/cachefront/cachefront/internal/compress"
 	"github.com/cachefront/cachefront/internal/entry"
 	"github.com/cachefront/cachefront/internal/metrics"
 	"github.com/cachefront/cachefront/internal/scripts"
@@ -37,10 +38,12 @@ func jittered(ttl time.Duration, jitter float64) time.Duration {
 	return max(ttl, time.Millisecond)
 }
 
-// timedHeader is an entry's header with how long Redis keeps the entry.
+// timedHeader is an entry's header with how long Redis keeps the entry
+// and the length of its payload before and after compression (Cache.seal).
 type timedHeader struct {
 	entry.Header
-	ttl time.Duration
+	ttl                        time.Duration
+	uncompressedLen, storedLen int
 }
 
 // newHeader is the one place entry headers are built: a new generation, the
@@ -49,9 +52,9 @@ type timedHeader struct {
 // stale-while-revalidate window beyond their TTL; not-found entries and
 // tombstones are not. Tags are the caller's to add.
 func newHeader(c *Cache, kind entry.Kind, call *Call, now time.Time) timedHeader {
-	h := timedHeader{Header: entry.Header{Gen: entry.NewGen(), Kind: kind, Created: now.UnixMilli()}}
+	h := timedHeader{Header: entry.Header{Gen: entry.NewGen(), Kind: kind, Created: now.UnixMilli(), Codec: entry.MsgpackCodec}}
 	if c != nil {
-		h.TypeHash = c.TypeHash
+		h.TypeHash, h.Codec = c.TypeHash, c.codec()
 	}
 	var fresh time.Duration
 	switch kind {
@@ -64,6 +67,19 @@ func newHeader(c *Cache, kind entry.Kind, call *Call, now time.Time) timedHeader
 	}
 	h.FreshUntil = now.Add(fresh).UnixMilli()
 	return h
+}
+
+// seal prepares payload, the encoding of a value, for storing under h:
+// compressed when it is long enough and compression makes it smaller.
+// It records the codec and the compression in h, and the sizes.
+func (c *Cache) seal(h *timedHeader, payload []byte) []byte {
+	h.Codec = c.codec()
+	h.uncompressedLen = len(payload)
+	if out, ok := compress.Compress(nil, payload, c.Compression, c.CompressMin); ok {
+		h.Compression, payload = byte(c.Compression), out
+	}
+	h.storedLen = len(payload)
+	return payload
 }
 
 // encodeValue encodes v with the cache's codec.
@@ -129,10 +145,15 @@ func (e *Engine) ensureTagVersions(ctx context.Context, tags TagSet) ([]string, 
 }
 
 // SetEntry stores a value's encoded payload under rkey unconditionally,
-// with the call's TTL and tags.
+// with the call's TTL and tags, compressed as the cache says.
 func (e *Engine) SetEntry(ctx context.Context, c *Cache, rkey string, payload []byte, call *Call) error {
 	h := newHeader(c, entry.KindValue, call, time.Now())
-	return e.setEntry(ctx, rkey, &h, payload, call.TagSet(e))
+	payload = c.seal(&h, payload)
+	err := e.setEntry(ctx, rkey, &h, payload, call.TagSet(e))
+	if err == nil {
+		c.Counters.Wrote(h.storedLen, h.uncompressedLen)
+	}
+	return err
 }
 
 // setEntry writes an entry unconditionally, recording a version of each of
@@ -245,7 +266,7 @@ func (e *Engine) StoreMany(ctx context.Context, c *Cache, call *Call, snap *Many
 	type write struct {
 		rkey, gen string
 		data      []byte
-		ttl       time.Duration
+		h         timedHeader
 	}
 	writes := make([]write, 0, len(rkeys))
 	perKey := Loaded{Took: l.Took / time.Duration(max(len(rkeys), 1))}
@@ -259,7 +280,7 @@ func (e *Engine) StoreMany(ctx context.Context, c *Cache, call *Call, snap *Many
 		if !ok {
 			continue
 		}
-		writes = append(writes, write{rk, snap.gens[i], data, h.ttl})
+		writes = append(writes, write{rk, snap.gens[i], data, h})
 	}
 	if len(writes) == 0 {
 		return
@@ -268,7 +289,7 @@ func (e *Engine) StoreMany(ctx context.Context, c *Cache, call *Call, snap *Many
 	err := e.Backend.Run(ctx, func(ctx context.Context) error {
 		return e.Backend.Pipelined(ctx, func(p redis.Pipeliner) {
 			for i, w := range writes {
-				cmds[i] = scripts.WriteIfGen.Eval(ctx, p, []string{w.rkey}, w.gen, w.data, w.ttl.Milliseconds())
+				cmds[i] = scripts.WriteIfGen.Eval(ctx, p, []string{w.rkey}, w.gen, w.data, w.h.ttl.Milliseconds())
 			}
 		})
 	})
@@ -279,9 +300,11 @@ func (e *Engine) StoreMany(ctx context.Context, c *Cache, call *Call, snap *Many
 		}
 		return
 	}
-	for _, cmd := range cmds {
+	for i, cmd := range cmds {
 		if n, _ := cmd.Int64(); n != 1 {
 			c.Counters.Skipped(metrics.SkipConflict)
+		} else {
+			c.Counters.Wrote(writes[i].h.storedLen, writes[i].h.uncompressedLen)
 		}
 	}
 }

@@ -3,16 +3,22 @@
 // Layout (all integers big-endian):
 //
 //	[0]      magic 0xCF
-//	[1]      format version (1)
+//	[1]      format version (1 or 2)
 //	[2:18]   generation: 16 lowercase hex characters, new on every write
 //	[18]     kind: 'v' value, 'n' cached not-found, 't' tombstone
 //	[19:27]  created, Unix milliseconds
 //	[27:35]  fresh until, Unix milliseconds
 //	[35:39]  load duration, microseconds
 //	[39:43]  type hash of the stored Go type
-//	[43:45]  tag count
+//	[43:47]  version 2 only: codec, the NameHash of its name
+//	[47]     version 2 only: compression of the payload (0 none)
+//	then     tag count (u16)
 //	tags     per tag: u16 name length, name, u8 version length, version
-//	payload  the encoded value (msgpack), up to the end
+//	payload  the encoded value, up to the end
+//
+// Version 1 is version 2 with the codec msgpack and no compression; Encode
+// writes it for such entries, so that binaries that know only version 1
+// keep sharing entries with this one.
 //
 // The generation sits at a fixed offset so that a Lua script can compare it
 // with GETRANGE without decoding anything; the tag section is simple enough
@@ -25,6 +31,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"iter"
 	"math/rand/v2"
 	"unsafe"
@@ -32,23 +39,39 @@ import (
 
 // Format constants.
 const (
-	Magic   = 0xCF
-	Version = 1
+	Magic = 0xCF
 
 	// GenOffset and GenLen locate the generation; scripts use them.
 	GenOffset = 2
 	GenLen    = 16
-
-	// PrefixLen is the length of the fixed part before the tag count.
-	PrefixLen = 43
-	// HeaderLen is the fixed part including the tag count.
-	HeaderLen = 45
 
 	// MaxTagLen bounds a tag name so that it fits its u16 length.
 	MaxTagLen = 1024
 	// MaxVersionLen bounds a tag version so that it fits its u8 length.
 	MaxVersionLen = 255
 )
+
+// The two format versions and the length of their fixed parts before the
+// tag count.
+const (
+	version1   = 1
+	version2   = 2
+	prefixLen1 = 43
+	prefixLen2 = 48
+	// minLen is the shortest entry: a version 1 prefix and a tag count.
+	minLen = prefixLen1 + 2
+)
+
+// MsgpackCodec is the codec of version 1 entries: NameHash("msgpack").
+var MsgpackCodec = NameHash("msgpack")
+
+// NameHash is the 32-bit FNV-1a hash of name, the form in which headers
+// record a type name or a codec name.
+func NameHash(name string) uint32 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(name))
+	return h.Sum32()
+}
 
 // Kind says what an entry holds.
 type Kind byte
@@ -77,7 +100,23 @@ type Header struct {
 	FreshUntil int64 // Unix ms
 	LoadMicros uint32
 	TypeHash   uint32
-	Tags       []Tag
+	// Codec is the NameHash of the codec that wrote the payload.
+	Codec uint32
+	// Compression is how the payload is compressed, 0 for not at all; the
+	// values are the engine's (internal/compress).
+	Compression byte
+	Tags        []Tag
+}
+
+// v1 reports whether h is written in format version 1.
+func (h *Header) v1() bool { return h.Codec == MsgpackCodec && h.Compression == 0 }
+
+// prefixLen is the length of h's fixed part before the tag count.
+func (h *Header) prefixLen() int {
+	if h.v1() {
+		return prefixLen1
+	}
+	return prefixLen2
 }
 
 // NewGen returns a fresh random generation.
@@ -89,13 +128,21 @@ func NewGen() string {
 
 // AppendPrefix appends the fixed part of h, up to and excluding the tag count.
 func AppendPrefix(dst []byte, h *Header) []byte {
-	dst = append(dst, Magic, Version)
+	version := byte(version1)
+	if !h.v1() {
+		version = version2
+	}
+	dst = append(dst, Magic, version)
 	dst = appendGen(dst, h.Gen)
 	dst = append(dst, byte(h.Kind))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(h.Created))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(h.FreshUntil))
 	dst = binary.BigEndian.AppendUint32(dst, h.LoadMicros)
 	dst = binary.BigEndian.AppendUint32(dst, h.TypeHash)
+	if version == version2 {
+		dst = binary.BigEndian.AppendUint32(dst, h.Codec)
+		dst = append(dst, h.Compression)
+	}
 	return dst
 }
 
@@ -125,7 +172,7 @@ func AppendTag(dst []byte, name, version string) []byte {
 // EncodedLen returns the length of the entry Encode makes of h and a payload
 // of payloadLen bytes.
 func EncodedLen(h *Header, payloadLen int) int {
-	n := HeaderLen + payloadLen
+	n := h.prefixLen() + 2 + payloadLen
 	for _, t := range h.Tags {
 		n += 3 + len(t.Name) + len(t.Version)
 	}
@@ -171,13 +218,24 @@ func Decode(b []byte) (View, error) {
 // decode is Decode without the generation.
 func decode(b []byte) (View, error) {
 	var v View
-	if len(b) < HeaderLen {
+	if len(b) < minLen {
 		return v, fmt.Errorf("%w: %d bytes", ErrCorrupt, len(b))
 	}
 	if b[0] != Magic {
 		return v, fmt.Errorf("%w: bad magic %#x", ErrCorrupt, b[0])
 	}
-	if b[1] != Version {
+	prefix := prefixLen1
+	switch b[1] {
+	case version1:
+		v.Codec = MsgpackCodec
+	case version2:
+		prefix = prefixLen2
+		if len(b) < prefix+2 {
+			return v, fmt.Errorf("%w: %d bytes", ErrCorrupt, len(b))
+		}
+		v.Codec = binary.BigEndian.Uint32(b[43:47])
+		v.Compression = b[47]
+	default:
 		return v, fmt.Errorf("%w: format version %d", ErrCorrupt, b[1])
 	}
 	v.Kind = Kind(b[18])
@@ -190,8 +248,8 @@ func decode(b []byte) (View, error) {
 	v.FreshUntil = int64(binary.BigEndian.Uint64(b[27:35]))
 	v.LoadMicros = binary.BigEndian.Uint32(b[35:39])
 	v.TypeHash = binary.BigEndian.Uint32(b[39:43])
-	v.tagCount = int(binary.BigEndian.Uint16(b[43:45]))
-	rest := b[HeaderLen:]
+	v.tagCount = int(binary.BigEndian.Uint16(b[prefix : prefix+2]))
+	rest := b[prefix+2:]
 	start := rest
 	for i := 0; i < v.tagCount; i++ {
 		if len(rest) < 2 {

@@ -21,7 +21,7 @@ import (
 // msgpack like any Cache value. Its ETag, computed once when it was built,
 // lives in Header, so every instance serves the same one.
 //
-// Only Status, Header and Body are stored. The other fields are derived once
+// Only Status, Header, Body and Coding are stored. The other fields are derived once
 // per entry, by newCachedResponse or decodeResponse, so that a hit only
 // copies them. An entry is shared by concurrent requests and by the local
 // tier: nothing may write to it once built. An entry decoded from Redis has
@@ -30,6 +30,12 @@ type Response struct {
 	Status int         `msgpack:"s"`
 	Header http.Header `msgpack:"h"`
 	Body   []byte      `msgpack:"b"`
+	// Coding is CodingZstd when the middleware compressed Body (see
+	// Compress), "" otherwise.
+	Coding string `msgpack:"c,omitempty"`
+	// Sum is the CRC-32C of a compressed Body, checked when the entry is
+	// read: a damaged body is a corrupt entry, never sent to a client.
+	Sum uint32 `msgpack:"k,omitempty"`
 
 	fields []headerField // the header, as a list
 	nvals  int           // values in fields
@@ -57,20 +63,27 @@ func NewResponse(status int, h http.Header, body []byte) *Response {
 // the struct changes incompatibly: older entries then read as foreign misses.
 const TypeName = "cachefront.HTTPResponse/1"
 
+// CompressedTypeName names Response in the entries of a middleware that
+// compresses bodies, so that a middleware that does not (or a release that
+// cannot) never reads them, and the other way round.
+const CompressedTypeName = "cachefront.HTTPResponse/1+zstd"
+
 // decodeResponse decodes a stored response from payload, the msgpack that
 // encoding a Response produced. s holds the same bytes as payload, as
 // a string that the result may alias: its header values and body are not
 // copied. Entries in the form msgpack writes are read directly, anything
 // else through msgpack, with msgpack's result.
 func Decode(payload []byte, s string) (*Response, error) {
-	if resp, ok := readResponse(s); ok {
-		return resp, nil
+	resp, ok := readResponse(s)
+	if !ok {
+		var v Response
+		if err := msgpack.Unmarshal(payload, &v); err != nil {
+			return nil, err
+		}
+		resp = NewResponse(v.Status, v.Header, v.Body)
+		resp.Coding, resp.Sum = v.Coding, v.Sum
 	}
-	var v Response
-	if err := msgpack.Unmarshal(payload, &v); err != nil {
-		return nil, err
-	}
-	return NewResponse(v.Status, v.Header, v.Body), nil
+	return resp, resp.checkBody()
 }
 
 // payloadString returns p as a string without copying it when p lies within
@@ -101,7 +114,7 @@ func readResponse(s string) (resp *Response, ok bool) {
 	}
 	dr := new(decodedResponse)
 	resp = &dr.Response
-	var seen [3]bool
+	var seen [5]bool
 	for range n {
 		switch key := d.str(); {
 		case d.bad:
@@ -120,6 +133,12 @@ func readResponse(s string) (resp *Response, ok bool) {
 					resp.Body = []byte{}
 				}
 			}
+		case key == "c" && !seen[3]:
+			seen[3] = true
+			resp.Coding = d.str()
+		case key == "k" && !seen[4]:
+			seen[4] = true
+			resp.Sum = uint32(d.int())
 		default:
 			return nil, false
 		}
@@ -377,12 +396,18 @@ type hitHeader struct {
 	text [64]byte
 }
 
-// serveStored answers r with resp, leaving the headers that middleware
-// outside the cache set on w alone.
-func Serve(w http.ResponseWriter, r *http.Request, resp *Response, info HitInfo) {
+// Serve answers r with resp, leaving the headers that middleware outside
+// the cache set on w alone. It writes nothing and returns an error when
+// resp's body is compressed, r does not take zstd, and the body does not
+// decompress (the entry is corrupt).
+func Serve(w http.ResponseWriter, r *http.Request, resp *Response, info HitInfo) error {
+	rep, err := resp.representationFor(r)
+	if err != nil {
+		return err
+	}
 	hh := new(hitHeader)
 	vals := hh.vals[:]
-	if n := resp.nvals + 4; n > len(vals) {
+	if n := resp.nvals + 6; n > len(vals) {
 		vals = make([]string, n)
 	}
 	h := w.Header()
@@ -411,7 +436,7 @@ func Serve(w http.ResponseWriter, r *http.Request, resp *Response, info HitInfo)
 		text = append(text, "; collapsed"...)
 		cacheStatus = BytesString(text)
 	}
-	vals[0], vals[1], vals[2], vals[3] = "HIT", cacheStatus, age, resp.length
+	vals[0], vals[1], vals[2], vals[3] = "HIT", cacheStatus, age, rep.length
 	if !info.Hit {
 		vals[0] = "MISS"
 	}
@@ -423,7 +448,16 @@ func Serve(w http.ResponseWriter, r *http.Request, resp *Response, info HitInfo)
 	if BodyAllowedForStatus(resp.Status) {
 		h["Content-Length"] = vals[3:4:4]
 	}
-	WriteComplete(w, r, resp.Status, resp.Body)
+	if rep.coded {
+		vals[4] = CodingZstd
+		h["Content-Encoding"] = vals[4:5:5]
+		if etag := h["Etag"]; len(etag) == 1 {
+			vals[5] = weakETag(etag[0])
+			h["Etag"] = vals[5:6:6]
+		}
+	}
+	WriteComplete(w, r, resp.Status, rep.body)
+	return nil
 }
 
 // bytesString returns b as a string without copying it; nothing may write

@@ -36,6 +36,9 @@ type Tee struct {
 	OnUnstorable func()
 	xcache       string // X-Cache on the response sent
 	CacheStatus  string // Cache-Status on the response sent
+	// CompressMin is the shortest body stored compressed (see
+	// NewStoredResponse); negative for none.
+	CompressMin int
 
 	code        int
 	wroteHeader bool // the handler set its final status
@@ -57,7 +60,7 @@ func NewTee(w http.ResponseWriter, r *http.Request, limit int64) *Tee {
 	if h == nil {
 		h = http.Header{}
 	}
-	return &Tee{w: w, req: r, header: h, initial: w.Header().Clone(), limit: limit, xcache: "MISS"}
+	return &Tee{w: w, req: r, header: h, initial: w.Header().Clone(), limit: limit, xcache: "MISS", CompressMin: -1}
 }
 
 // MarkUnstorable marks the response as one that will not be stored or
@@ -259,7 +262,10 @@ func (t *Tee) Finish() *Response {
 	if _, haveETag := t.header["Etag"]; !haveETag {
 		t.header.Set("Etag", StrongETag(t.code, t.header, t.buf))
 	}
-	resp := NewResponse(t.code, StoredHeader(t.header, t.initial), t.buf)
+	resp := NewStoredResponse(t.code, StoredHeader(t.header, t.initial), t.buf, t.CompressMin)
+	if resp.Coding != "" {
+		AddVary(t.header, "Accept-Encoding") // the client's copy says so too
+	}
 	if !t.committed {
 		t.committed = true
 		h := t.w.Header()
@@ -268,7 +274,7 @@ func (t *Tee) Finish() *Response {
 		h.Set("X-Cache", t.xcache)
 		h.Set("Cache-Status", t.CacheStatus)
 		if BodyAllowedForStatus(t.code) {
-			h.Set("Content-Length", resp.length)
+			h.Set("Content-Length", strconv.Itoa(len(t.buf)))
 		}
 		WriteComplete(t.w, t.req, t.code, t.buf)
 	}

@@ -27,6 +27,8 @@ type Vectors struct {
 	Invalidations *prometheus.CounterVec // by kind: tag, key
 	refreshes     *prometheus.CounterVec
 	leaseWaits    *prometheus.CounterVec
+	bytesWritten  *prometheus.CounterVec // by form: stored, uncompressed
+	bytesRead     *prometheus.CounterVec
 	CircuitOpen   prometheus.Gauge // 1 while the breaker is open
 }
 
@@ -52,6 +54,8 @@ func New(ns string, reg prometheus.Registerer) (*Vectors, error) {
 		Invalidations: counter("invalidations_total", "Tags invalidated and keys deleted.", "kind"),
 		refreshes:     counter("refreshes_total", "Background refreshes started.", "cache", "reason"),
 		leaseWaits:    counter("lease_waits_total", "Loads that waited for another instance's lease.", "cache", "result"),
+		bytesWritten:  counter("bytes_written_total", "Payload bytes written to Redis, as stored and before compression.", "cache", "form"),
+		bytesRead:     counter("bytes_read_total", "Payload bytes read from Redis, as stored and after decompression.", "cache", "form"),
 		CircuitOpen: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "cachefront_circuit_open", Help: "1 while the Redis circuit breaker is open.", ConstLabels: cl,
 		}),
@@ -71,6 +75,8 @@ func New(ns string, reg prometheus.Registerer) (*Vectors, error) {
 	m.Invalidations = register(reg, m.Invalidations, &err)
 	m.refreshes = register(reg, m.refreshes, &err)
 	m.leaseWaits = register(reg, m.leaseWaits, &err)
+	m.bytesWritten = register(reg, m.bytesWritten, &err)
+	m.bytesRead = register(reg, m.bytesRead, &err)
 	m.CircuitOpen = register(reg, m.CircuitOpen, &err)
 	return m, err
 }
@@ -142,6 +148,8 @@ type Counters struct {
 	// hits counts hits from Redis; Stats adds localHits.
 	hits, localHits, misses, errors, loads, loadErrors, dedupWaits, stale, writesSkipped atomic.Uint64
 	refreshes, leaseWaits                                                                atomic.Uint64
+	// Payload bytes: stored in Redis, and before compression.
+	bytesWritten, bytesWrittenRaw, bytesRead, bytesReadRaw atomic.Uint64
 
 	pHitsRedis, pHitsLocal, pMisses, pDedup, pStale prometheus.Counter
 	pLoadOK, pLoadNotFound, pLoadErr                prometheus.Counter
@@ -150,6 +158,7 @@ type Counters struct {
 	pSkipped                                        [numSkips]prometheus.Counter
 	pRefreshStale, pRefreshEarly                    prometheus.Counter
 	pLeaseServed, pLeaseTimeout                     prometheus.Counter
+	pWritten, pWrittenRaw, pRead, pReadRaw          prometheus.Counter
 }
 
 // NewCounters returns the counters of cache name on m.
@@ -168,6 +177,10 @@ func NewCounters(m *Vectors, name string) *Counters {
 		pRefreshEarly: m.refreshes.WithLabelValues(name, "early"),
 		pLeaseServed:  m.leaseWaits.WithLabelValues(name, "served"),
 		pLeaseTimeout: m.leaseWaits.WithLabelValues(name, "timeout"),
+		pWritten:      m.bytesWritten.WithLabelValues(name, "stored"),
+		pWrittenRaw:   m.bytesWritten.WithLabelValues(name, "uncompressed"),
+		pRead:         m.bytesRead.WithLabelValues(name, "stored"),
+		pReadRaw:      m.bytesRead.WithLabelValues(name, "uncompressed"),
 	}
 	for i := range c.pErrors {
 		c.pErrors[i] = m.errors.WithLabelValues(name, opNames[i])
@@ -254,6 +267,24 @@ func (c *Counters) LeaseWait(served bool) {
 	}
 }
 
+// Wrote counts a payload written to Redis: stored bytes, and uncompressed
+// the length it had before compression (the same when not compressed).
+func (c *Counters) Wrote(stored, uncompressed int) {
+	c.bytesWritten.Add(uint64(stored))
+	c.bytesWrittenRaw.Add(uint64(uncompressed))
+	c.pWritten.Add(float64(stored))
+	c.pWrittenRaw.Add(float64(uncompressed))
+}
+
+// Read counts a payload read from Redis: stored bytes, uncompressed after
+// decompression.
+func (c *Counters) Read(stored, uncompressed int) {
+	c.bytesRead.Add(uint64(stored))
+	c.bytesReadRaw.Add(uint64(uncompressed))
+	c.pRead.Add(float64(stored))
+	c.pReadRaw.Add(float64(uncompressed))
+}
+
 // Counts are the counters' values; the root package's CacheStats has the
 // same fields.
 type Counts struct {
@@ -268,6 +299,9 @@ type Counts struct {
 	WritesSkipped uint64
 	Refreshes     uint64
 	LeaseWaits    uint64
+
+	BytesWritten, BytesWrittenUncompressed uint64
+	BytesRead, BytesReadUncompressed       uint64
 }
 
 // Snapshot returns the counts so far.
@@ -285,5 +319,8 @@ func (c *Counters) Snapshot() Counts {
 		WritesSkipped: c.writesSkipped.Load(),
 		Refreshes:     c.refreshes.Load(),
 		LeaseWaits:    c.leaseWaits.Load(),
+
+		BytesWritten: c.bytesWritten.Load(), BytesWrittenUncompressed: c.bytesWrittenRaw.Load(),
+		BytesRead: c.bytesRead.Load(), BytesReadUncompressed: c.bytesReadRaw.Load(),
 	}
 }
