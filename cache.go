@@ -594,12 +594,14 @@ func (c *Cache[T]) Delete(ctx context.Context, keys ...string) error {
 
 // decodeEntry decodes the value of entry v, read in the Redis reply raw.
 func (c *Cache[T]) decodeEntry(v *entry.View, raw string) (T, error) {
-	payload, raw, err := c.ec.Open(v, raw)
+	opened, err := c.ec.Open(v, raw)
 	if err != nil {
 		var zero T
 		return zero, err
 	}
-	return c.decode(payload, raw)
+	value, err := c.decode(opened.Payload, opened.Raw)
+	opened.Release()
+	return value, err
 }
 
 // codecFuncs returns how a Cache[T] encodes and decodes with codec: for

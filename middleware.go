@@ -130,7 +130,7 @@ func newHTTPCache(store *Store, opts []Option) (*httpCache, error) {
 		return resp, err
 	}
 	c.ec.Saved = func(v any) int { return v.(*httpcache.Response).Saved() }
-	c.ec.OnlyFresh = true
+	c.ec.OnlyFresh, c.ec.KeepsPayload = true, true
 	m := &httpCache{c: c, cfg: cfg.http, compressMin: compressMin,
 		keys:   httpcache.KeyRules{KeyFunc: cfg.http.keyFunc, BypassParam: cfg.http.bypassParam, Vary: cfg.http.vary},
 		policy: httpcache.Policy{Statuses: cfg.http.statuses, Vary: cfg.http.vary}}

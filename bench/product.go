@@ -1,6 +1,10 @@
 package bench
 
-import "strings"
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+)
 
 // Product is a catalogue item shaped like a row of the Amazon products data
 // set that examples/productapi serves, with a description and a few bullet
@@ -50,3 +54,41 @@ func SampleProduct() Product {
 		},
 	}
 }
+
+// SamplePage returns n distinct products, the page a catalogue caches
+// whole (a category's first hundred, say): deterministic, and as varied as
+// rows of the data set are, with random identifiers, prices and counts, and
+// titles and descriptions drawn from a shop's vocabulary, so that it
+// compresses as real pages do rather than as n copies of one product.
+func SamplePage(n int) []Product {
+	rng := rand.New(rand.NewPCG(uint64(n), 2023))
+	text := func(k int) string {
+		w := make([]string, k)
+		for i := range w {
+			w[i] = vocabulary[rng.IntN(len(vocabulary))]
+		}
+		return strings.Join(w, " ")
+	}
+	page := make([]Product, n)
+	for i := range page {
+		asin := fmt.Sprintf("B0%08X", rng.Uint32())
+		page[i] = Product{
+			ASIN: asin, Title: text(8 + rng.IntN(12)),
+			ImgURL:     fmt.Sprintf("https://m.media-amazon.com/images/I/%011X._AC_UL320_.jpg", rng.Uint64()>>20),
+			ProductURL: "https://www.amazon.com/dp/" + asin,
+			Stars:      float64(rng.IntN(51)) / 10, Reviews: rng.IntN(20_000),
+			Price: float64(rng.IntN(50_000)) / 100, ListPrice: float64(rng.IntN(50_000)) / 100,
+			CategoryID: 100 + rng.IntN(200), CategoryName: text(2), IsBestSeller: rng.IntN(10) == 0,
+			BoughtInLastMonth: rng.IntN(20) * 100, Description: text(30),
+			Features: []string{text(10), text(10), text(10), text(10)},
+		}
+	}
+	return page
+}
+
+var vocabulary = strings.Fields(`wireless bluetooth headphones noise canceling over ear with
+microphone deep bass stereo foldable lightweight headset for travel home office black white blue
+red portable speaker waterproof charger cable usb fast charging compatible iphone samsung galaxy
+android tablet laptop stand adjustable aluminum ergonomic desk kitchen stainless steel knife set
+pieces professional chef sharp handle storage organizer bin clear plastic stackable drawer closet
+bathroom makeup kids toys gift women men running shoes size pack case cover screen protector glass`)

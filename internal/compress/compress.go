@@ -137,10 +137,11 @@ func DecodedLen(src []byte, a Algorithm) (int, error) {
 	return 0, fmt.Errorf("%w: unknown algorithm %d", ErrCorrupt, uint8(a))
 }
 
-// Decompress returns the decompression of src in a new buffer that the
-// caller owns. It never allocates more than MaxDecodedLen for the result,
-// whatever src claims, and never panics.
-func Decompress(src []byte, a Algorithm) ([]byte, error) {
+// Decompress returns the decompression of src, in dst's array when it has
+// room (dst's length is ignored), else in a new one. It never allocates
+// more than MaxDecodedLen for the result, whatever src claims, and never
+// panics.
+func Decompress(dst, src []byte, a Algorithm) ([]byte, error) {
 	if a == None {
 		return src, nil
 	}
@@ -150,7 +151,10 @@ func Decompress(src []byte, a Algorithm) ([]byte, error) {
 	}
 	switch a {
 	case S2:
-		out, err := s2.Decode(make([]byte, n), src[crcLen:])
+		if cap(dst) < n {
+			dst = make([]byte, n)
+		}
+		out, err := s2.Decode(dst[:n], src[crcLen:])
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
@@ -159,8 +163,8 @@ func Decompress(src []byte, a Algorithm) ([]byte, error) {
 		}
 		return out, nil
 	case Zstd:
-		var dst []byte
-		if n >= 0 {
+		dst = dst[:0]
+		if n >= 0 && cap(dst) < n {
 			dst = make([]byte, 0, n)
 		}
 		out, err := zstdDecoder().DecodeAll(src, dst)

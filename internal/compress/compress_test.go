@@ -28,7 +28,7 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil || n != len(text) {
 				t.Fatalf("DecodedLen = %d, %v; want %d", n, err, len(text))
 			}
-			got, err := Decompress(out[4:], a)
+			got, err := Decompress(nil, out[4:], a)
 			if err != nil || !bytes.Equal(got, text) {
 				t.Fatalf("Decompress = %d bytes, %v", len(got), err)
 			}
@@ -67,7 +67,7 @@ func TestCompressLeavesAlone(t *testing.T) {
 func TestHugeClaimIsRefused(t *testing.T) {
 	claim := binary.AppendUvarint([]byte{0, 0, 0, 0}, 4<<30) // checksum, then 4 GiB
 	claim = append(claim, 0x00, 'a')
-	if _, err := Decompress(claim, S2); !errors.Is(err, ErrCorrupt) {
+	if _, err := Decompress(nil, claim, S2); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("s2 with a 4 GiB claim: %v, want ErrCorrupt", err)
 	}
 	z, _ := Compress(nil, text, Zstd, 0)
@@ -77,7 +77,7 @@ func TestHugeClaimIsRefused(t *testing.T) {
 	forged = append(forged, 0xE0) // FCS 8 bytes, single segment
 	forged = binary.LittleEndian.AppendUint64(forged, 4<<30)
 	forged = append(forged, z[5:]...)
-	if _, err := Decompress(forged, Zstd); !errors.Is(err, ErrCorrupt) {
+	if _, err := Decompress(nil, forged, Zstd); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("zstd with a 4 GiB claim: %v, want ErrCorrupt", err)
 	}
 }
@@ -93,12 +93,12 @@ func TestCorruptInputIsAnError(t *testing.T) {
 		flipped[len(flipped)/2] ^= 0xFF
 		cases["bit flip"] = flipped
 		for name, in := range cases {
-			if _, err := Decompress(in, a); !errors.Is(err, ErrCorrupt) {
+			if _, err := Decompress(nil, in, a); !errors.Is(err, ErrCorrupt) {
 				t.Errorf("%s %s: %v, want ErrCorrupt", a, name, err)
 			}
 		}
 	}
-	if _, err := Decompress(text, Algorithm(9)); !errors.Is(err, ErrCorrupt) {
+	if _, err := Decompress(nil, text, Algorithm(9)); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("unknown algorithm: %v", err)
 	}
 }
@@ -115,12 +115,12 @@ func FuzzDecompress(f *testing.F) {
 	f.Add(binary.AppendUvarint([]byte{0, 0, 0, 0}, 1<<40), uint8(S2))
 	f.Fuzz(func(t *testing.T, in []byte, alg uint8) {
 		a := Algorithm(alg % 3)
-		out, err := Decompress(in, a)
+		out, err := Decompress(make([]byte, 0, 64), in, a)
 		if err == nil && len(out) > MaxDecodedLen {
 			t.Fatalf("decoded %d bytes", len(out))
 		}
 		if c, ok := Compress(nil, in, a, 0); ok {
-			back, err := Decompress(c, a)
+			back, err := Decompress(nil, c, a)
 			if err != nil || !bytes.Equal(back, in) {
 				t.Fatalf("round trip of %d bytes: %v", len(in), err)
 			}

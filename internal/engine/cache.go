@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -41,6 +42,10 @@ type Cache struct {
 	// bytes that saved, so that the byte counters show it; nil for none.
 	// Reads count the same through the middleware's decoder.
 	Saved func(v any) int
+	// KeepsPayload says that Decode keeps slices of the payload it is
+	// given (the middleware's responses alias it): a decompressed payload
+	// then gets a buffer of its own rather than a pooled one.
+	KeepsPayload bool
 	// OnlyFresh, for the middleware's responses, makes a miss of an entry
 	// past its TTL (which Redis may still hold for stale-while-revalidate)
 	// and of a cached not-found (which the middleware never stores).
@@ -77,22 +82,58 @@ func (c *Cache) foreign(v *entry.View) error {
 	return nil
 }
 
-// Open returns the payload of v, an entry of c read in the Redis reply
-// raw, decompressed if it was stored compressed, with the string it
-// aliases (raw, or the decompressed bytes, which nothing else holds). It
-// counts the bytes read. A payload that does not decompress is an error
-// wrapping entry.ErrCorrupt.
-func (c *Cache) Open(v *entry.View, raw string) ([]byte, string, error) {
-	p := v.Payload
-	if v.Compression != byte(compress.None) {
-		out, err := compress.Decompress(p, compress.Algorithm(v.Compression))
-		if err != nil {
-			return nil, "", fmt.Errorf("%w: %w", entry.ErrCorrupt, err)
-		}
-		p, raw = out, unsafe.String(unsafe.SliceData(out), len(out))
+// Opened is the payload of an entry ready to decode: Payload, and Raw, the
+// string it aliases (the Redis reply, or the decompressed bytes). Release
+// it once the payload is decoded.
+type Opened struct {
+	Payload []byte
+	Raw     string
+	buf     *[]byte // the pooled buffer Payload lies in, if any
+}
+
+// Release hands the decompression buffer back; o must not be used after.
+func (o *Opened) Release() {
+	if o.buf != nil {
+		*o.buf = (*o.buf)[:0]
+		decompressBuffers.Put(o.buf)
+		o.buf = nil
 	}
-	c.Counters.Read(len(v.Payload), len(p))
-	return p, raw, nil
+}
+
+// decompressBuffers hold decompressed payloads while they are decoded.
+// Codecs do not keep data past Unmarshal, so a buffer serves again; buffers
+// over maxPooledBuffer are left to the collector.
+var decompressBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledBuffer = 4 << 20
+
+// Open returns the payload of v, an entry of c read in the Redis reply
+// raw, decompressed if it was stored compressed, and counts the bytes
+// read. A payload that does not decompress is an error wrapping
+// entry.ErrCorrupt.
+func (c *Cache) Open(v *entry.View, raw string) (Opened, error) {
+	o := Opened{Payload: v.Payload, Raw: raw}
+	if v.Compression != byte(compress.None) {
+		var buf *[]byte
+		var dst []byte
+		if !c.KeepsPayload {
+			buf = decompressBuffers.Get().(*[]byte)
+			dst = *buf
+		}
+		out, err := compress.Decompress(dst, v.Payload, compress.Algorithm(v.Compression))
+		if err != nil {
+			if buf != nil {
+				decompressBuffers.Put(buf)
+			}
+			return Opened{}, fmt.Errorf("%w: %w", entry.ErrCorrupt, err)
+		}
+		o.Payload, o.Raw = out, unsafe.String(unsafe.SliceData(out), len(out))
+		if buf != nil && cap(out) <= maxPooledBuffer {
+			*buf, o.buf = out, buf
+		}
+	}
+	c.Counters.Read(len(v.Payload), len(o.Payload))
+	return o, nil
 }
 
 // Call is the resolved configuration of one call.

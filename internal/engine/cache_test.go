@@ -27,10 +27,11 @@ func TestSealAndOpen(t *testing.T) {
 			if compressed := r.View.Compression != 0; compressed != (v == long) {
 				t.Fatalf("%d bytes stored compressed = %v", len(v), compressed)
 			}
-			payload, _, err := c.Open(&r.View, r.Raw)
-			if err != nil || string(payload) != v {
-				t.Fatalf("Open = %d bytes, %v", len(payload), err)
+			opened, err := c.Open(&r.View, r.Raw)
+			if err != nil || string(opened.Payload) != v {
+				t.Fatalf("Open = %d bytes, %v", len(opened.Payload), err)
 			}
+			opened.Release()
 		}
 		n := c.Counters.Snapshot()
 		if n.BytesWrittenUncompressed != uint64(len(long)+len(short)) || n.BytesWritten >= n.BytesWrittenUncompressed/2 ||

@@ -146,10 +146,11 @@ func (e *Engine) found(ctx context.Context, c *Cache, rkey string, r *Read) *Out
 		o.Err = ErrNotFound
 		return o
 	}
-	payload, raw, err := c.Open(&r.View, r.Raw)
+	opened, err := c.Open(&r.View, r.Raw)
 	var v any
 	if err == nil {
-		v, err = c.Decode(payload, raw)
+		v, err = c.Decode(opened.Payload, opened.Raw)
+		opened.Release()
 	}
 	if err != nil {
 		e.DropCorrupt(ctx, c, rkey, r.Raw, err)

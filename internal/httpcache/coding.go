@@ -157,7 +157,7 @@ func (resp *Response) representationFor(r *http.Request) (representation, error)
 		rep.coded = true
 		return rep, nil
 	}
-	plain, err := compress.Decompress(resp.Body, compress.Zstd)
+	plain, err := compress.Decompress(nil, resp.Body, compress.Zstd)
 	if err != nil {
 		return rep, err
 	}
