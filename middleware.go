@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -162,6 +163,10 @@ type httpPlan struct {
 
 func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if !httpcache.SafeMethod(r.Method) {
+			m.passUnsafe(w, r, next)
+			return
+		}
 		next.ServeHTTP(w, r)
 		return
 	}
@@ -197,7 +202,7 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 	}
 	ctx := r.Context()
 	epoch := e.Local.EpochNow()
-	mp := &httpPlan{rkey: rkey, call: p.call, userKeyed: p.userKeyed, fwd: "uri-miss", wait: e.Arrive()}
+	mp := &httpPlan{rkey: rkey, call: m.withURITag(p.call, key), userKeyed: p.userKeyed, fwd: "uri-miss", wait: e.Arrive()}
 	res, err := e.Read(ctx, c.ec, rkey, p.call.TagSet(e))
 	if err == nil && res.Found == engine.FoundEntry {
 		if resp, ok, _ := c.hit(ctx, rkey, &res, epoch); ok {
@@ -275,6 +280,54 @@ func (m *httpCache) plan(r *http.Request, buf []byte) (key string, p httpPlan, w
 		}
 	}
 	return httpcache.BytesString(httpcache.AppendUser(k, user)), httpPlan{call: call, userKeyed: user != ""}, ""
+}
+
+// withURITag returns call with the tag of the target URI that key names
+// added (httpcache.URITag): an unsafe request to that URI invalidates it.
+func (m *httpCache) withURITag(call *engine.Call, key string) *engine.Call {
+	cc := *call
+	cc.Tags = m.c.store.e.TagSet(appendUnique(slices.Clip(call.Tags.Names), httpcache.URITag(httpcache.URIPart(key))))
+	return &cc
+}
+
+// passUnsafe sends an unsafe request (POST, PUT, DELETE, …) to the handler
+// and, when the handler answers with a non-error status (2xx or 3xx),
+// invalidates the stored responses of its target URI and of the same-origin
+// URIs its Location and Content-Location name, before the status goes out
+// (RFC 9111 §4.4), on every instance.
+func (m *httpCache) passUnsafe(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	var once sync.Once
+	iw := httpcache.NewSuccessWriter(w, func() { once.Do(func() { m.invalidateTargets(r, w.Header()) }) })
+	iw.Upto = 399
+	next.ServeHTTP(httpcache.Expose(iw), r)
+	iw.Done()
+}
+
+// invalidateTargets invalidates the URI tags of r's target and of the
+// same-origin URIs in the response header h.
+func (m *httpCache) invalidateTargets(r *http.Request, h http.Header) {
+	tags := make([]string, 0, 3)
+	add := func(target *http.Request) {
+		if key, _, why := m.keys.AppendKey(nil, target); why == "" {
+			tags = appendUnique(tags, httpcache.URITag(httpcache.URIPart(string(key))))
+		}
+	}
+	add(r)
+	for _, field := range []string{"Location", "Content-Location"} {
+		if u := httpcache.SameOrigin(r, h.Get(field)); u != nil {
+			target := r.Clone(r.Context())
+			target.Method, target.URL, target.RequestURI = http.MethodGet, u, ""
+			add(target)
+		}
+	}
+	if len(tags) == 0 {
+		return
+	}
+	store := m.c.store
+	if err := store.InvalidateTags(context.WithoutCancel(r.Context()), tags...); err != nil {
+		store.cfg.logger.Warn("cachefront: invalidation after an unsafe request failed; the Store retries it",
+			"method", r.Method, "path", r.URL.Path, "error", err)
+	}
 }
 
 // handlerRequest is the request the handler sees when its response is to be
@@ -435,6 +488,29 @@ func (m *httpCache) coalesce(w http.ResponseWriter, r *http.Request, next http.H
 	m.send(w, r, next, resp, httpcache.HitInfo{Fwd: p.fwd})
 }
 
+// freshCall returns the configuration resp is stored with: call with the
+// TTL the response's freshness allows (httpcache.StoreTTL), and resp given
+// the age it arrived with; nil when resp is stale on arrival and so is not
+// stored or shared.
+func (m *httpCache) freshCall(resp *httpcache.Response, tee *httpcache.Tee, call *engine.Call, sent time.Time) *engine.Call {
+	if resp == nil {
+		return nil
+	}
+	h := tee.Header()
+	f := httpcache.FreshnessOf(h, httpcache.ResponseDirectives(h), sent, time.Now())
+	ttl := httpcache.StoreTTL(resp.Status, h, f, call.TTL, m.cfg.originMax)
+	if ttl < time.Second && ttl < call.TTL {
+		return nil // stale, or all but: entries live in whole milliseconds, ages in seconds
+	}
+	resp.InitialAge = int64(f.InitialAge / time.Second)
+	if ttl == call.TTL {
+		return call
+	}
+	cc := *call
+	cc.TTL = ttl
+	return &cc
+}
+
 // send answers r with resp. A compressed body that does not decompress for
 // a client that does not take zstd (which its checksum makes all but
 // impossible) is counted as a decode error, and r goes to the handler.
@@ -519,7 +595,8 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 	resp := tee.Finish()
 	c.ec.Counters.Miss()
 	c.ec.Counters.Load(took, statusResult(tee.Status()))
-	if resp == nil {
+	call := m.freshCall(resp, tee, p.call, start)
+	if resp == nil || call == nil {
 		publish(&engine.Outcome{NoResult: true})
 		return
 	}
@@ -532,7 +609,7 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 	} else {
 		// The client has its response before the write to Redis.
 		_ = http.NewResponseController(w).Flush()
-		o.Late = e.StoreLoaded(ctx, engine.StoreRequest{Cache: c.ec, RKey: p.rkey, Call: p.call, Snap: &snap, Epoch: epoch},
+		o.Late = e.StoreLoaded(ctx, engine.StoreRequest{Cache: c.ec, RKey: p.rkey, Call: call, Snap: &snap, Epoch: epoch},
 			engine.Loaded{Value: resp, Took: took, Added: tc.List()})
 	}
 	publish(o)

@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -1895,6 +1897,244 @@ func TestMiddlewareCompressedEntriesAreTheirOwn(t *testing.T) {
 		}
 		if s.Stats().Errors != errorsBefore+1 {
 			t.Fatal("the damaged entry was not counted as an error")
+		}
+	})
+}
+
+// The middleware as a shared cache (RFC 9111). Every behaviour runs in
+// front of a handler on a ServeMux (an application's route, where WithTTL
+// bounds freshness) and behind httputil.ReverseProxy in front of an origin
+// (WithOriginFreshness), on every backend.
+
+// sharedFront is one way the middleware sits in front of an origin
+// handler.
+type sharedFront struct {
+	name   string
+	origin bool // WithOriginFreshness: a reverse proxy
+	mount  func(t *testing.T, s *Store, origin http.Handler, opts ...Option) http.Handler
+}
+
+var sharedFronts = []sharedFront{
+	{"mux", false, func(t *testing.T, s *Store, origin http.Handler, opts ...Option) http.Handler {
+		mux := http.NewServeMux()
+		mux.Handle("/", Middleware(s, append([]Option{WithPublic(), WithTTL(5 * time.Minute)}, opts...)...)(origin))
+		return mux
+	}},
+	{"reverse-proxy", true, func(t *testing.T, s *Store, origin http.Handler, opts ...Option) http.Handler {
+		srv := httptest.NewServer(origin)
+		t.Cleanup(srv.Close)
+		u, _ := url.Parse(srv.URL)
+		proxy := httputil.NewSingleHostReverseProxy(u)
+		return Middleware(s, append([]Option{WithPublic(), WithTTL(5 * time.Minute), WithOriginFreshness(time.Hour)}, opts...)...)(proxy)
+	}},
+}
+
+func forEachSharedFront(t *testing.T, fn func(t *testing.T, b *testbackend.Backend, f sharedFront)) {
+	t.Helper()
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
+		for _, f := range sharedFronts {
+			t.Run(f.name, func(t *testing.T) { fn(t, b, f) })
+		}
+	})
+}
+
+// origin answers with the header fields given as name, value pairs and a
+// body naming the call, counting its calls.
+func origin(calls *atomic.Int32, status int, fields ...string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		for i := 0; i+1 < len(fields); i += 2 {
+			w.Header().Add(fields[i], fields[i+1])
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, "call %d", n)
+	})
+}
+
+func TestSharedCacheFreshness(t *testing.T) {
+	past := time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat)
+	future := time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)
+	cases := []struct {
+		name   string
+		fields []string
+		hit    bool
+		only   string // "app" or "origin" when the case holds for one mode
+	}{
+		{"RFC9111-4.2.1 max-age=0 is stale at once", []string{"Cache-Control", "max-age=0"}, false, ""},
+		{"RFC9111-4.2.1 a negative max-age is invalid: stale", []string{"Cache-Control", "max-age=-1"}, false, ""},
+		{"RFC9111-4.2.1 a non-numeric max-age is invalid: stale", []string{"Cache-Control", "max-age=ten"}, false, ""},
+		{"RFC9111-4.2.1 conflicting max-age values: stale", []string{"Cache-Control", "max-age=100", "Cache-Control", "max-age=0"}, false, ""},
+		{"RFC9111-5.2 directive names are case-insensitive", []string{"Cache-Control", "MAX-AGE=0"}, false, ""},
+		{"RFC9111-5.2 a quoted max-age counts", []string{"Cache-Control", `max-age="0"`}, false, ""},
+		{"RFC9111-5.2 a quoted max-age lets a response be fresh", []string{"Cache-Control", `max-age="100"`}, true, ""},
+		{"RFC9111-5.2.2.1 max-age=100 is fresh", []string{"Cache-Control", "max-age=100"}, true, ""},
+		{"RFC9111-5.2.2.10 s-maxage overrides max-age for a shared cache", []string{"Cache-Control", "max-age=3600, s-maxage=0"}, false, ""},
+		{"RFC9111-5.2.2.10 s-maxage gives freshness over max-age=0", []string{"Cache-Control", "max-age=0, s-maxage=100"}, true, ""},
+		{"RFC9111-4.2.3 an upstream Age counts against freshness", []string{"Cache-Control", "max-age=100", "Age", "100"}, false, ""},
+		{"RFC9111-4.2.3 an upstream Age beyond s-maxage is stale", []string{"Cache-Control", "max-age=3600, s-maxage=5", "Age", "6"}, false, ""},
+		{"RFC9111-5.3 Expires in the past is stale", []string{"Expires", past}, false, ""},
+		{"RFC9111-5.3 an invalid Expires is in the past", []string{"Expires", "0"}, false, ""},
+		{"RFC9111-5.3 Expires in the future is fresh", []string{"Expires", future}, true, ""},
+		{"RFC9111-5.2.2.1 max-age overrides Expires", []string{"Expires", future, "Cache-Control", "max-age=0"}, false, ""},
+		{"RFC9111-5.2.2.4 no-cache is never served without revalidation", []string{"Cache-Control", "no-cache"}, false, ""},
+		{"RFC9111-5.2.2.5 no-store is not stored", []string{"Cache-Control", "max-age=100, no-store"}, false, ""},
+		{"RFC9111-5.2.2.7 private is not stored by a shared cache", []string{"Cache-Control", "max-age=100, private"}, false, ""},
+		{"RFC9213 CDN-Cache-Control overrides Cache-Control", []string{"Cache-Control", "max-age=3600", "CDN-Cache-Control", "max-age=0"}, false, ""},
+		{"RFC9213 CDN-Cache-Control gives freshness over no-cache", []string{"Cache-Control", "no-cache", "CDN-Cache-Control", "max-age=100"}, true, ""},
+		{"RFC9111-4.2.2 no explicit freshness, no Last-Modified: not stored by a proxy", nil, false, "origin"},
+		{"RFC9111-4.2.2 heuristic freshness from Last-Modified", []string{"Last-Modified", time.Now().Add(-240 * time.Hour).UTC().Format(http.TimeFormat)}, true, "origin"},
+		{"no freshness information: the route's TTL", nil, true, "app"},
+	}
+	forEachSharedFront(t, func(t *testing.T, b *testbackend.Backend, f sharedFront) {
+		for _, tc := range cases {
+			if tc.only == "app" && f.origin || tc.only == "origin" && !f.origin {
+				continue
+			}
+			t.Run(tc.name, func(t *testing.T) {
+				var calls atomic.Int32
+				h := f.mount(t, newTestStore(t, b), origin(&calls, 200, tc.fields...))
+				get(h, "GET", "/r")
+				w := get(h, "GET", "/r")
+				if hit := w.Header().Get("X-Cache") == "HIT"; hit != tc.hit || hit != (calls.Load() == 1) {
+					t.Fatalf("second request: X-Cache %q, origin called %d times; want a hit %v (Cache-Status %q)",
+						w.Header().Get("X-Cache"), calls.Load(), tc.hit, w.Header().Get("Cache-Status"))
+				}
+			})
+		}
+	})
+}
+
+// A hit says how old the response is, counting the upstream's Age, keeps
+// the origin's Date, reports the response's own remaining freshness, and
+// adds its Cache-Status member after the upstream's.
+func TestSharedCacheAgeDateAndCacheStatus(t *testing.T) {
+	forEachSharedFront(t, func(t *testing.T, b *testbackend.Backend, f sharedFront) {
+		var calls atomic.Int32
+		date := time.Now().Add(-30 * time.Second).UTC().Format(http.TimeFormat)
+		h := f.mount(t, newTestStore(t, b), origin(&calls, 200, "Cache-Control", "max-age=100", "Age", "40",
+			"Date", date, "Cache-Status", "upstream; hit"))
+		first := get(h, "GET", "/r")
+		if cs := first.Header().Values("Cache-Status"); len(cs) != 2 || cs[0] != "upstream; hit" || !strings.HasPrefix(cs[1], "cachefront; fwd=") {
+			t.Fatalf("miss Cache-Status %q, want the upstream's member, then cachefront's", cs)
+		}
+		w := get(h, "GET", "/r")
+		if w.Header().Get("X-Cache") != "HIT" {
+			t.Fatalf("X-Cache %q", w.Header().Get("X-Cache"))
+		}
+		// RFC 9111 §4.2.3: the age on arrival is the larger of the upstream
+		// Age (40 s) and what the Date says (30 s and more).
+		if age, _ := strconv.Atoi(w.Header().Get("Age")); age < 40 || age > 45 {
+			t.Fatalf("Age %q, want the upstream's 40 plus the time since", w.Header().Get("Age"))
+		}
+		if w.Header().Get("Date") != date {
+			t.Fatalf("Date %q, want the origin's %q", w.Header().Get("Date"), date)
+		}
+		cs := w.Header().Values("Cache-Status")
+		if len(cs) != 2 || cs[0] != "upstream; hit" {
+			t.Fatalf("hit Cache-Status %q", cs)
+		}
+		// RFC 9211: ttl is the remaining freshness: 100 - 40 s, not the
+		// route's 5 minutes.
+		var ttl int
+		if _, err := fmt.Sscanf(cs[1], "cachefront; hit; ttl=%d", &ttl); err != nil || ttl < 50 || ttl > 60 {
+			t.Fatalf("cachefront's member %q, want ttl about 60", cs[1])
+		}
+	})
+}
+
+// RFC 9110 §13.1.3: If-Modified-Since gets a 304 from a fresh entry that
+// was not modified since; If-None-Match, when present, decides instead.
+func TestSharedCacheIfModifiedSince(t *testing.T) {
+	forEachSharedFront(t, func(t *testing.T, b *testbackend.Backend, f sharedFront) {
+		var calls atomic.Int32
+		lm := time.Now().Add(-time.Hour).UTC()
+		h := f.mount(t, newTestStore(t, b), origin(&calls, 200, "Cache-Control", "max-age=100",
+			"Last-Modified", lm.Format(http.TimeFormat), "ETag", `"v1"`))
+		get(h, "GET", "/r")
+		for _, tc := range []struct {
+			headers []string
+			want    int
+		}{
+			{[]string{"If-Modified-Since", lm.Format(http.TimeFormat)}, 304},
+			{[]string{"If-Modified-Since", lm.Add(time.Minute).Format(http.TimeFormat)}, 304},
+			{[]string{"If-Modified-Since", lm.Add(-time.Minute).Format(http.TimeFormat)}, 200},
+			{[]string{"If-Modified-Since", "not a date"}, 200},
+			{[]string{"If-Modified-Since", lm.Format(http.TimeFormat), "If-None-Match", `"other"`}, 200},
+			{[]string{"If-Modified-Since", lm.Add(-time.Minute).Format(http.TimeFormat), "If-None-Match", `"v1"`}, 304},
+		} {
+			if w := get(h, "GET", "/r", tc.headers...); w.Code != tc.want || w.Header().Get("X-Cache") != "HIT" {
+				t.Errorf("%q: %d (X-Cache %q), want %d from the entry", tc.headers, w.Code, w.Header().Get("X-Cache"), tc.want)
+			}
+		}
+		if calls.Load() != 1 {
+			t.Fatalf("the origin was called %d times", calls.Load())
+		}
+	})
+}
+
+// RFC 9111 §4.4: a non-error response to an unsafe method invalidates the
+// stored responses of its target URI and of the same-origin URIs in its
+// Location and Content-Location, on every instance; an error response
+// invalidates nothing.
+func TestSharedCacheUnsafeMethodsInvalidate(t *testing.T) {
+	forEachSharedFront(t, func(t *testing.T, b *testbackend.Backend, f sharedFront) {
+		s := newTestStore(t, b)
+		other := NewStore(b.RDB, WithNamespace(s.Namespace()), WithLocalCache(100, time.Minute))
+		defer other.Close()
+		var calls atomic.Int32
+		var status atomic.Int32
+		status.Store(201)
+		handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet {
+				w.Header().Set("Location", "/items/2")
+				w.Header().Set("Content-Location", "http://elsewhere.example/items/3")
+				w.WriteHeader(int(status.Load()))
+				return
+			}
+			w.Header().Set("Cache-Control", "max-age=100")
+			fmt.Fprintf(w, "%s call %d", r.URL.Path, calls.Add(1))
+		})
+		h, h2 := f.mount(t, s, handler), f.mount(t, other, handler)
+		hit := func(h http.Handler, path string) bool {
+			return get(h, "GET", path).Header().Get("X-Cache") == "HIT"
+		}
+		waitFor(t, 5*time.Second, "the other instance's local tier", func() bool { return other.e.Local.Healthy() })
+		for _, p := range []string{"/items/1?x=1", "/items/2", "/items/3"} {
+			get(h, "GET", p)
+			if !hit(h2, p) || !hit(h2, p) {
+				t.Fatalf("%s: not cached", p)
+			}
+		}
+		status.Store(500)
+		get(h, "POST", "/items/1?x=1")
+		if !hit(h, "/items/1?x=1") {
+			t.Fatal("a 500 to a POST invalidated the GET")
+		}
+		status.Store(201)
+		for _, method := range []string{"POST", "PUT", "DELETE", "PATCH", "PURGE"} {
+			get(h, method, "/items/1?x=1")
+			if hit(h, "/items/1?x=1") {
+				t.Fatalf("a 201 to %s left the GET of its URI in place", method)
+			}
+			get(h, "GET", "/items/1?x=1") // stored again
+		}
+		if !hit(h2, "/items/1?x=1") || !hit(h2, "/items/1?x=1") {
+			t.Fatal("the other instance does not hold the entry")
+		}
+		get(h, "POST", "/items/1?x=1")
+		waitFor(t, 5*time.Second, "the other instance to drop the entry", func() bool { return !hit(h2, "/items/1?x=1") })
+		if hit(h, "/items/2") {
+			t.Fatal("the same-origin Location was not invalidated")
+		}
+		if !hit(h, "/items/3") {
+			t.Fatal("a Content-Location of another origin was invalidated")
+		}
+		get(h, "GET", "/items/2")
+		status.Store(303)
+		get(h, "DELETE", "/items/9")
+		if hit(h, "/items/2") {
+			t.Fatal("a 303 (non-error) did not invalidate its Location")
 		}
 	})
 }

@@ -534,6 +534,9 @@ type httpConfig struct {
 	bypassParam   string
 	bypassAllowed func(*http.Request) bool
 	badRequest    http.Handler // answers requests with a malformed query string
+	// originMax, with WithOriginFreshness, is the longest freshness a
+	// response may give itself; 0 when the route's TTL bounds it instead.
+	originMax time.Duration
 }
 
 // Middleware defaults.
@@ -644,6 +647,24 @@ func WithKeyFunc(fn func(r *http.Request) string) Option {
 			return fmt.Errorf("key function is nil")
 		}
 		h.keyFunc = fn
+		return nil
+	})
+}
+
+// WithOriginFreshness makes the route a shared cache in front of an origin
+// (a reverse proxy, say): each response is kept for the freshness it gives
+// itself (RFC 9111 §4.2: s-maxage, else max-age, else Expires less Date,
+// less the age it arrived with; CDN-Cache-Control, RFC 9213, over
+// Cache-Control), at most max, and one that states none for 10% of the time
+// since its Last-Modified, at most max, or not at all without one. Without
+// this option the route's TTL is what a response gets unless it asks for
+// less. Applies to Middleware. Default: off.
+func WithOriginFreshness(max time.Duration) Option {
+	return httpOption("WithOriginFreshness", func(h *httpConfig) error {
+		if err := positive("freshness cap", max); err != nil {
+			return err
+		}
+		h.originMax = max
 		return nil
 	})
 }

@@ -177,3 +177,55 @@ func appendQuery(b []byte, pairs []queryPair) []byte {
 func Credentials(r *http.Request) (auth, cookie bool) {
 	return len(r.Header["Authorization"]) > 0, len(r.Header["Cookie"]) > 0
 }
+
+// URIPart returns the part of a key built by AppendKey that names the
+// target URI (the method, path and query, or a WithKeyFunc key), without
+// the header and user parts.
+func URIPart(key string) string {
+	if i := strings.IndexByte(key[min(4, len(key)):], ' '); i >= 0 {
+		return key[:4+i]
+	}
+	return key
+}
+
+// URITag returns the tag every stored response of the target URI a key
+// names carries, so that an unsafe request to that URI (RFC 9111 §4.4)
+// invalidates them all, whatever their variants and users.
+func URITag(uriPart string) string {
+	sum := sha256.Sum256([]byte(uriPart))
+	return "#uri:" + hex.EncodeToString(sum[:16])
+}
+
+// SafeMethod reports the methods RFC 9110 §9.2.1 defines as safe.
+func SafeMethod(m string) bool {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return false
+}
+
+// SameOrigin resolves ref (a Location or Content-Location value) against
+// r's URL and returns it when it has r's origin (RFC 9111 §4.4 invalidates
+// only those), nil otherwise or when it does not parse.
+func SameOrigin(r *http.Request, ref string) *url.URL {
+	if ref == "" {
+		return nil
+	}
+	u, err := r.URL.Parse(ref)
+	if err != nil {
+		return nil
+	}
+	if u.Host == "" {
+		return u
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if !strings.EqualFold(u.Host, r.Host) || u.Scheme != "" && !strings.EqualFold(u.Scheme, scheme) {
+		return nil
+	}
+	u.Scheme, u.Host = "", "" // keyed by path and query only
+	return u
+}

@@ -36,6 +36,10 @@ type Response struct {
 	// Sum is the CRC-32C of a compressed Body, checked when the entry is
 	// read: a damaged body is a corrupt entry, never sent to a client.
 	Sum uint32 `msgpack:"k,omitempty"`
+	// InitialAge is the age in seconds the response had when it was
+	// stored (RFC 9111 §4.2.3): the upstream's Age, or more if its Date
+	// says so. A hit's Age adds the time since.
+	InitialAge int64 `msgpack:"a,omitempty"`
 
 	fields []headerField // the header, as a list
 	nvals  int           // values in fields
@@ -81,7 +85,7 @@ func Decode(payload []byte, s string) (*Response, error) {
 			return nil, err
 		}
 		resp = NewResponse(v.Status, v.Header, v.Body)
-		resp.Coding, resp.Sum = v.Coding, v.Sum
+		resp.Coding, resp.Sum, resp.InitialAge = v.Coding, v.Sum, v.InitialAge
 	}
 	return resp, resp.checkBody()
 }
@@ -114,7 +118,7 @@ func readResponse(s string) (resp *Response, ok bool) {
 	}
 	dr := new(decodedResponse)
 	resp = &dr.Response
-	var seen [5]bool
+	var seen [6]bool
 	for range n {
 		switch key := d.str(); {
 		case d.bad:
@@ -139,6 +143,9 @@ func readResponse(s string) (resp *Response, ok bool) {
 		case key == "k" && !seen[4]:
 			seen[4] = true
 			resp.Sum = uint32(d.int())
+		case key == "a" && !seen[5]:
+			seen[5] = true
+			resp.InitialAge = d.int()
 		default:
 			return nil, false
 		}
@@ -354,7 +361,7 @@ func StoredHeader(h, initial http.Header) http.Header {
 func perResponseHeader(k string) bool {
 	switch k {
 	case "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Te", "Trailer", "Upgrade",
-		"Date", "Age", "Content-Length", "X-Cache", "Cache-Status", "Set-Cookie":
+		"Age", "Content-Length", "X-Cache", "Set-Cookie":
 		return true
 	}
 	return strings.HasPrefix(k, http.TrailerPrefix)
@@ -427,7 +434,7 @@ func Serve(w http.ResponseWriter, r *http.Request, resp *Response, info HitInfo)
 		cacheStatus = BytesString(text)
 		if info.Created > 0 {
 			text = text[len(text):]
-			text = strconv.AppendInt(text, max(info.Now-info.Created, 0)/1000, 10)
+			text = strconv.AppendInt(text, resp.InitialAge+max(info.Now-info.Created, 0)/1000, 10)
 			age = BytesString(text)
 		}
 	} else {
@@ -441,7 +448,13 @@ func Serve(w http.ResponseWriter, r *http.Request, resp *Response, info HitInfo)
 		vals[0] = "MISS"
 	}
 	h["X-Cache"] = vals[0:1:1]
-	h["Cache-Status"] = vals[1:2:2]
+	if upstream := h["Cache-Status"]; len(upstream) > 0 {
+		// RFC 9211: each cache appends its member after those of the
+		// caches nearer the origin.
+		h["Cache-Status"] = append(slices.Clip(upstream), cacheStatus)
+	} else {
+		h["Cache-Status"] = vals[1:2:2]
+	}
 	if age != "" {
 		h["Age"] = vals[2:3:3]
 	}
@@ -466,24 +479,44 @@ func BytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), le
 
 // writeComplete sends a complete response whose header, with its
 // Content-Length when the status has a body, is already in w.Header():
-// 304 Not Modified when the request's If-None-Match matches a 2xx
-// response's ETag, the full response (without its body for HEAD) otherwise.
+// 304 Not Modified when the request's conditions say so (notModified), the
+// full response (without its body for HEAD) otherwise.
 func WriteComplete(w http.ResponseWriter, r *http.Request, status int, body []byte) {
-	if inm := r.Header["If-None-Match"]; len(inm) > 0 && status >= 200 && status < 300 {
-		if h := w.Header(); noneMatchFails(inm, h.Get("Etag")) {
-			// RFC 9110 §15.4.5: a 304 carries the validators and caching
-			// fields, not the representation's metadata.
-			for _, k := range []string{"Content-Type", "Content-Length", "Content-Encoding", "Content-Language", "Last-Modified"} {
-				delete(h, k)
-			}
-			w.WriteHeader(http.StatusNotModified)
-			return
+	if h := w.Header(); notModified(r, h, status) {
+		// RFC 9110 §15.4.5: a 304 carries the validators and caching
+		// fields, not the representation's metadata.
+		for _, k := range []string{"Content-Type", "Content-Length", "Content-Encoding", "Content-Language"} {
+			delete(h, k)
 		}
+		w.WriteHeader(http.StatusNotModified)
+		return
 	}
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead && len(body) > 0 && BodyAllowedForStatus(status) {
 		_, _ = w.Write(body)
 	}
+}
+
+// notModified reports whether r's conditions make its answer from a
+// response with status and header h a 304 (RFC 9110 §13.2.2): If-None-Match
+// when present, else If-Modified-Since, for GET and HEAD on a 2xx.
+func notModified(r *http.Request, h http.Header, status int) bool {
+	if status < 200 || status >= 300 {
+		return false
+	}
+	if inm := r.Header["If-None-Match"]; len(inm) > 0 {
+		return noneMatchFails(inm, h.Get("Etag"))
+	}
+	ims := r.Header.Get("If-Modified-Since")
+	if ims == "" || r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	since, err := http.ParseTime(ims)
+	if err != nil {
+		return false // an invalid date is ignored
+	}
+	modified, err := http.ParseTime(h.Get("Last-Modified"))
+	return err == nil && !modified.After(since)
 }
 
 // noneMatchFails reports whether an If-None-Match condition is false for a

@@ -8,17 +8,20 @@ import (
 
 // NewSuccessWriter returns a SuccessWriter over w.
 func NewSuccessWriter(w http.ResponseWriter, onSuccess func()) *SuccessWriter {
-	return &SuccessWriter{w: w, onSuccess: onSuccess}
+	return &SuccessWriter{w: w, onSuccess: onSuccess, Upto: 299}
 }
 
 // SuccessWriter watches a write route's status and calls OnSuccess when it
-// is a 2xx, before the status goes out, and again when the handler returns
+// is a success (2xx, or up to Upto), before the status goes out, and again when the handler returns
 // (Done), for what the handler did after that. Wrap it with Expose.
 type SuccessWriter struct {
 	w         http.ResponseWriter
 	onSuccess func()
 	status    int // the final status, once sent
 	hijacked  bool
+	// Upto is the highest status that counts as success: 299 by default,
+	// 399 for RFC 9111 §4.4's "non-error" status.
+	Upto int
 }
 
 // Header returns the client's header map.
@@ -28,7 +31,7 @@ func (iw *SuccessWriter) Header() http.Header { return iw.w.Header() }
 func (iw *SuccessWriter) WriteHeader(code int) {
 	if iw.status == 0 && code >= 200 && !iw.hijacked {
 		iw.status = code
-		if code < 300 {
+		if code <= iw.Upto {
 			iw.onSuccess()
 		}
 	}
@@ -74,7 +77,7 @@ func (iw *SuccessWriter) Done() {
 	case iw.status == 0:
 		iw.status = http.StatusOK
 		iw.onSuccess()
-	case iw.status < 300:
+	case iw.status <= iw.Upto:
 		iw.onSuccess() // tags added after the status went out
 	}
 }

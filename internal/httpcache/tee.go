@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -174,7 +175,7 @@ func (t *Tee) commit() {
 	clear(h)
 	copyHeader(h, t.header)
 	h.Set("X-Cache", t.xcache)
-	h.Set("Cache-Status", t.CacheStatus)
+	appendCacheStatus(h, t.CacheStatus)
 	t.w.WriteHeader(t.code)
 	if len(t.buf) > 0 {
 		_, _ = t.toClient(t.buf)
@@ -272,7 +273,7 @@ func (t *Tee) Finish() *Response {
 		clear(h)
 		copyHeader(h, t.header)
 		h.Set("X-Cache", t.xcache)
-		h.Set("Cache-Status", t.CacheStatus)
+		appendCacheStatus(h, t.CacheStatus)
 		if BodyAllowedForStatus(t.code) {
 			h.Set("Content-Length", strconv.Itoa(len(t.buf)))
 		}
@@ -381,4 +382,10 @@ func push(w http.ResponseWriter, target string, opts *http.PushOptions) error {
 		return http.ErrNotSupported
 	}
 	return p.Push(target, opts)
+}
+
+// appendCacheStatus adds cachefront's member to a response's Cache-Status,
+// after those of the caches nearer the origin (RFC 9211).
+func appendCacheStatus(h http.Header, member string) {
+	h["Cache-Status"] = append(slices.Clip(h["Cache-Status"]), member)
 }
