@@ -86,9 +86,11 @@ func MiddlewareKey(store *Store, r *http.Request, opts ...Option) (string, error
 
 // httpCache is one Middleware: its settings and its typed view of the Store.
 type httpCache struct {
-	c                    *Cache[*httpcache.Response]
-	cfg                  httpConfig
-	keys                 httpcache.KeyRules
+	c   *Cache[*httpcache.Response]
+	cfg httpConfig
+	// rules build the route's keys: WithVary's headers, and those its
+	// responses' Vary named since (see learnVary).
+	rules                atomic.Pointer[httpcache.KeyRules]
 	policy               httpcache.Policy
 	varyAuth, varyCookie bool // WithVary names the credential headers
 	compressMin          int  // the shortest body stored compressed; NoCompression for none
@@ -133,8 +135,8 @@ func newHTTPCache(store *Store, opts []Option) (*httpCache, error) {
 	c.ec.Saved = func(v any) int { return v.(*httpcache.Response).Saved() }
 	c.ec.OnlyFresh, c.ec.KeepsPayload = true, true
 	m := &httpCache{c: c, cfg: cfg.http, compressMin: compressMin,
-		keys:   httpcache.KeyRules{KeyFunc: cfg.http.keyFunc, BypassParam: cfg.http.bypassParam, Vary: cfg.http.vary},
-		policy: httpcache.Policy{Statuses: cfg.http.statuses, Vary: cfg.http.vary}}
+		policy: httpcache.Policy{Statuses: cfg.http.statuses}}
+	m.rules.Store(&httpcache.KeyRules{KeyFunc: cfg.http.keyFunc, BypassParam: cfg.http.bypassParam, Vary: cfg.http.vary})
 	for _, h := range m.cfg.vary {
 		m.varyAuth = m.varyAuth || h == "Authorization"
 		m.varyCookie = m.varyCookie || h == "Cookie"
@@ -156,9 +158,10 @@ func decodeResponse(payload []byte, raw string) (*httpcache.Response, error) {
 type httpPlan struct {
 	rkey      string // set by serve
 	call      *engine.Call
-	userKeyed bool          // the key holds a WithUserKey identity
-	fwd       string        // the Cache-Status fwd of a miss
-	wait      engine.Waiter // the request as a waiter on a shared response
+	userKeyed bool                // the key holds a WithUserKey identity
+	rules     *httpcache.KeyRules // the rules the key was built by
+	fwd       string              // the Cache-Status fwd of a miss
+	wait      engine.Waiter       // the request as a waiter on a shared response
 }
 
 func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
@@ -202,8 +205,8 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 	}
 	ctx := r.Context()
 	epoch := e.Local.EpochNow()
-	mp := &httpPlan{rkey: rkey, call: m.withURITag(p.call, key), userKeyed: p.userKeyed, fwd: "uri-miss", wait: e.Arrive()}
-	res, err := e.Read(ctx, c.ec, rkey, p.call.TagSet(e))
+	mp := &httpPlan{rkey: rkey, call: m.withURITag(p.call, key), userKeyed: p.userKeyed, rules: p.rules, fwd: "uri-miss", wait: e.Arrive()}
+	res, err := e.Read(ctx, c.ec, rkey, mp.call.TagSet(e))
 	if err == nil && res.Found == engine.FoundEntry {
 		if resp, ok, _ := c.hit(ctx, rkey, &res, epoch); ok {
 			m.send(w, r, next, resp, httpcache.HitInfo{Hit: true, FreshUntil: res.View.FreshUntil, Created: res.View.Created, Now: time.Now().UnixMilli()})
@@ -221,7 +224,7 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 	case res.Found == engine.FoundStale:
 		mp.fwd = "stale"
 	}
-	m.coalesce(w, r, next, mp, engine.FlightKey(c.ec, rkey, &res, len(p.call.Tags.Names), err != nil))
+	m.coalesce(w, r, next, mp, engine.FlightKey(c.ec, rkey, &res, len(mp.call.Tags.Names), err != nil))
 }
 
 // bypass sends r past the cache, saying why.
@@ -245,7 +248,8 @@ func (m *httpCache) plan(r *http.Request, buf []byte) (key string, p httpPlan, w
 	if m.c.store.e.CheckOpen() != nil {
 		return "", p, "closed"
 	}
-	k, bypass, why := m.keys.AppendKey(buf, r)
+	rules := m.rules.Load()
+	k, bypass, why := rules.AppendKey(buf, r)
 	if bypass && (m.cfg.bypassAllowed == nil || m.cfg.bypassAllowed(r)) {
 		return "", p, "bypass-param"
 	}
@@ -279,7 +283,7 @@ func (m *httpCache) plan(r *http.Request, buf []byte) (key string, p httpPlan, w
 			call = &cc
 		}
 	}
-	return httpcache.BytesString(httpcache.AppendUser(k, user)), httpPlan{call: call, userKeyed: user != ""}, ""
+	return httpcache.BytesString(httpcache.AppendUser(k, user)), httpPlan{call: call, userKeyed: user != "", rules: rules}, ""
 }
 
 // withURITag returns call with the tag of the target URI that key names
@@ -308,7 +312,7 @@ func (m *httpCache) passUnsafe(w http.ResponseWriter, r *http.Request, next http
 func (m *httpCache) invalidateTargets(r *http.Request, h http.Header) {
 	tags := make([]string, 0, 3)
 	add := func(target *http.Request) {
-		if key, _, why := m.keys.AppendKey(nil, target); why == "" {
+		if key, _, why := m.rules.Load().AppendKey(nil, target); why == "" {
 			tags = appendUnique(tags, httpcache.URITag(httpcache.URIPart(string(key))))
 		}
 	}
@@ -488,6 +492,31 @@ func (m *httpCache) coalesce(w http.ResponseWriter, r *http.Request, next http.H
 	m.send(w, r, next, resp, httpcache.HitInfo{Fwd: p.fwd})
 }
 
+// learnVary reports whether keys built by rules hold every request header a
+// response varies on (names), so that it may be stored under its key. When
+// they do not, the route's rules learn the missing headers (up to
+// httpcache.MaxVary) and the response is not stored: requests from then on
+// have keys with those headers' values (RFC 9111 §4.1), and the first of
+// each variant stores its own response.
+func (m *httpCache) learnVary(rules *httpcache.KeyRules, names []string) bool {
+	if rules.Covers(names) {
+		return true
+	}
+	for {
+		cur := m.rules.Load()
+		if cur.Covers(names) {
+			return false
+		}
+		next, ok := cur.Learn(names)
+		if !ok {
+			return false // too many headers: this response is not stored
+		}
+		if m.rules.CompareAndSwap(cur, &next) {
+			return false
+		}
+	}
+}
+
 // freshCall returns the configuration resp is stored with: call with the
 // TTL the response's freshness allows (httpcache.StoreTTL), and resp given
 // the age it arrived with; nil when resp is stale on arrival and so is not
@@ -596,6 +625,9 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 	c.ec.Counters.Miss()
 	c.ec.Counters.Load(took, statusResult(tee.Status()))
 	call := m.freshCall(resp, tee, p.call, start)
+	if call != nil && !m.learnVary(p.rules, tee.Vary()) {
+		call = nil
+	}
 	if resp == nil || call == nil {
 		publish(&engine.Outcome{NoResult: true})
 		return

@@ -352,10 +352,6 @@ func TestMiddlewareNeverStores(t *testing.T) {
 			w.Header().Set("Cache-Control", `private="X-Secret"`)
 			io.WriteString(w, "hello")
 		}},
-		{"Vary not in the key", nil, func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Vary", "Accept-Encoding")
-			io.WriteString(w, "hello")
-		}},
 		{"Vary *", []Option{WithVary("Accept-Encoding")}, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Vary", "*")
 			io.WriteString(w, "hello")
@@ -2137,6 +2133,47 @@ func TestSharedCacheUnsafeMethodsInvalidate(t *testing.T) {
 		get(h, "DELETE", "/items/9")
 		if hit(h, "/items/2") {
 			t.Fatal("a 303 (non-error) did not invalidate its Location")
+		}
+	})
+}
+
+// RFC 9111 §4.1: a response that varies on request headers the route's
+// keys do not hold is not stored under them; the route learns those
+// headers, and from then on each variant is stored and served to the
+// requests that match it only. Vary: * is never stored.
+func TestSharedCacheVary(t *testing.T) {
+	forEachSharedFront(t, func(t *testing.T, b *testbackend.Backend, f sharedFront) {
+		var calls atomic.Int32
+		handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n := calls.Add(1)
+			w.Header().Set("Cache-Control", "max-age=100")
+			w.Header().Set("Vary", "Accept-Encoding, accept-language")
+			fmt.Fprintf(w, "%s/%s #%d", r.Header.Get("Accept-Encoding"), r.Header.Get("Accept-Language"), n)
+		})
+		h := f.mount(t, newTestStore(t, b), handler)
+		req := func(ae, al string) *httptest.ResponseRecorder {
+			return get(h, "GET", "/v", "Accept-Encoding", ae, "Accept-Language", al)
+		}
+		first := req("gzip", "en")
+		if first.Body.String() != "gzip/en #1" {
+			t.Fatalf("first body %q", first.Body)
+		}
+		expect(t, req("gzip", "en"), 200, "MISS", "gzip/en #2") // the first taught the route its Vary
+		expect(t, req("gzip", "en"), 200, "HIT", "gzip/en #2")
+		expect(t, req("GZIP ", "en"), 200, "HIT", "gzip/en #2") // the same coding, normalised
+		expect(t, req("br", "en"), 200, "MISS", "br/en #3")     // another variant
+		expect(t, req("gzip", "fr"), 200, "MISS", "gzip/fr #4")
+		expect(t, req("br", "en"), 200, "HIT", "br/en #3")
+		expect(t, req("gzip", "en"), 200, "HIT", "gzip/en #2")
+
+		var starCalls atomic.Int32
+		star := f.mount(t, newTestStore(t, b), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "max-age=100")
+			w.Header().Set("Vary", "*")
+			fmt.Fprintf(w, "#%d", starCalls.Add(1))
+		}))
+		for i := 1; i <= 3; i++ {
+			expect(t, get(star, "GET", "/s"), 200, "MISS", "#"+strconv.Itoa(i))
 		}
 	})
 }

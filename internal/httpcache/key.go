@@ -32,6 +32,34 @@ type KeyRules struct {
 	Vary        []string                   // canonical header names, sorted and unique
 }
 
+// MaxVary bounds the request headers a route's keys hold: those of
+// WithVary and those its responses' Vary named.
+const MaxVary = 16
+
+// Learn returns the rules with the headers of names added to Vary, and
+// whether they all fit (MaxVary); names must be canonical.
+func (kr *KeyRules) Learn(names []string) (KeyRules, bool) {
+	out := *kr
+	out.Vary = slices.Clone(kr.Vary)
+	for _, n := range names {
+		if !slices.Contains(out.Vary, n) {
+			out.Vary = append(out.Vary, n)
+		}
+	}
+	slices.Sort(out.Vary)
+	return out, len(out.Vary) <= MaxVary
+}
+
+// Covers reports whether keys built by kr hold every header of names.
+func (kr *KeyRules) Covers(names []string) bool {
+	for _, n := range names {
+		if !slices.Contains(kr.Vary, n) {
+			return false
+		}
+	}
+	return true
+}
+
 // WhyMalformedQuery is the reason given for a request whose query string
 // does not parse; such a request is answered by WithBadRequestHandler.
 const WhyMalformedQuery = "malformed-query"
@@ -109,11 +137,24 @@ func appendVary(b []byte, r *http.Request, name string) []byte {
 		b = append(b, '#')
 		return hex.AppendEncode(b, h.Sum(nil)[:16])
 	}
-	for i, v := range values {
-		if i > 0 {
-			b = append(b, ',')
+	// RFC 9111 §4.1: values that mean the same match. Items of a list
+	// field are compared without the whitespace around them, and content
+	// codings without their case.
+	first := true
+	for _, v := range values {
+		for item := range strings.SplitSeq(v, ",") {
+			if item = strings.TrimSpace(item); item == "" {
+				continue
+			}
+			if name == "Accept-Encoding" {
+				item = strings.ToLower(item)
+			}
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = append(b, url.QueryEscape(item)...)
 		}
-		b = append(b, url.QueryEscape(v)...)
 	}
 	return b
 }

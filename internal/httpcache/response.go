@@ -585,8 +585,29 @@ func BodyAllowedForStatus(status int) bool {
 
 // Policy is what a route lets its middleware store.
 type Policy struct {
-	Statuses []int    // cacheable statuses
-	Vary     []string // the request headers the key holds (WithVary)
+	Statuses []int // cacheable statuses
+}
+
+// ResponseVary returns the request headers a response with header h varies
+// on, in canonical form ("*" as it is), leaving out the Vary values that
+// middleware outside the cache had set (in initial), which are not the
+// handler's.
+func ResponseVary(h, initial http.Header) []string {
+	var names []string
+	for _, v := range h["Vary"] {
+		if slices.Contains(initial["Vary"], v) {
+			continue
+		}
+		for name := range strings.SplitSeq(v, ",") {
+			if name = strings.TrimSpace(name); name != "" && name != "*" {
+				name = http.CanonicalHeaderKey(name)
+			}
+			if name != "" && !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+		}
+	}
+	return names
 }
 
 // Unstorable returns why a response with this status and header may not be
@@ -612,19 +633,8 @@ func (p *Policy) Unstorable(status int, h, initial http.Header, userKeyed bool) 
 			}
 		}
 	}
-	for _, v := range h["Vary"] {
-		if slices.Contains(initial["Vary"], v) {
-			continue
-		}
-		for name := range strings.SplitSeq(v, ",") {
-			name = strings.TrimSpace(name)
-			if name == "" {
-				continue
-			}
-			if name == "*" || !slices.ContainsFunc(p.Vary, func(s string) bool { return strings.EqualFold(s, name) }) {
-				return "vary"
-			}
-		}
+	if slices.Contains(ResponseVary(h, initial), "*") {
+		return "vary"
 	}
 	if _, ok := h["Trailer"]; ok {
 		return "trailer"

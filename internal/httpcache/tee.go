@@ -49,6 +49,7 @@ type Tee struct {
 	n           int64 // body bytes written by the handler
 	clientErr   error // the first failed write to the client
 
+	vary    []string    // the handler's Vary, once finished
 	Refused atomic.Bool // marked unstorable: the response will not be stored or shared
 	mu      sync.Mutex  // guards reason
 	reason  string
@@ -85,6 +86,10 @@ func (t *Tee) Reason() string {
 	defer t.mu.Unlock()
 	return t.reason
 }
+
+// Vary returns the request headers the handler's response varies on (see
+// ResponseVary).
+func (t *Tee) Vary() []string { return t.vary }
 
 // Status returns the status the handler set (0 before it set one).
 func (t *Tee) Status() int { return t.code }
@@ -263,6 +268,7 @@ func (t *Tee) Finish() *Response {
 	if _, haveETag := t.header["Etag"]; !haveETag {
 		t.header.Set("Etag", StrongETag(t.code, t.header, t.buf))
 	}
+	t.vary = ResponseVary(t.header, t.initial) // before the cache's own Vary below
 	resp := NewStoredResponse(t.code, StoredHeader(t.header, t.initial), t.buf, t.CompressMin)
 	if resp.Coding != "" {
 		AddVary(t.header, "Accept-Encoding") // the client's copy says so too
