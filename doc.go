@@ -221,13 +221,20 @@
 // [Middleware] caches whole responses of the routes it wraps, with the same
 // engine as [Cache] values.
 //
-// Only GET and HEAD requests are looked up; every other method reaches the
-// handler untouched. A HEAD request is answered from the GET entry.
+// Only GET and HEAD requests are looked up. A HEAD request is answered from
+// the GET entry. Other safe methods (OPTIONS, TRACE) reach the handler
+// untouched; an unsafe one (POST, PUT, DELETE, PATCH, any other) does too,
+// and when the handler answers it with a non-error status (2xx or 3xx) the
+// stored responses of its target URI, and of the same-origin URIs its
+// Location and Content-Location name, are invalidated on every instance
+// before the status goes out (RFC 9111 §4.4): every stored response carries
+// a tag of its URI for this.
 //
 // The key is the path, the query parameters sorted by name (without the
-// bypass parameter), the values of the request headers named by WithVary,
-// and the user WithUserKey returns; WithKeyFunc replaces the path and query
-// part. Keys longer than 256 bytes are hashed.
+// bypass parameter), the values of the request headers named by WithVary or
+// learned from responses' Vary (below), and the user WithUserKey returns;
+// WithKeyFunc replaces the path and query part. Keys longer than 256 bytes
+// are hashed.
 //
 // A response is stored when it is complete and its status is cacheable (200,
 // or the WithCacheableStatus list). It is never stored when:
@@ -235,7 +242,13 @@
 //   - it sets a cookie (Set-Cookie): the cookie belongs to one client;
 //   - it says Cache-Control: no-store, or private (allowed only on routes
 //     keyed per user with WithUserKey, where every entry has one user);
-//   - its Vary header names a request header that WithVary does not (or "*");
+//   - its Vary header is "*";
+//   - its freshness (below) has run out on arrival;
+//   - its Vary header names a request header the route's keys do not hold
+//     yet: the route learns that header (RFC 9111 §4.1), so the next
+//     request of each variant stores its own response, served only to
+//     requests whose values match (compared without the whitespace around
+//     list items, and content codings without their case);
 //   - its body passes the size cap (WithMaxBodySize, 1 MiB by default): it
 //     still streams to its client in full, and the middleware stops keeping
 //     it in memory past the cap;
@@ -243,8 +256,17 @@
 //     fewer or more bytes than its Content-Length, or took longer than the
 //     Store's load timeout (WithLoadTimeout on NewStore).
 //
-// Entries live for the route's TTL (WithTTL on Middleware, else the Store's)
-// and carry the route's tags (WithTags), the request's (WithTagsFunc) and
+// Entries live for the route's TTL (WithTTL on Middleware, else the Store's),
+// or less when the response says so: a shared cache's freshness (RFC 9111
+// §4.2) from s-maxage, else max-age, else Expires less Date, less the age
+// the response arrived with (its Age, or more if its Date says so);
+// CDN-Cache-Control (RFC 9213) takes the place of Cache-Control when
+// present, directive names are case-insensitive, quoted arguments count, and
+// a malformed or contradictory freshness directive, no-cache, or an invalid
+// Expires makes the response stale. With [WithOriginFreshness], for a
+// reverse proxy, the response's own freshness counts, up to a cap, and a
+// response that states none gets 10% of the time since its Last-Modified.
+// Entries carry the route's tags (WithTags), the request's (WithTagsFunc) and
 // those the handler adds while it runs with AddTags(r.Context(), …):
 // Store.InvalidateTags of any of them invalidates the entry on every
 // instance. InvalidateOnSuccess does it for write routes.
@@ -269,11 +291,16 @@
 // Every GET and HEAD response says what the cache did: X-Cache is HIT, MISS
 // or BYPASS, and Cache-Status (RFC 9211) says the same with details
 // ("cachefront; hit; ttl=42", "cachefront; fwd=uri-miss; collapsed",
-// "cachefront; fwd=bypass; detail=credentials"). Hits carry Age. A stored
+// "cachefront; fwd=bypass; detail=credentials"), after the members of the
+// caches nearer the origin, with ttl the seconds of freshness left. Hits
+// carry Age, counting the age the response arrived with, and the
+// response's own Date. A stored
 // response has a strong ETag (unless its handler set one): a hash of its
 // content, computed once when it is stored and served from the entry, so
 // that every instance serves the same ETag. A request whose If-None-Match
-// matches it gets 304 Not Modified, on hits and misses alike. The handler
+// matches it gets 304 Not Modified, on hits and misses alike, as does one
+// without If-None-Match whose If-Modified-Since is no earlier than the
+// response's Last-Modified. The handler
 // itself never sees If-None-Match or If-Modified-Since on a cached route,
 // and sees a HEAD request as a GET when it runs to fill the cache.
 //

@@ -30,14 +30,16 @@ import (
 //	)(productHandler))
 //
 // The key is the path, the sorted query (without the bypass parameter), the
-// request headers named by WithVary and the user WithUserKey returns. A
-// response is stored when its status is cacheable and nothing makes it
-// personal or incomplete (Set-Cookie, Cache-Control: no-store or private, a
-// Vary the route does not key on, a body past WithMaxBodySize, a panic, a
-// hijack, a timeout). Requests carrying credentials bypass the cache unless
+// request headers named by WithVary or by the responses' Vary, and the user
+// WithUserKey returns. A response is stored when its status is cacheable and
+// nothing makes it personal or incomplete (Set-Cookie, Cache-Control:
+// no-store or private, Vary: *, a body past WithMaxBodySize, a panic, a
+// hijack, a timeout), for the route's TTL or the shorter freshness it gives
+// itself (RFC 9111). Requests carrying credentials bypass the cache unless
 // the route is keyed per user or declared public. Entries carry the route's
 // tags, the request's and those the handler adds with AddTags, and
-// Store.InvalidateTags of any of them invalidates them on every instance.
+// Store.InvalidateTags of any of them invalidates them on every instance, as
+// a successful unsafe request to their URI does.
 // Responses say what happened in X-Cache and Cache-Status; ?nocache skips
 // the cache for one request. Concurrent misses of one key run the handler
 // once; with Redis failing the handler is simply called.
@@ -48,7 +50,8 @@ import (
 //
 // Options: WithName, WithTTL, WithTTLJitter, WithTags, WithTagsFunc,
 // WithVary, WithKeyFunc, WithUserKey, WithPublic, WithCacheableStatus,
-// WithMaxBodySize, WithBypassParam, WithBypassAllowed, WithBadRequestHandler.
+// WithMaxBodySize, WithBypassParam, WithBypassAllowed, WithBadRequestHandler,
+// WithCompression, WithOriginFreshness.
 // Invalid options make Middleware panic with an error wrapping
 // ErrInvalidOption. The middleware and the handlers it wraps are safe for
 // concurrent use.
