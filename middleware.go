@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cachefront/cachefront/internal/engine"
+	"github.com/cachefront/cachefront/internal/entry"
 	"github.com/cachefront/cachefront/internal/httpcache"
 	"github.com/cachefront/cachefront/internal/keyspace"
 	"github.com/cachefront/cachefront/internal/metrics"
@@ -165,6 +166,9 @@ type httpPlan struct {
 	rules     *httpcache.KeyRules // the rules the key was built by
 	fwd       string              // the Cache-Status fwd of a miss
 	wait      engine.Waiter       // the request as a waiter on a shared response
+	// stale is the stored response, past its freshness, that the handler
+	// is asked to revalidate (nil for none).
+	stale *httpcache.Response
 }
 
 func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
@@ -215,6 +219,7 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 			m.send(w, r, next, resp, httpcache.HitInfo{Hit: true, FreshUntil: res.View.FreshUntil, Created: res.View.Created, Now: time.Now().UnixMilli()})
 			return
 		}
+		mp.stale = m.staleEntry(&res)
 	}
 	switch {
 	case err != nil:
@@ -226,8 +231,14 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 		mp.wait.ReadFailed()
 	case res.Found == engine.FoundStale:
 		mp.fwd = "stale"
+	case mp.stale != nil:
+		mp.fwd = "stale"
 	}
-	m.coalesce(w, r, next, mp, engine.FlightKey(c.ec, rkey, &res, len(mp.call.Tags.Names), err != nil))
+	fkey := engine.FlightKey(c.ec, rkey, &res, len(mp.call.Tags.Names), err != nil)
+	if mp.stale != nil {
+		fkey = engine.RefreshKey(c.ec, rkey, &res, mp.call) // one revalidation for all
+	}
+	m.coalesce(w, r, next, mp, fkey)
 }
 
 // bypass sends r past the cache, saying why.
@@ -520,26 +531,31 @@ func (m *httpCache) learnVary(rules *httpcache.KeyRules, names []string) bool {
 	}
 }
 
-// freshCall returns the configuration resp is stored with: call with the
-// TTL the response's freshness allows (httpcache.StoreTTL), and resp given
-// the age it arrived with; nil when resp is stale on arrival and so is not
+// freshCall returns the configuration resp, whose header as it arrived is
+// h, is stored with: call with the TTL the response's freshness allows
+// (httpcache.StoreTTL), and resp given the age it arrived with; nil when resp is stale on arrival and so is not
 // stored or shared.
-func (m *httpCache) freshCall(resp *httpcache.Response, tee *httpcache.Tee, call *engine.Call, sent time.Time) *engine.Call {
+func (m *httpCache) freshCall(resp *httpcache.Response, h http.Header, call *engine.Call, sent time.Time) *engine.Call {
 	if resp == nil {
 		return nil
 	}
-	h := tee.Header()
 	f := httpcache.FreshnessOf(h, httpcache.ResponseDirectives(h), sent, time.Now())
 	ttl := httpcache.StoreTTL(resp.Status, h, f, call.TTL, m.cfg.originMax)
-	if ttl < time.Second && ttl < call.TTL {
-		return nil // stale, or all but: entries live in whole milliseconds, ages in seconds
+	if ttl < time.Millisecond {
+		return nil // stale on arrival: entries live in whole milliseconds
 	}
 	resp.InitialAge = int64(f.InitialAge / time.Second)
-	if ttl == call.TTL {
+	_, revalidatable := resp.Validators()
+	if ttl == call.TTL && !revalidatable {
 		return call
 	}
 	cc := *call
 	cc.TTL = ttl
+	if revalidatable {
+		// Kept past its freshness, so that the next request revalidates it
+		// with a conditional request instead of fetching it whole.
+		cc.SWR = max(call.TTL, ttl)
+	}
 	return &cc
 }
 
@@ -619,15 +635,33 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 			c.ec.Counters.Load(time.Since(start), metrics.LoadError)
 		}
 	}()
-	next.ServeHTTP(httpcache.Expose(tee), handlerRequest(r, hctx))
+	hr := handlerRequest(r, hctx)
+	if p.stale != nil {
+		hr = conditional(hr, p.stale, tee)
+	}
+	next.ServeHTTP(httpcache.Expose(tee), hr)
 	returned = true
 	took := time.Since(start)
 	late.Stop()
 
 	resp := tee.Finish()
+	freshness := tee.Header()
+	revalidated := tee.Revalidating && tee.Status() == http.StatusNotModified
+	if revalidated {
+		// §4.3.4: the stored response, freshened by the 304, answers, and
+		// its freshness is that of the updated header.
+		resp = p.stale.Revalidated(tee.NotModifiedHeader())
+		p.fwd = "stale; fwd-status=304"
+		freshness = resp.Header.Clone()
+		if age := tee.Header().Get("Age"); age != "" {
+			freshness.Set("Age", age)
+		}
+		// The client has no answer yet: the freshened response is it.
+		defer m.send(w, r, next, resp, httpcache.HitInfo{Fwd: p.fwd, Led: true})
+	}
 	c.ec.Counters.Miss()
 	c.ec.Counters.Load(took, statusResult(tee.Status()))
-	call := m.freshCall(resp, tee, p.call, start)
+	call := m.freshCall(resp, freshness, p.call, start)
 	if call != nil && !m.learnVary(p.rules, tee.Vary()) {
 		call = nil
 	}
@@ -648,4 +682,33 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 			engine.Loaded{Value: resp, Took: took, Added: tc.List()})
 	}
 	publish(o)
+}
+
+// staleEntry returns the response of an entry r read that is past its
+// freshness but can be revalidated (it has a validator the handler knows),
+// or nil.
+func (m *httpCache) staleEntry(r *engine.Read) *httpcache.Response {
+	if r.View.Kind != entry.KindValue || r.View.FreshUntil > time.Now().UnixMilli() {
+		return nil
+	}
+	resp, err := m.c.decodeEntry(&r.View, r.Raw)
+	if err != nil {
+		return nil
+	}
+	if _, ok := resp.Validators(); !ok {
+		return nil
+	}
+	return resp
+}
+
+// conditional returns the handler's request made conditional on stale's
+// validators (RFC 9111 §4.3.1), and has tee hold back a 304.
+func conditional(hr *http.Request, stale *httpcache.Response, tee *httpcache.Tee) *http.Request {
+	v, _ := stale.Validators()
+	hr = hr.Clone(hr.Context())
+	for k, vals := range v {
+		hr.Header[k] = vals
+	}
+	tee.Revalidating = true
+	return hr
 }

@@ -2177,3 +2177,90 @@ func TestSharedCacheVary(t *testing.T) {
 		}
 	})
 }
+
+// RFC 9111 §4.3: a stale entry with a validator is revalidated with a
+// conditional request; a 304 freshens it (§4.3.4) and it answers, a 200
+// replaces it. Concurrent requests for the stale entry make one
+// conditional request.
+func TestSharedCacheRevalidation(t *testing.T) {
+	forEachSharedFront(t, func(t *testing.T, b *testbackend.Backend, f sharedFront) {
+		var calls, conditional atomic.Int32
+		var version atomic.Int32
+		version.Store(1)
+		handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			etag := fmt.Sprintf(`"v%d"`, version.Load())
+			if r.URL.Path == "/lm" {
+				w.Header().Set("Last-Modified", "Mon, 02 Jan 2006 15:04:05 GMT")
+				if r.Header.Get("If-Modified-Since") != "" {
+					conditional.Add(1)
+					w.Header().Set("Cache-Control", "max-age=100")
+					w.WriteHeader(http.StatusNotModified)
+					return
+				}
+			} else {
+				w.Header().Set("ETag", etag)
+				if inm := r.Header.Get("If-None-Match"); inm != "" {
+					conditional.Add(1)
+					if inm == etag {
+						time.Sleep(20 * time.Millisecond) // let concurrent requests arrive
+						w.Header().Set("Cache-Control", "max-age=100")
+						w.Header().Set("X-Refreshed", "yes")
+						w.WriteHeader(http.StatusNotModified)
+						return
+					}
+				}
+			}
+			w.Header().Set("Cache-Control", "max-age=1")
+			w.Header().Set("X-Refreshed", "no")
+			fmt.Fprintf(w, "%s v%d", r.URL.Path, version.Load())
+		})
+		h := f.mount(t, newTestStore(t, b), handler)
+		for _, p := range []string{"/etag", "/lm"} {
+			expect(t, get(h, "GET", p), 200, "MISS", p+" v1")
+		}
+		time.Sleep(1100 * time.Millisecond) // both entries go stale
+
+		var wg sync.WaitGroup
+		bodies := make([]string, 10)
+		for i := range bodies {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				bodies[i] = get(h, "GET", "/etag").Body.String()
+			}()
+		}
+		wg.Wait()
+		for _, body := range bodies {
+			if body != "/etag v1" {
+				t.Fatalf("bodies during the revalidation %q", bodies)
+			}
+		}
+		if n := conditional.Load(); n != 1 {
+			t.Fatalf("%d conditional requests for 10 concurrent ones, want 1", n)
+		}
+		w := get(h, "GET", "/etag")
+		expect(t, w, 200, "HIT", "/etag v1")
+		if w.Header().Get("X-Refreshed") != "yes" || !strings.Contains(w.Header().Get("Cache-Status"), "ttl=") {
+			t.Fatalf("the 304's fields did not update the entry: X-Refreshed %q", w.Header().Get("X-Refreshed"))
+		}
+		if w := get(h, "GET", "/etag", "If-None-Match", `"v1"`); w.Code != 304 {
+			t.Fatalf("a client's If-None-Match on the freshened entry: %d", w.Code)
+		}
+
+		lm := get(h, "GET", "/lm")
+		if lm.Body.String() != "/lm v1" || !strings.Contains(lm.Header().Get("Cache-Status"), "fwd-status=304") || conditional.Load() != 2 {
+			t.Fatalf("Last-Modified revalidation: %q, Cache-Status %q, %d conditional requests",
+				lm.Body, lm.Header().Get("Cache-Status"), conditional.Load())
+		}
+		expect(t, get(h, "GET", "/lm"), 200, "HIT", "/lm v1")
+
+		// A 200 to the conditional request replaces the entry.
+		version.Store(2)
+		h2 := f.mount(t, newTestStore(t, b), handler)
+		get(h2, "GET", "/etag") // stored as v2, then stale
+		version.Store(3)
+		time.Sleep(1100 * time.Millisecond)
+		expect(t, get(h2, "GET", "/etag"), 200, "MISS", "/etag v3")
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -184,4 +185,41 @@ func weakETag(etag string) string {
 		return etag
 	}
 	return "W/" + etag
+}
+
+// Validators returns the conditional request fields that revalidate resp
+// (RFC 9111 §4.3.1): If-None-Match with the handler's ETag, If-Modified-Since
+// with its Last-Modified. ok is false when it has neither.
+func (resp *Response) Validators() (h http.Header, ok bool) {
+	h = http.Header{}
+	for _, f := range resp.fields {
+		switch {
+		case f.name == "Etag" && !resp.OwnETag && len(f.values) > 0:
+			h["If-None-Match"] = f.values[:1:1]
+		case f.name == "Last-Modified" && len(f.values) > 0:
+			h["If-Modified-Since"] = f.values[:1:1]
+		}
+	}
+	return h, len(h) > 0
+}
+
+// Revalidated returns the stored response resp freshened by a 304 whose
+// storable header is nm (RFC 9111 §3.2, §4.3.4): the 304's fields replace
+// the stored ones, except Content-Length, and the body stays.
+func (resp *Response) Revalidated(nm http.Header) *Response {
+	h := make(http.Header, len(resp.fields)+len(nm))
+	for _, f := range resp.fields {
+		h[f.name] = slices.Clip(f.values) // AddVary must not write into the entry
+	}
+	for k, v := range nm {
+		if k != "Content-Length" {
+			h[k] = v
+		}
+	}
+	if resp.Coding != "" {
+		AddVary(h, "Accept-Encoding")
+	}
+	out := NewResponse(resp.Status, h, resp.Body)
+	out.Coding, out.Sum, out.OwnETag = resp.Coding, resp.Sum, resp.OwnETag && nm.Get("Etag") == ""
+	return out
 }

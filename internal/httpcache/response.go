@@ -40,6 +40,9 @@ type Response struct {
 	// stored (RFC 9111 §4.2.3): the upstream's Age, or more if its Date
 	// says so. A hit's Age adds the time since.
 	InitialAge int64 `msgpack:"a,omitempty"`
+	// OwnETag says that the ETag is the middleware's (StrongETag), not the
+	// handler's: revalidation never sends it to the handler.
+	OwnETag bool `msgpack:"g,omitempty"`
 
 	fields []headerField // the header, as a list
 	nvals  int           // values in fields
@@ -85,7 +88,7 @@ func Decode(payload []byte, s string) (*Response, error) {
 			return nil, err
 		}
 		resp = NewResponse(v.Status, v.Header, v.Body)
-		resp.Coding, resp.Sum, resp.InitialAge = v.Coding, v.Sum, v.InitialAge
+		resp.Coding, resp.Sum, resp.InitialAge, resp.OwnETag = v.Coding, v.Sum, v.InitialAge, v.OwnETag
 	}
 	return resp, resp.checkBody()
 }
@@ -118,7 +121,7 @@ func readResponse(s string) (resp *Response, ok bool) {
 	}
 	dr := new(decodedResponse)
 	resp = &dr.Response
-	var seen [6]bool
+	var seen [7]bool
 	for range n {
 		switch key := d.str(); {
 		case d.bad:
@@ -146,6 +149,9 @@ func readResponse(s string) (resp *Response, ok bool) {
 		case key == "a" && !seen[5]:
 			seen[5] = true
 			resp.InitialAge = d.int()
+		case key == "g" && !seen[6]:
+			seen[6] = true
+			resp.OwnETag = d.bool()
 		default:
 			return nil, false
 		}
@@ -276,6 +282,18 @@ func (d *msgpackReader) bin() (b string, isNil bool) {
 	return "", false
 }
 
+// bool reads a boolean.
+func (d *msgpackReader) bool() bool {
+	switch d.next() {
+	case 0xc2:
+		return false
+	case 0xc3:
+		return true
+	}
+	d.bad = true
+	return false
+}
+
 // int reads an integer that fits an int64.
 func (d *msgpackReader) int() int64 {
 	switch c := d.next(); {
@@ -388,6 +406,7 @@ type HitInfo struct {
 	// call, whose Cache-Status fwd is Fwd.
 	Hit        bool
 	Fwd        string
+	Led        bool  // a MISS answered by its own handler call, not another's
 	FreshUntil int64 // entry times, Unix ms; Created 0 for no Age
 	Created    int64
 	Now        int64 // Unix ms
@@ -440,7 +459,9 @@ func Serve(w http.ResponseWriter, r *http.Request, resp *Response, info HitInfo)
 	} else {
 		text = append(text, "cachefront; fwd="...)
 		text = append(text, info.Fwd...)
-		text = append(text, "; collapsed"...)
+		if !info.Led {
+			text = append(text, "; collapsed"...)
+		}
 		cacheStatus = BytesString(text)
 	}
 	vals[0], vals[1], vals[2], vals[3] = "HIT", cacheStatus, age, rep.length

@@ -40,6 +40,10 @@ type Tee struct {
 	// CompressMin is the shortest body stored compressed (see
 	// NewStoredResponse); negative for none.
 	CompressMin int
+	// Revalidating holds a 304 back from the client: the request was made
+	// conditional to revalidate a stored response, which answers it
+	// instead (Finish returns nil, Status 304).
+	Revalidating bool
 
 	code        int
 	wroteHeader bool // the handler set its final status
@@ -87,6 +91,10 @@ func (t *Tee) Reason() string {
 	return t.reason
 }
 
+// NotModifiedHeader returns the part of a held 304's header that updates
+// the stored response (see Revalidated).
+func (t *Tee) NotModifiedHeader() http.Header { return StoredHeader(t.header, t.initial) }
+
 // Vary returns the request headers the handler's response varies on (see
 // ResponseVary).
 func (t *Tee) Vary() []string { return t.vary }
@@ -115,6 +123,9 @@ func (t *Tee) WriteHeader(code int) {
 		return
 	}
 	t.code, t.wroteHeader = code, true
+	if t.Revalidating && code == http.StatusNotModified {
+		return
+	}
 	if why := t.Unstorable(code, t.header, t.initial); why != "" {
 		t.MarkUnstorable(why)
 		t.commit()
@@ -247,6 +258,9 @@ func (t *Tee) Finish() *Response {
 	if !t.wroteHeader {
 		t.WriteHeader(http.StatusOK)
 	}
+	if t.Revalidating && t.code == http.StatusNotModified && !t.committed {
+		return nil
+	}
 	if cl := t.header.Get("Content-Length"); cl != "" && BodyAllowedForStatus(t.code) {
 		if n, err := strconv.ParseInt(cl, 10, 64); err != nil || n != t.n {
 			t.MarkUnstorable("incomplete")
@@ -265,11 +279,13 @@ func (t *Tee) Finish() *Response {
 	if !t.committed {
 		t.sniff()
 	}
-	if _, haveETag := t.header["Etag"]; !haveETag {
+	_, originETag := t.header["Etag"]
+	if !originETag {
 		t.header.Set("Etag", StrongETag(t.code, t.header, t.buf))
 	}
 	t.vary = ResponseVary(t.header, t.initial) // before the cache's own Vary below
 	resp := NewStoredResponse(t.code, StoredHeader(t.header, t.initial), t.buf, t.CompressMin)
+	resp.OwnETag = !originETag
 	if resp.Coding != "" {
 		AddVary(t.header, "Accept-Encoding") // the client's copy says so too
 	}
