@@ -167,8 +167,10 @@ type httpPlan struct {
 	fwd       string              // the Cache-Status fwd of a miss
 	wait      engine.Waiter       // the request as a waiter on a shared response
 	// stale is the stored response, past its freshness, that the handler
-	// is asked to revalidate (nil for none).
-	stale *httpcache.Response
+	// is asked to revalidate (nil for none); staleHit says when it was
+	// stored and fresh until.
+	stale    *httpcache.Response
+	staleHit httpcache.HitInfo
 }
 
 func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
@@ -237,9 +239,58 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 	fkey := engine.FlightKey(c.ec, rkey, &res, len(mp.call.Tags.Names), err != nil)
 	if mp.stale != nil {
 		fkey = engine.RefreshKey(c.ec, rkey, &res, mp.call) // one revalidation for all
+		mp.staleHit = httpcache.HitInfo{Hit: true, FreshUntil: res.View.FreshUntil, Created: res.View.Created}
+		if mp.staleAllowed(mp.stale.StaleWhileRevalidate) {
+			// RFC 5861 §3: served stale at once, revalidated behind it.
+			c.ec.Counters.Hit(false)
+			c.ec.Counters.Refresh(false)
+			m.send(w, r, next, mp.stale, mp.staleInfo("stale-while-revalidate"))
+			m.revalidate(r, next, mp, fkey)
+			return
+		}
 	}
 	m.coalesce(w, r, next, mp, fkey)
 }
+
+// staleAllowed reports whether the stale response of p is within window
+// seconds past its freshness.
+func (p *httpPlan) staleAllowed(window int64) bool {
+	return window > 0 && time.Now().UnixMilli() <= p.staleHit.FreshUntil+window*1000
+}
+
+// staleInfo describes the stale response of p served now, for the reason
+// detail.
+func (p *httpPlan) staleInfo(detail string) httpcache.HitInfo {
+	info := p.staleHit
+	info.Now, info.Detail = time.Now().UnixMilli(), detail
+	return info
+}
+
+// revalidate revalidates p's stale response in the background, once for
+// all the requests that find it, with r's fields but none of its lifetime.
+func (m *httpCache) revalidate(r *http.Request, next http.Handler, p *httpPlan, fkey string) {
+	bg := r.Clone(context.WithoutCancel(r.Context()))
+	m.c.store.e.Refresh(fkey, func() *engine.Outcome {
+		var first *engine.Outcome
+		m.lead(discardWriter{header: http.Header{}}, bg, next, p, func(o *engine.Outcome) {
+			if first == nil {
+				first = o
+			}
+		})
+		if first == nil {
+			first = &engine.Outcome{NoResult: true}
+		}
+		return first
+	})
+}
+
+// discardWriter is the ResponseWriter of a background revalidation: what
+// the handler answers only updates the entry.
+type discardWriter struct{ header http.Header }
+
+func (d discardWriter) Header() http.Header         { return d.header }
+func (d discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d discardWriter) WriteHeader(int)             {}
 
 // bypass sends r past the cache, saying why.
 func bypass(w http.ResponseWriter, r *http.Request, next http.Handler, why string) {
@@ -533,30 +584,37 @@ func (m *httpCache) learnVary(rules *httpcache.KeyRules, names []string) bool {
 
 // freshCall returns the configuration resp, whose header as it arrived is
 // h, is stored with: call with the TTL the response's freshness allows
-// (httpcache.StoreTTL), and resp given the age it arrived with; nil when resp is stale on arrival and so is not
-// stored or shared.
-func (m *httpCache) freshCall(resp *httpcache.Response, h http.Header, call *engine.Call, sent time.Time) *engine.Call {
+// (httpcache.StoreTTL), and resp given the age it arrived with and the
+// stale windows it allows. It returns nil when resp is not stored. share
+// is false for a response stale on arrival (no-cache, max-age=0), which is
+// stored to be revalidated but answers no request but its own (RFC 9111
+// §5.2.2.4).
+func (m *httpCache) freshCall(resp *httpcache.Response, h http.Header, call *engine.Call, sent time.Time) (stored *engine.Call, share bool) {
 	if resp == nil {
-		return nil
+		return nil, false
 	}
 	f := httpcache.FreshnessOf(h, httpcache.ResponseDirectives(h), sent, time.Now())
 	ttl := httpcache.StoreTTL(resp.Status, h, f, call.TTL, m.cfg.originMax)
-	if ttl < time.Millisecond {
-		return nil // stale on arrival: entries live in whole milliseconds
+	_, revalidatable := resp.Validators()
+	share = ttl >= time.Millisecond // entries live in whole milliseconds
+	if !share && !revalidatable {
+		return nil, false
 	}
 	resp.InitialAge = int64(f.InitialAge / time.Second)
-	_, revalidatable := resp.Validators()
-	if ttl == call.TTL && !revalidatable {
-		return call
+	resp.StaleWhileRevalidate = int64(f.StaleWhileRevalidate / time.Second)
+	resp.StaleIfError = int64(f.StaleIfError / time.Second)
+	if ttl == call.TTL && !revalidatable && resp.StaleIfError == 0 && resp.StaleWhileRevalidate == 0 {
+		return call, true
 	}
 	cc := *call
-	cc.TTL = ttl
+	cc.TTL = ttl // 0 when stale on arrival
+	// Kept past its freshness: to be revalidated with a conditional request
+	// instead of fetched whole, or served stale where the response allows.
 	if revalidatable {
-		// Kept past its freshness, so that the next request revalidates it
-		// with a conditional request instead of fetching it whole.
 		cc.SWR = max(call.TTL, ttl)
 	}
-	return &cc
+	cc.SWR = max(cc.SWR, f.StaleWhileRevalidate, f.StaleIfError)
+	return &cc, share
 }
 
 // send answers r with resp. A compressed body that does not decompress for
@@ -638,6 +696,7 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 	hr := handlerRequest(r, hctx)
 	if p.stale != nil {
 		hr = conditional(hr, p.stale, tee)
+		tee.HoldErrors = p.stale.StaleIfError > 0
 	}
 	next.ServeHTTP(httpcache.Expose(tee), hr)
 	returned = true
@@ -645,6 +704,17 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 	late.Stop()
 
 	resp := tee.Finish()
+	if tee.HoldErrors && tee.Status() >= 500 {
+		if p.staleAllowed(p.stale.StaleIfError) {
+			// RFC 5861 §4: the stale response answers instead of the error.
+			c.ec.Counters.Miss()
+			c.ec.Counters.Load(took, metrics.LoadError)
+			publish(&engine.Outcome{Value: p.stale, FromCache: true, Created: p.staleHit.Created, FreshUntil: p.staleHit.FreshUntil})
+			m.send(w, r, next, p.stale, p.staleInfo("stale-if-error"))
+			return
+		}
+		tee.SendHeld()
+	}
 	freshness := tee.Header()
 	revalidated := tee.Revalidating && tee.Status() == http.StatusNotModified
 	if revalidated {
@@ -661,13 +731,16 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 	}
 	c.ec.Counters.Miss()
 	c.ec.Counters.Load(took, statusResult(tee.Status()))
-	call := m.freshCall(resp, freshness, p.call, start)
+	call, share := m.freshCall(resp, freshness, p.call, start)
 	if call != nil && !m.learnVary(p.rules, tee.Vary()) {
 		call = nil
 	}
 	if resp == nil || call == nil {
 		publish(&engine.Outcome{NoResult: true})
 		return
+	}
+	if !share {
+		publish(&engine.Outcome{NoResult: true}) // the waiters ask for themselves
 	}
 	o := &engine.Outcome{Value: resp}
 	if serr != nil {
@@ -685,8 +758,8 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 }
 
 // staleEntry returns the response of an entry r read that is past its
-// freshness but can be revalidated (it has a validator the handler knows),
-// or nil.
+// freshness but can be revalidated (it has a validator the handler knows)
+// or served stale (stale-while-revalidate, stale-if-error), or nil.
 func (m *httpCache) staleEntry(r *engine.Read) *httpcache.Response {
 	if r.View.Kind != entry.KindValue || r.View.FreshUntil > time.Now().UnixMilli() {
 		return nil
@@ -695,7 +768,7 @@ func (m *httpCache) staleEntry(r *engine.Read) *httpcache.Response {
 	if err != nil {
 		return nil
 	}
-	if _, ok := resp.Validators(); !ok {
+	if _, ok := resp.Validators(); !ok && resp.StaleWhileRevalidate == 0 && resp.StaleIfError == 0 {
 		return nil
 	}
 	return resp

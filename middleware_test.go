@@ -2264,3 +2264,81 @@ func TestSharedCacheRevalidation(t *testing.T) {
 		expect(t, get(h2, "GET", "/etag"), 200, "MISS", "/etag v3")
 	})
 }
+
+// RFC 5861 and RFC 9111 §5.2.2: stale-while-revalidate serves the stale
+// response at once and revalidates behind it; stale-if-error serves it
+// instead of a 5xx; must-revalidate and proxy-revalidate forbid both;
+// no-cache with a validator is stored and revalidated on every request.
+func TestSharedCacheStaleDirectives(t *testing.T) {
+	forEachSharedFront(t, func(t *testing.T, b *testbackend.Backend, f sharedFront) {
+		var failing atomic.Bool
+		var calls sync.Map // path → *atomic.Int32
+		count := func(path string) int32 {
+			v, _ := calls.LoadOrStore(path, new(atomic.Int32))
+			return v.(*atomic.Int32).Load()
+		}
+		handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			v, _ := calls.LoadOrStore(r.URL.Path, new(atomic.Int32))
+			n := v.(*atomic.Int32).Add(1)
+			if failing.Load() {
+				http.Error(w, "origin down", http.StatusBadGateway)
+				return
+			}
+			switch r.URL.Path {
+			case "/swr":
+				w.Header().Set("Cache-Control", "max-age=1, stale-while-revalidate=60")
+			case "/sie":
+				w.Header().Set("Cache-Control", "max-age=1, stale-if-error=60")
+			case "/must":
+				w.Header().Set("Cache-Control", "max-age=1, stale-while-revalidate=60, stale-if-error=60, must-revalidate")
+			case "/proxy":
+				w.Header().Set("Cache-Control", "max-age=1, stale-if-error=60, proxy-revalidate")
+			case "/no-cache":
+				w.Header().Set("Cache-Control", "no-cache")
+				w.Header().Set("ETag", `"nc"`)
+				if r.Header.Get("If-None-Match") == `"nc"` {
+					w.WriteHeader(http.StatusNotModified)
+					return
+				}
+			}
+			fmt.Fprintf(w, "%s #%d", r.URL.Path, n)
+		})
+		h := f.mount(t, newTestStore(t, b), handler)
+		for _, p := range []string{"/swr", "/sie", "/must", "/proxy", "/no-cache"} {
+			get(h, "GET", p)
+		}
+		// no-cache: stored, but every request asks the handler again.
+		for i := 0; i < 2; i++ {
+			w := get(h, "GET", "/no-cache")
+			if w.Body.String() != "/no-cache #1" || !strings.Contains(w.Header().Get("Cache-Status"), "fwd-status=304") {
+				t.Fatalf("no-cache: %q, Cache-Status %q", w.Body, w.Header().Get("Cache-Status"))
+			}
+		}
+		if n := count("/no-cache"); n != 3 {
+			t.Fatalf("no-cache: the handler ran %d times for 3 requests", n)
+		}
+		time.Sleep(1100 * time.Millisecond) // everything is stale now
+
+		w := get(h, "GET", "/swr")
+		if w.Body.String() != "/swr #1" || w.Header().Get("X-Cache") != "HIT" ||
+			!strings.Contains(w.Header().Get("Cache-Status"), "detail=stale-while-revalidate") {
+			t.Fatalf("stale-while-revalidate: %q, %q", w.Body, w.Header().Get("Cache-Status"))
+		}
+		waitFor(t, 5*time.Second, "the background revalidation", func() bool { return count("/swr") == 2 })
+		waitFor(t, 5*time.Second, "the revalidated entry", func() bool {
+			w := get(h, "GET", "/swr")
+			return w.Body.String() == "/swr #2" && w.Header().Get("X-Cache") == "HIT"
+		})
+
+		failing.Store(true)
+		w = get(h, "GET", "/sie")
+		if w.Code != 200 || w.Body.String() != "/sie #1" || !strings.Contains(w.Header().Get("Cache-Status"), "detail=stale-if-error") {
+			t.Fatalf("stale-if-error: %d %q, %q", w.Code, w.Body, w.Header().Get("Cache-Status"))
+		}
+		for _, p := range []string{"/must", "/proxy"} {
+			if w := get(h, "GET", p); w.Code != http.StatusBadGateway {
+				t.Fatalf("%s: %d %q, want the origin's 502: a stale response was served", p, w.Code, w.Body)
+			}
+		}
+	})
+}

@@ -32,6 +32,9 @@ func (e *Engine) tooLateToWrite(snapshotAt time.Time) bool {
 
 // jittered shortens ttl by a random fraction of at most jitter.
 func jittered(ttl time.Duration, jitter float64) time.Duration {
+	if ttl <= 0 {
+		return 0 // stale on arrival: kept only to be revalidated (the middleware's no-cache)
+	}
 	if jitter > 0 {
 		ttl -= time.Duration(rand.Float64() * jitter * float64(ttl))
 	}

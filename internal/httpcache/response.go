@@ -43,6 +43,11 @@ type Response struct {
 	// OwnETag says that the ETag is the middleware's (StrongETag), not the
 	// handler's: revalidation never sends it to the handler.
 	OwnETag bool `msgpack:"g,omitempty"`
+	// StaleWhileRevalidate and StaleIfError are the seconds past its
+	// freshness the response may be served while it is revalidated, and
+	// when revalidating it fails (RFC 5861).
+	StaleWhileRevalidate int64 `msgpack:"w,omitempty"`
+	StaleIfError         int64 `msgpack:"e,omitempty"`
 
 	fields []headerField // the header, as a list
 	nvals  int           // values in fields
@@ -89,6 +94,7 @@ func Decode(payload []byte, s string) (*Response, error) {
 		}
 		resp = NewResponse(v.Status, v.Header, v.Body)
 		resp.Coding, resp.Sum, resp.InitialAge, resp.OwnETag = v.Coding, v.Sum, v.InitialAge, v.OwnETag
+		resp.StaleWhileRevalidate, resp.StaleIfError = v.StaleWhileRevalidate, v.StaleIfError
 	}
 	return resp, resp.checkBody()
 }
@@ -121,7 +127,7 @@ func readResponse(s string) (resp *Response, ok bool) {
 	}
 	dr := new(decodedResponse)
 	resp = &dr.Response
-	var seen [7]bool
+	var seen [9]bool
 	for range n {
 		switch key := d.str(); {
 		case d.bad:
@@ -152,6 +158,12 @@ func readResponse(s string) (resp *Response, ok bool) {
 		case key == "g" && !seen[6]:
 			seen[6] = true
 			resp.OwnETag = d.bool()
+		case key == "w" && !seen[7]:
+			seen[7] = true
+			resp.StaleWhileRevalidate = d.int()
+		case key == "e" && !seen[8]:
+			seen[8] = true
+			resp.StaleIfError = d.int()
 		default:
 			return nil, false
 		}
@@ -406,8 +418,9 @@ type HitInfo struct {
 	// call, whose Cache-Status fwd is Fwd.
 	Hit        bool
 	Fwd        string
-	Led        bool  // a MISS answered by its own handler call, not another's
-	FreshUntil int64 // entry times, Unix ms; Created 0 for no Age
+	Led        bool   // a MISS answered by its own handler call, not another's
+	Detail     string // why a stale response was served (a hit's detail)
+	FreshUntil int64  // entry times, Unix ms; Created 0 for no Age
 	Created    int64
 	Now        int64 // Unix ms
 }
@@ -449,7 +462,11 @@ func Serve(w http.ResponseWriter, r *http.Request, resp *Response, info HitInfo)
 	var cacheStatus, age string
 	if info.Hit {
 		text = append(text, "cachefront; hit; ttl="...)
-		text = strconv.AppendInt(text, max(info.FreshUntil-info.Now, 0)/1000, 10)
+		text = strconv.AppendInt(text, floorDiv(info.FreshUntil-info.Now, 1000), 10) // negative when stale
+		if info.Detail != "" {
+			text = append(text, "; detail="...)
+			text = append(text, info.Detail...)
+		}
 		cacheStatus = BytesString(text)
 		if info.Created > 0 {
 			text = text[len(text):]
@@ -492,6 +509,14 @@ func Serve(w http.ResponseWriter, r *http.Request, resp *Response, info HitInfo)
 	}
 	WriteComplete(w, r, resp.Status, rep.body)
 	return nil
+}
+
+// floorDiv is a / b rounded down.
+func floorDiv(a, b int64) int64 {
+	if a < 0 {
+		return -((-a + b - 1) / b)
+	}
+	return a / b
 }
 
 // bytesString returns b as a string without copying it; nothing may write

@@ -40,6 +40,10 @@ type Tee struct {
 	// CompressMin is the shortest body stored compressed (see
 	// NewStoredResponse); negative for none.
 	CompressMin int
+	// HoldErrors holds a 5xx back from the client until Finish, so that a
+	// stale response may answer instead (stale-if-error); SendHeld sends
+	// it after all.
+	HoldErrors bool
 	// Revalidating holds a 304 back from the client: the request was made
 	// conditional to revalidate a stored response, which answers it
 	// instead (Finish returns nil, Status 304).
@@ -91,6 +95,13 @@ func (t *Tee) Reason() string {
 	return t.reason
 }
 
+// SendHeld sends the 5xx HoldErrors held back, as the handler wrote it.
+func (t *Tee) SendHeld() {
+	t.MarkUnstorable("status")
+	t.commit()
+	t.sendTrailers()
+}
+
 // NotModifiedHeader returns the part of a held 304's header that updates
 // the stored response (see Revalidated).
 func (t *Tee) NotModifiedHeader() http.Header { return StoredHeader(t.header, t.initial) }
@@ -123,7 +134,7 @@ func (t *Tee) WriteHeader(code int) {
 		return
 	}
 	t.code, t.wroteHeader = code, true
-	if t.Revalidating && code == http.StatusNotModified {
+	if t.Revalidating && code == http.StatusNotModified || t.HoldErrors && code >= 500 {
 		return
 	}
 	if why := t.Unstorable(code, t.header, t.initial); why != "" {
@@ -258,7 +269,7 @@ func (t *Tee) Finish() *Response {
 	if !t.wroteHeader {
 		t.WriteHeader(http.StatusOK)
 	}
-	if t.Revalidating && t.code == http.StatusNotModified && !t.committed {
+	if (t.Revalidating && t.code == http.StatusNotModified || t.HoldErrors && t.code >= 500) && !t.committed {
 		return nil
 	}
 	if cl := t.header.Get("Content-Length"); cl != "" && BodyAllowedForStatus(t.code) {
