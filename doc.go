@@ -243,7 +243,8 @@
 //   - it says Cache-Control: no-store, or private (allowed only on routes
 //     keyed per user with WithUserKey, where every entry has one user);
 //   - its Vary header is "*";
-//   - its freshness (below) has run out on arrival;
+//   - its freshness (below) has run out on arrival, and it has no
+//     validator to be revalidated with;
 //   - its Vary header names a request header the route's keys do not hold
 //     yet: the route learns that header (RFC 9111 §4.1), so the next
 //     request of each variant stores its own response, served only to
@@ -264,8 +265,21 @@
 // present, directive names are case-insensitive, quoted arguments count, and
 // a malformed or contradictory freshness directive, no-cache, or an invalid
 // Expires makes the response stale. With [WithOriginFreshness], for a
-// reverse proxy, the response's own freshness counts, up to a cap, and a
-// response that states none gets 10% of the time since its Last-Modified.
+// reverse proxy, the response's own freshness counts, up to a cap, a
+// response that states none gets 10% of the time since its Last-Modified,
+// and a response to a request with Authorization is stored only if it says
+// public, s-maxage or must-revalidate (RFC 9111 §3.5).
+//
+// A response with a validator the handler gave (ETag, Last-Modified) is
+// kept past its freshness. Once stale, the next request calls the handler
+// with If-None-Match and If-Modified-Since, once for all concurrent
+// requests of the key (RFC 9111 §4.3); a 304 updates the stored header and
+// the stored response answers, anything else replaces it. no-cache and
+// max-age=0 responses with a validator are stored this way and revalidated
+// on every request. Within the response's stale-while-revalidate window the
+// stale response answers at once and one background call revalidates it;
+// within its stale-if-error window it answers instead of a 5xx (RFC 5861);
+// must-revalidate and proxy-revalidate forbid both.
 // Entries carry the route's tags (WithTags), the request's (WithTagsFunc) and
 // those the handler adds while it runs with AddTags(r.Context(), …):
 // Store.InvalidateTags of any of them invalidates the entry on every

@@ -40,22 +40,21 @@ import (
 // the route is keyed per user or declared public. Entries carry the route's
 // tags, the request's and those the handler adds with AddTags, and
 // Store.InvalidateTags of any of them invalidates them on every instance, as
-// a successful unsafe request to their URI does.
-// Responses say what happened in X-Cache and Cache-Status; ?nocache skips
-// the cache for one request. Concurrent misses of one key run the handler
-// once; with Redis failing the handler is simply called.
+// a successful unsafe request to their URI does. Stale entries with a
+// validator are revalidated. Responses say what happened in X-Cache and
+// Cache-Status. Concurrent misses of one key run the handler once; with
+// Redis failing the handler is simply called.
 //
-// The sections "HTTP middleware: …" of the package documentation give the
-// rules in full: what is stored, credentials, headers, bypass, concurrency
-// and failure, where to place the middleware, and its metrics.
+// The package documentation's "HTTP middleware: …" sections give the rules
+// in full (what is stored, credentials, headers, bypass, concurrency and
+// failure, placement, metrics).
 //
 // Options: WithName, WithTTL, WithTTLJitter, WithTags, WithTagsFunc,
 // WithVary, WithKeyFunc, WithUserKey, WithPublic, WithCacheableStatus,
 // WithMaxBodySize, WithBypassParam, WithBypassAllowed, WithBadRequestHandler,
-// WithCompression, WithOriginFreshness.
-// Invalid options make Middleware panic with an error wrapping
-// ErrInvalidOption. The middleware and the handlers it wraps are safe for
-// concurrent use.
+// WithCompression, WithOriginFreshness. Invalid options make Middleware
+// panic with an error wrapping ErrInvalidOption. The middleware and the
+// handlers it wraps are safe for concurrent use.
 func Middleware(store *Store, opts ...Option) func(http.Handler) http.Handler {
 	m, err := newHTTPCache(store, opts)
 	if err != nil {
@@ -732,6 +731,9 @@ func (m *httpCache) lead(w http.ResponseWriter, r *http.Request, next http.Handl
 	c.ec.Counters.Miss()
 	c.ec.Counters.Load(took, statusResult(tee.Status()))
 	call, share := m.freshCall(resp, freshness, p.call, start)
+	if m.cfg.originMax > 0 && r.Header.Get("Authorization") != "" && !httpcache.ResponseDirectives(freshness).SharedWithAuthorization() {
+		call = nil // RFC 9111 §3.5: a response to an authorized request is its own
+	}
 	if call != nil && !m.learnVary(p.rules, tee.Vary()) {
 		call = nil
 	}

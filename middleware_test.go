@@ -2342,3 +2342,31 @@ func TestSharedCacheStaleDirectives(t *testing.T) {
 		}
 	})
 }
+
+// RFC 9111 §3.5: in front of an origin, a response to a request with
+// Authorization is stored only when it says public, s-maxage or
+// must-revalidate, and otherwise answers no other request.
+func TestSharedCacheAuthorization(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
+		proxy := sharedFronts[1]
+		for _, tc := range []struct {
+			cc     string
+			stored bool
+		}{
+			{"max-age=100", false},
+			{"max-age=100, public", true},
+			{"s-maxage=100", true},
+			{"max-age=100, must-revalidate", true},
+		} {
+			t.Run(tc.cc, func(t *testing.T) {
+				var calls atomic.Int32
+				h := proxy.mount(t, newTestStore(t, b), origin(&calls, 200, "Cache-Control", tc.cc))
+				get(h, "GET", "/a", "Authorization", "Bearer alice")
+				w := get(h, "GET", "/a")
+				if hit := w.Header().Get("X-Cache") == "HIT"; hit != tc.stored {
+					t.Fatalf("after an authorized request, X-Cache %q; want stored %v", w.Header().Get("X-Cache"), tc.stored)
+				}
+			})
+		}
+	})
+}

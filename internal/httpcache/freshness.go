@@ -135,6 +135,13 @@ func unquote(s string) string {
 	return s
 }
 
+// SharedWithAuthorization reports whether a response to a request with
+// Authorization may be stored by a shared cache (RFC 9111 §3.5): it says
+// public, s-maxage or must-revalidate.
+func (d Directives) SharedWithAuthorization() bool {
+	return d.Public || d.SMaxAge >= 0 || d.MustRevalidate
+}
+
 // ResponseDirectives returns the directives of a response for a shared
 // cache: those of the targeted field when the response has one, else those
 // of Cache-Control.
