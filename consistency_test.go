@@ -1215,17 +1215,12 @@ type faultInjector struct {
 // or to each master of b's cluster.
 func newFaultInjector(t *testing.T, b *testbackend.Backend, now func() time.Duration) *faultInjector {
 	t.Helper()
-	var addrs []string
-	switch c := b.RDB.(type) {
-	case *redis.Client:
-		addrs = []string{c.Options().Addr}
-	case *redis.ClusterClient:
-		addrs = c.Options().Addrs
-	default:
-		t.Fatalf("faults need a single-node or cluster client, got %T", b.RDB)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	addrs, err := b.Nodes(ctx)
+	if err != nil {
+		t.Fatalf("the servers behind %s: %v", b.Name, err)
+	}
 	f := &faultInjector{now: now}
 	for _, addr := range addrs {
 		rdb := redis.NewClient(&redis.Options{Addr: addr})
@@ -1343,7 +1338,14 @@ func newCheckClient(t *testing.T, b *testbackend.Backend, contextTimeouts bool, 
 	var rdb redis.UniversalClient
 	switch c := b.RDB.(type) {
 	case *redis.Client:
-		single := redis.NewClient(&redis.Options{Addr: c.Options().Addr, ContextTimeoutEnabled: contextTimeouts})
+		var single *redis.Client
+		if b.Name == "sentinel" {
+			opt := testbackend.FailoverOptions()
+			opt.ContextTimeoutEnabled = contextTimeouts
+			single = redis.NewFailoverClient(opt)
+		} else {
+			single = redis.NewClient(&redis.Options{Addr: c.Options().Addr, ContextTimeoutEnabled: contextTimeouts})
+		}
 		if nemesis != nil {
 			single.AddHook(nemesis.hook(instance, c.Options().Addr))
 		}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -300,16 +299,7 @@ func TestTagVersionsNeverGoBack(t *testing.T) {
 // used (a cluster client's node hooks are added to nodes as they are made).
 func sharedNamespaceClient(t *testing.T, b *testbackend.Backend, prepare func(redis.UniversalClient)) redis.UniversalClient {
 	t.Helper()
-	var rdb redis.UniversalClient
-	switch {
-	case b.MR != nil:
-		rdb = redis.NewClient(&redis.Options{Addr: b.MR.Addr()})
-	case b.Name == "cluster":
-		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(os.Getenv("CACHEFRONT_CLUSTER_ADDRS"), ",")})
-	default:
-		rdb = redis.NewClient(&redis.Options{Addr: os.Getenv("CACHEFRONT_REDIS_ADDR")})
-	}
-	t.Cleanup(func() { _ = rdb.Close() })
+	rdb := b.Client(t)
 	if prepare != nil {
 		prepare(rdb)
 	}

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Starts or stops a throwaway Redis Cluster of three masters on loopback.
+# Starts or stops a throwaway Redis Cluster on loopback: three masters, each
+# with one replica.
 #
-#   scripts/redis-cluster.sh start [BASE_PORT]   # ports BASE..BASE+2 (default 7101)
+#   scripts/redis-cluster.sh start [BASE_PORT]   # ports BASE..BASE+5 (default 7101)
 #   scripts/redis-cluster.sh stop  [BASE_PORT]
 #
-# "start" prints the address list for CACHEFRONT_CLUSTER_ADDRS on stdout.
+# "start" prints the address list for CACHEFRONT_CLUSTER_ADDRS on stdout
+# (masters first). REPLICAS=0 starts three masters alone.
 set -euo pipefail
 
 cmd=${1:-}
 base=${2:-7101}
 dir=${CLUSTER_DIR:-${TMPDIR:-/tmp}/cachefront-cluster-$base}
-ports=("$base" "$((base + 1))" "$((base + 2))")
+replicas=${REPLICAS:-1}
+ports=()
+for i in $(seq 0 $((3 * (1 + replicas) - 1))); do ports+=("$((base + i))"); done
 
 addrs() {
 	local out=() p
@@ -34,12 +38,15 @@ start)
 	done
 	hosts=()
 	for p in "${ports[@]}"; do hosts+=("127.0.0.1:$p"); done
-	redis-cli --cluster create "${hosts[@]}" --cluster-replicas 0 --cluster-yes >"$dir/create.log" 2>&1 ||
+	redis-cli --cluster create "${hosts[@]}" --cluster-replicas "$replicas" --cluster-yes >"$dir/create.log" 2>&1 ||
 		{ cat "$dir/create.log" >&2; exit 1; }
 	for _ in $(seq 100); do
 		ok=1
 		for p in "${ports[@]}"; do
 			redis-cli -p "$p" cluster info 2>/dev/null | grep -q 'cluster_state:ok' || ok=0
+			if redis-cli -p "$p" info replication 2>/dev/null | grep -q 'role:slave'; then
+				redis-cli -p "$p" info replication | grep -q 'master_link_status:up' || ok=0
+			fi
 		done
 		[ "$ok" = 1 ] && break
 		sleep 0.1

@@ -17,6 +17,11 @@ import (
 
 const (
 	maxPending = 100_000
+	// Retries start soon after a failure, since most failures are a
+	// timeout on a busy moment and other instances' local tiers hold the
+	// old value until the retry lands, and back off to retryEvery while
+	// Redis keeps failing.
+	retryFirst = 10 * time.Millisecond
 	retryEvery = 250 * time.Millisecond
 )
 
@@ -83,7 +88,8 @@ func (e *Engine) queuePending(kind pendingKind, items []string) {
 // retryPending applies pending items until none are left or the Store
 // closes.
 func (e *Engine) retryPending() {
-	t := time.NewTicker(retryEvery)
+	delay := retryFirst
+	t := time.NewTimer(delay)
 	defer t.Stop()
 	for {
 		select {
@@ -96,12 +102,24 @@ func (e *Engine) retryPending() {
 			return // pendingSnapshot cleared running
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*e.cfg.OpTimeout)
+		failed := false
 		for kind, b := range batch {
-			if len(b.items) > 0 && e.applyPending(ctx, pendingKind(kind), b.items) == nil {
+			if len(b.items) == 0 {
+				continue
+			}
+			if e.applyPending(ctx, pendingKind(kind), b.items) == nil {
 				e.pendingDone(pendingKind(kind), b)
+			} else {
+				failed = true
 			}
 		}
 		cancel()
+		if failed {
+			delay = min(2*delay, retryEvery)
+		} else {
+			delay = retryFirst
+		}
+		t.Reset(delay)
 	}
 }
 
