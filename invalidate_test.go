@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -509,4 +510,70 @@ func TestTagVersionsLiveWhileUsed(t *testing.T) {
 			t.Fatal("an unused tag version outlived the tag TTL")
 		}
 	})
+}
+
+// WithReplicaAck: an invalidation returns once the replicas have it. On a
+// deployment with replicas (the Sentinel group and the cluster that .ci/run
+// starts) it succeeds and invalidates; where there are fewer replicas, or
+// one is too slow, it fails with ErrUnavailable and stays pending until the
+// replicas acknowledge it.
+func TestReplicaAck(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
+		replicated := b.Name == "sentinel" || b.Name == "cluster"
+		s := newTestStore(t, b, WithReplicaAck(1, 2*time.Second))
+		c := New[string](s, "c")
+		_ = c.Set(ctxBG, "k", "v", WithTags("t"))
+		err := s.InvalidateTags(ctxBG, "t")
+		if replicated != (err == nil) || err != nil && !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("InvalidateTags with replicas %v: %v", replicated, err)
+		}
+		if _, err := c.Get(ctxBG, "k", WithTags("t")); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Get after the invalidation = %v, want a miss either way (the master took it)", err)
+		}
+		_ = c.Set(ctxBG, "k2", "v")
+		if err := c.Delete(ctxBG, "k2"); replicated != (err == nil) {
+			t.Fatalf("Delete with replicas %v: %v", replicated, err)
+		}
+		if !replicated {
+			if s.PendingInvalidations() == 0 {
+				t.Fatal("an unacknowledged invalidation is not pending")
+			}
+			return
+		}
+		if b.Name != "sentinel" {
+			return
+		}
+		// A replica that stops answering for a while: the invalidation
+		// fails, then lands once the replica is back.
+		replica := sentinelReplica(t)
+		busy := make(chan error, 1)
+		go func() { busy <- busyScript.Run(ctxBG, replica, nil, 1500).Err() }()
+		time.Sleep(100 * time.Millisecond)
+		slow := newTestStore(t, b, WithReplicaAck(1, 300*time.Millisecond))
+		if err := slow.InvalidateTags(ctxBG, "t"); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "not acknowledged") {
+			t.Fatalf("InvalidateTags with the replica busy: %v, want ErrUnavailable for want of acknowledgement", err)
+		}
+		if slow.PendingInvalidations() == 0 {
+			t.Fatal("the unacknowledged invalidation is not pending")
+		}
+		if err := <-busy; err != nil {
+			t.Fatalf("busy script on the replica: %v", err)
+		}
+		waitFor(t, 10*time.Second, "the replica to acknowledge the pending invalidation", func() bool { return slow.PendingInvalidations() == 0 })
+	})
+}
+
+// sentinelReplica returns a client of the Sentinel group's replica.
+func sentinelReplica(t *testing.T) *redis.Client {
+	t.Helper()
+	opt := testbackend.FailoverOptions()
+	sc := redis.NewSentinelClient(&redis.Options{Addr: opt.SentinelAddrs[0]})
+	defer sc.Close()
+	replicas, err := sc.Replicas(ctxBG, opt.MasterName).Result()
+	if err != nil || len(replicas) == 0 {
+		t.Fatalf("the group's replicas: %v, %v", replicas, err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: net.JoinHostPort(replicas[0]["ip"], replicas[0]["port"]), ReadTimeout: 5 * time.Second})
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb
 }

@@ -73,6 +73,7 @@ type config struct {
 	breakerFailures int
 	breakerCooldown time.Duration
 	tagTTL          time.Duration
+	replicaAck      engine.ReplicaAck
 
 	// Store defaults, cache and call.
 	ttl         time.Duration
@@ -227,6 +228,33 @@ func WithTagTTL(d time.Duration) Option {
 			return err
 		}
 		c.tagTTL = d
+		return nil
+	}}
+}
+
+// WithReplicaAck makes InvalidateTags, Store.Delete and Cache.Delete wait
+// until replicas replicas of each master they wrote to have the write
+// (Redis's WAIT, on the connection that sent it), for at most timeout. An
+// invalidation the replicas did not acknowledge in time fails like one
+// Redis refused: the call returns an error wrapping ErrUnavailable and the
+// Store applies it again until they do (Store.PendingInvalidations). So an
+// invalidation that returned survives the loss of the master that took it:
+// without the option, a master that fails before its replica has the write
+// leaves the promoted replica with the old tag versions, and entries built
+// before the invalidation become valid again. It costs each invalidation
+// the replicas' round trip, and fails every invalidation on a deployment
+// with fewer replicas. The wait is added to the operation timeout; on a
+// client without ContextTimeoutEnabled, keep timeout under its ReadTimeout
+// (3s by default). Applies to NewStore. Default: off.
+func WithReplicaAck(replicas int, timeout time.Duration) Option {
+	return option{"WithReplicaAck", scopeStore, func(c *config) error {
+		if replicas < 1 {
+			return fmt.Errorf("replicas must be at least 1, got %d", replicas)
+		}
+		if err := positive("replica timeout", timeout); err != nil {
+			return err
+		}
+		c.replicaAck = engine.ReplicaAck{Replicas: replicas, Timeout: timeout}
 		return nil
 	}}
 }

@@ -49,7 +49,7 @@ func newStore(rdb redis.UniversalClient, opts []Option) (*Store, error) {
 		Namespace: cfg.namespace, Registerer: cfg.registerer, Logger: cfg.logger,
 		OpTimeout: cfg.opTimeout, BreakerFailures: cfg.breakerFailures, BreakerCooldown: cfg.breakerCooldown,
 		TagTTL: cfg.tagTTL, LoadTimeout: cfg.loadTimeout, LeaseWait: cfg.leaseWait,
-		LocalMax: cfg.localMax, LocalTTL: cfg.localTTL,
+		LocalMax: cfg.localMax, LocalTTL: cfg.localTTL, ReplicaAck: cfg.replicaAck,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)

@@ -111,13 +111,23 @@ func (f opFunc) Do(ctx context.Context) error { return f(ctx) }
 
 // RunOp is Run for an Operation.
 func (be *Backend) RunOp(ctx context.Context, op Operation) error {
+	return be.runOp(ctx, op, be.timeout)
+}
+
+// RunLonger is Run for an operation that may take extra beyond the
+// operation timeout by design (a WAIT for replicas).
+func (be *Backend) RunLonger(ctx context.Context, extra time.Duration, fn func(context.Context) error) error {
+	return be.runOp(ctx, opFunc(fn), be.timeout+extra)
+}
+
+func (be *Backend) runOp(ctx context.Context, op Operation, timeout time.Duration) error {
 	if !be.Breaker.Allow() {
 		return Unavailable(errCircuitOpen)
 	}
 	opCtx := ctx
 	var oc *opContext
-	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > be.timeout {
-		oc = newOpContext(ctx, be.timeout)
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > timeout {
+		oc = newOpContext(ctx, timeout)
 		opCtx = oc
 	}
 	var err error
@@ -147,7 +157,7 @@ func (be *Backend) RunOp(ctx context.Context, op Operation) error {
 		return ctx.Err()
 	case errors.Is(err, context.DeadlineExceeded):
 		be.Breaker.Failure()
-		return Unavailable(fmt.Errorf("no answer within %v", be.timeout))
+		return Unavailable(fmt.Errorf("no answer within %v", timeout))
 	default:
 		be.Breaker.Failure()
 		return Unavailable(err)

@@ -39,6 +39,7 @@ type Config struct {
 	LeaseWait       time.Duration // 0: no cross-instance lease
 	LocalMax        int           // 0: no in-process tier
 	LocalTTL        time.Duration
+	ReplicaAck      ReplicaAck // zero: invalidations do not wait for replicas
 }
 
 // Engine is the state of one Store.

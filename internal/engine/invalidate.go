@@ -38,10 +38,44 @@ func (e *Engine) InvalidateTags(ctx context.Context, names []string) error {
 func (e *Engine) invalidateTags(ctx context.Context, names []string) error {
 	ts := e.TagSet(names)
 	suffix := entry.NewGen()
-	tagTTL := e.cfg.TagTTL
 	ev := local.Event{Tags: ts.Names}
 	var version string    // every tag's new version, on a single server
 	var versions []string // each tag's version afterwards, on a sharded client
+	var err error
+	if e.acking() {
+		var event []any
+		if data, err := local.EncodeEvent(ev); err == nil {
+			event = []any{e.Keys.Events(), data}
+		}
+		version, versions, err = e.invalidateTagsAcked(ctx, ts, suffix, event)
+		if err == nil && !e.Backend.Single {
+			err = e.Backend.Run(ctx, func(ctx context.Context) error { return e.publishNow(ctx, ev) })
+		}
+	} else {
+		version, versions, err = e.invalidateTagsNow(ctx, ts, suffix, ev)
+	}
+	if err != nil {
+		e.seen.Forget(ts.Names)
+		return err
+	}
+	if versions != nil {
+		e.seen.Learn(ts.Names, versions, time.Now().UnixMilli())
+	} else {
+		e.seen.LearnAll(ts.Names, version, time.Now().UnixMilli())
+	}
+	e.Local.Apply(ev)
+	e.invalidations.Add(uint64(len(ts.Names)))
+	e.tagInvalidations.Add(float64(len(ts.Names)))
+	return nil
+}
+
+// invalidateTagsNow is invalidateTags's Redis work when invalidations do
+// not wait for replicas. It returns the new version (single server) or
+// each tag's version.
+func (e *Engine) invalidateTagsNow(ctx context.Context, ts TagSet, suffix string, ev local.Event) (string, []string, error) {
+	tagTTL := e.cfg.TagTTL
+	var version string
+	var versions []string
 	err := e.Backend.Run(ctx, func(ctx context.Context) error {
 		if e.Backend.Single {
 			keys := append([]string{e.Keys.Seq()}, ts.Keys...)
@@ -74,18 +108,10 @@ func (e *Engine) invalidateTags(ctx context.Context, names []string) error {
 		return e.publishNow(ctx, ev)
 	})
 	if err != nil {
-		e.seen.Forget(ts.Names)
-		return err
+		// A watchdog may still be running the closure: read nothing it writes.
+		return "", nil, err
 	}
-	if versions != nil {
-		e.seen.Learn(ts.Names, versions, time.Now().UnixMilli())
-	} else {
-		e.seen.LearnAll(ts.Names, version, time.Now().UnixMilli())
-	}
-	e.Local.Apply(ev)
-	e.invalidations.Add(uint64(len(ts.Names)))
-	e.tagInvalidations.Add(float64(len(ts.Names)))
-	return nil
+	return version, versions, nil
 }
 
 // Delete replaces each entry key with a tombstone and tells every instance.
@@ -108,6 +134,20 @@ func (e *Engine) Delete(ctx context.Context, c *Cache, rkeys []string) error {
 func (e *Engine) deleteEntries(ctx context.Context, rkeys []string) error {
 	ttl := e.TombstoneTTL()
 	ev := local.Event{Keys: rkeys}
+	if e.acking() {
+		err := e.deleteEntriesAcked(ctx, rkeys, func() []byte {
+			h := newHeader(nil, entry.KindTombstone, nil, time.Now())
+			data, _ := entry.Encode(nil, &h.Header, nil)
+			return data
+		}, ev)
+		e.Local.Apply(ev)
+		if err != nil {
+			return err
+		}
+		e.deletes.Add(uint64(len(rkeys)))
+		e.keyDeletions.Add(float64(len(rkeys)))
+		return nil
+	}
 	err := e.Backend.Run(ctx, func(ctx context.Context) error {
 		err := e.Backend.Pipelined(ctx, func(p redis.Pipeliner) {
 			now := time.Now()
