@@ -1,6 +1,7 @@
 package cachefront
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -8,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -176,4 +179,105 @@ func containsLine(s, line string) bool {
 		}
 	}
 	return false
+}
+
+// A failover under load: readers and a writer keep going while the master
+// is killed and the sentinels promote the replica. Reads fail open (every
+// GetOrLoad returns its value, none waits much past the operation timeout),
+// the circuit breaker closes again by itself, the local tier is flushed
+// while its subscription moves to the new master, and the invalidations
+// that failed meanwhile are applied to the new master.
+func TestFailoverUnderLoad(t *testing.T) {
+	if _, err := exec.LookPath("redis-server"); err != nil || os.Getenv("CACHEFRONT_SENTINEL_ADDRS") == "" {
+		t.Skip("needs redis-server and a Sentinel environment (CACHEFRONT_SENTINEL_ADDRS, as .ci/run sets)")
+	}
+	g := startSentinelGroup(t)
+	const opTimeout = 200 * time.Millisecond
+	s := NewStore(redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "failover", SentinelAddrs: g.sentinels,
+		ContextTimeoutEnabled: true}), WithOperationTimeout(opTimeout), WithCircuitBreaker(3, 200*time.Millisecond),
+		WithLocalCache(1000, time.Minute))
+	defer s.Close()
+	c := New[string](s, "c", WithTags("t"))
+	waitFor(t, 10*time.Second, "the local tier to subscribe", func() bool { return s.e.Local.Healthy() })
+	load := func(context.Context) (string, error) { return "v", nil }
+	for i := range 10 {
+		if _, err := c.GetOrLoad(ctxBG, fmt.Sprint("k", i), load); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var readErrors, reads int
+	var slowest time.Duration
+	for r := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				start := time.Now()
+				_, err := c.GetOrLoad(ctxBG, fmt.Sprint("k", (r+i)%10), load)
+				took := time.Since(start)
+				mu.Lock()
+				reads++
+				slowest = max(slowest, took)
+				if err != nil {
+					readErrors++
+				}
+				mu.Unlock()
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
+	var flushed atomic.Bool
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			_ = s.InvalidateTags(ctxBG, "t") // fails during the gap, and is kept
+			if !s.e.Local.Healthy() {
+				flushed.Store(true)
+			}
+		}
+	}()
+
+	time.Sleep(300 * time.Millisecond)
+	g.killMaster()
+	waitFor(t, 30*time.Second, "the sentinels to promote the replica", func() bool {
+		addr, err := g.sentinel.GetMasterAddrByName(ctxBG, "failover").Result()
+		return err == nil && net.JoinHostPort(addr[0], addr[1]) == g.replicaAddr
+	})
+	waitFor(t, 15*time.Second, "the Store to recover on the new master", func() bool {
+		st := s.Stats()
+		return !st.CircuitOpen && s.PendingInvalidations() == 0 && s.e.Local.Healthy() && s.InvalidateTags(ctxBG, "t") == nil
+	})
+	close(stop)
+	wg.Wait()
+	t.Logf("%d reads, slowest %v", reads, slowest)
+	if readErrors > 0 {
+		t.Fatalf("%d of %d GetOrLoad calls failed during the failover: reads must fail open", readErrors, reads)
+	}
+	if slowest > 3*opTimeout+time.Second {
+		t.Fatalf("the slowest GetOrLoad took %v, with an operation timeout of %v", slowest, opTimeout)
+	}
+	if !flushed.Load() {
+		t.Fatal("the local tier never stopped serving while its subscription moved to the new master")
+	}
+	if _, err := c.GetOrLoad(ctxBG, "k0", load); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.Get(ctxBG, "k0"); err != nil || v != "v" {
+		t.Fatalf("after the failover the cache does not store again: %q, %v", v, err)
+	}
 }
