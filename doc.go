@@ -160,7 +160,13 @@
 // entries written before a write to the source do not outlive the outage; so
 // are the announcements of Sets that other instances' local tiers did not
 // hear of. Retries start 10ms after a failure and back off to every 250ms
-// while Redis keeps failing. The source of truth is never the cache, so
+// while Redis keeps failing. While an invalidation or delete is pending,
+// Redis may still hold what it invalidated, so no read trusts Redis: each
+// read first applies what is pending (once for all concurrent reads) and,
+// while that fails, fails like a read on a Redis that does not answer
+// (GetOrLoad loads, Get returns ErrUnavailable), so that the first read
+// after Redis takes writes again never serves an entry an invalidation
+// that failed meant to remove. The source of truth is never the cache, so
 // nothing is lost.
 //
 // # Failover and replicas

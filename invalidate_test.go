@@ -577,3 +577,91 @@ func sentinelReplica(t *testing.T) *redis.Client {
 	t.Cleanup(func() { _ = rdb.Close() })
 	return rdb
 }
+
+// failInvalidations fails the commands that invalidate (the scripts and
+// SETs of versions and tombstones, on every node), while on, and lets
+// reads through: Redis takes no invalidation but answers every read.
+type failInvalidations struct{ on atomic.Bool }
+
+func (f *failInvalidations) fails(cmds ...redis.Cmder) bool {
+	if !f.on.Load() {
+		return false
+	}
+	for _, c := range cmds {
+		switch strings.ToLower(c.Name()) {
+		case "eval", "evalsha", "set", "incr":
+			return true
+		}
+	}
+	return false
+}
+
+func (f *failInvalidations) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (f *failInvalidations) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if f.fails(cmd) {
+			err := errors.New("injected write failure")
+			cmd.SetErr(err)
+			return err
+		}
+		return next(ctx, cmd)
+	}
+}
+func (f *failInvalidations) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if f.fails(cmds...) {
+			err := errors.New("injected write failure")
+			for _, c := range cmds {
+				c.SetErr(err)
+			}
+			return err
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// While an invalidation Redis did not take is pending, Redis still holds
+// the entries it invalidates: reads do not serve them. Each read first
+// applies what is pending and, while it cannot, fails like a read on a
+// Redis that does not answer (Get returns ErrUnavailable, GetOrLoad loads);
+// the first read after Redis takes writes again applies it, before the
+// background retry comes round.
+func TestPendingInvalidationsAreAppliedBeforeReads(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
+		hook := &failInvalidations{}
+		rdb := sharedNamespaceClient(t, b, func(rdb redis.UniversalClient) { hookEveryNode(rdb, hook) })
+		// No breaker: the failures below would open it, and this is about
+		// what reads do with an invalidation pending.
+		s := NewStore(rdb, WithNamespace(newTestStore(t, b).Namespace()), WithCircuitBreaker(0, time.Second))
+		defer s.Close()
+		c := New[string](s, "c", WithTags("price"))
+		if err := c.Set(ctxBG, "p", "old"); err != nil {
+			t.Fatal(err)
+		}
+		other := New[string](s, "other")
+		_ = other.Set(ctxBG, "q", "untagged")
+		hook.on.Store(true)
+		if err := s.InvalidateTags(ctxBG, "price"); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("InvalidateTags with writes failing: %v", err)
+		}
+		if _, err := c.Get(ctxBG, "p"); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("Get with the invalidation pending = %v, want ErrUnavailable, never the old value", err)
+		}
+		if v, err := c.GetOrLoad(ctxBG, "p", func(context.Context) (string, error) { return "new", nil }); err != nil || v != "new" {
+			t.Fatalf("GetOrLoad with the invalidation pending = %q, %v; want the loader's value", v, err)
+		}
+		if _, err := other.Get(ctxBG, "q"); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("Get of another cache with an invalidation pending = %v: nothing is read from Redis until it lands", err)
+		}
+		hook.on.Store(false)
+		if _, err := c.Get(ctxBG, "p"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("the first Get once Redis takes writes = %v, want the invalidation applied first (a miss)", err)
+		}
+		if n := s.PendingInvalidations(); n != 0 {
+			t.Fatalf("%d invalidations still pending after a read applied them", n)
+		}
+		if v, err := other.Get(ctxBG, "q"); err != nil || v != "untagged" {
+			t.Fatalf("Get of the other cache = %q, %v", v, err)
+		}
+	})
+}

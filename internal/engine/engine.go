@@ -72,6 +72,9 @@ type Engine struct {
 	tagInvalidations, keyDeletions prometheus.Counter
 
 	pending pendingInvalidations
+	// settling shares one application of the pending invalidations among
+	// the reads that find some (settle).
+	settling singleflight.Group
 	closing chan struct{} // closed by Close: background work stops
 
 	mu     sync.Mutex // guards caches and tops

@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cachefront/cachefront/internal/local"
@@ -12,6 +14,9 @@ import (
 // them (tags, deleted keys and the announcements of Sets, up to maxPending)
 // and applies them again in the background until Redis takes them, so that
 // entries written before a write to the source never outlive a Redis outage.
+// While tags or deletes are pending, Redis may still hold the entries they
+// invalidate: every read from Redis first applies them (settle), and fails,
+// as a read on a Redis that does not answer does, when it cannot.
 // The call that failed still returns ErrUnavailable (a Set whose value was
 // stored but whose announcement failed returns nil).
 
@@ -42,6 +47,14 @@ type pendingInvalidations struct {
 	seq     uint64
 	running bool // a retry goroutine is at work
 	dropped uint64
+	// unsettled counts the pending tags and deletes, read without the lock
+	// on every read.
+	unsettled atomic.Int64
+}
+
+// recountLocked updates unsettled; the caller holds mu.
+func (p *pendingInvalidations) recountLocked() {
+	p.unsettled.Store(int64(len(p.items[pendingTag]) + len(p.items[pendingDelete])))
 }
 
 func (p *pendingInvalidations) countLocked() int {
@@ -72,6 +85,7 @@ func (e *Engine) queuePending(kind pendingKind, items []string) {
 		}
 		m[it] = p.seq
 	}
+	p.recountLocked()
 	start := !p.running
 	p.running = true
 	dropped := p.dropped
@@ -171,6 +185,50 @@ func (e *Engine) pendingDone(kind pendingKind, b pendingBatch) {
 			delete(m, it)
 		}
 	}
+	e.pending.recountLocked()
+}
+
+// settle applies the pending tags and deletes before a read looks in Redis,
+// once for all the reads that arrive meanwhile. It returns the error of the
+// attempt when the master did not take them: the read must not trust what
+// Redis holds. (One the master took but too few replicas acknowledged
+// settles the read and stays pending.)
+func (e *Engine) settle(ctx context.Context) error {
+	if e.pending.unsettled.Load() == 0 {
+		return nil
+	}
+	_, err, _ := e.settling.Do("", func() (any, error) {
+		for _, kind := range []pendingKind{pendingTag, pendingDelete} {
+			b := e.pendingOf(kind)
+			if len(b.items) == 0 {
+				continue
+			}
+			switch err := e.applyPending(ctx, kind, b.items); {
+			case errors.Is(err, errNotReplicated):
+				// The master has it, which is what reads need; it stays
+				// pending until the replicas do too.
+			case err != nil:
+				return nil, err
+			default:
+				e.pendingDone(kind, b)
+			}
+		}
+		return nil, nil
+	})
+	return err
+}
+
+// pendingOf copies the pending items of one kind.
+func (e *Engine) pendingOf(kind pendingKind) pendingBatch {
+	p := &e.pending
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var b pendingBatch
+	for it, seq := range p.items[kind] {
+		b.items = append(b.items, it)
+		b.seqs = append(b.seqs, seq)
+	}
+	return b
 }
 
 // PendingInvalidations counts the items still to apply.

@@ -41,6 +41,9 @@ type Read struct {
 // one only when the entry carries tags the caller did not name). Concurrent
 // reads of one key share round trips (see readGroup).
 func (e *Engine) Read(ctx context.Context, c *Cache, rkey string, tags TagSet) (Read, error) {
+	if err := e.settle(ctx); err != nil {
+		return Read{}, err
+	}
 	return e.reads.read(ctx, e, c, rkey, tags)
 }
 
@@ -243,6 +246,9 @@ type look struct {
 // for each tag (creating missing ones) in one round trip.
 func (e *Engine) lookBeforeLoading(ctx context.Context, rkeys []string, tags TagSet) (look, error) {
 	lk := look{at: time.Now()}
+	if err := e.settle(ctx); err != nil {
+		return lk, err
+	}
 	entryCmds := make([]*redis.StringCmd, len(rkeys))
 	var seqCmd *redis.StringCmd
 	var ensure tagEnsure
@@ -321,6 +327,9 @@ type ManyRead []Read
 // ReadMany reads several entries and the versions of tags in one round trip
 // (a second one when entries carry tags the call did not name).
 func (e *Engine) ReadMany(ctx context.Context, c *Cache, rkeys []string, tags TagSet) (ManyRead, error) {
+	if err := e.settle(ctx); err != nil {
+		return nil, err
+	}
 	n := len(rkeys)
 	all := make([]string, 0, n+len(tags.Keys))
 	all = append(all, rkeys...)
