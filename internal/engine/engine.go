@@ -75,7 +75,7 @@ type Engine struct {
 	// settling shares one application of the pending invalidations among
 	// the reads that find some (settle).
 	settling singleflight.Group
-	closing chan struct{} // closed by Close: background work stops
+	closing  chan struct{} // closed by Close: background work stops
 
 	mu     sync.Mutex // guards caches and tops
 	caches map[string]*metrics.Counters
