@@ -183,9 +183,10 @@ func (a *App) connectRedis(ctx context.Context) (redis.UniversalClient, error) {
 }
 
 // ready checks the database and Redis, for /readyz, and returns the
-// failure of each that failed. An instance whose cache still misses
-// invalidations (writes made while Redis was down) is not ready until it has
-// applied them.
+// failure of each that failed: "database", "redis" (it does not answer) or
+// "invalidations-pending" (it answers, but the cache still misses
+// invalidations of writes made while it did not; the instance is not ready
+// until it has applied them).
 func (a *App) ready(ctx context.Context) map[string]error {
 	failed := map[string]error{}
 	if err := a.DB.PingContext(ctx); err != nil {
@@ -194,7 +195,9 @@ func (a *App) ready(ctx context.Context) map[string]error {
 	if err := a.Store.Ping(ctx); err != nil {
 		failed["redis"] = err
 	} else if err := a.Invalidations.Ready(); err != nil {
-		failed["redis"] = err
+		// Redis answers, but writes made while it did not are not all
+		// applied to the cache yet.
+		failed["invalidations-pending"] = err
 	}
 	return failed
 }
