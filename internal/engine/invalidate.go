@@ -130,41 +130,30 @@ func (e *Engine) Delete(ctx context.Context, c *Cache, rkeys []string) error {
 	return nil
 }
 
-// deleteEntries replaces each key with a tombstone, in one round trip.
+// deleteEntries replaces each key with a tombstone, in one round trip (and
+// a WAIT for replicas with ReplicaAck), and tells every instance.
 func (e *Engine) deleteEntries(ctx context.Context, rkeys []string) error {
-	ttl := e.TombstoneTTL()
 	ev := local.Event{Keys: rkeys}
+	var err error
 	if e.acking() {
-		err := e.deleteEntriesAcked(ctx, rkeys, func() []byte {
-			h := newHeader(nil, entry.KindTombstone, nil, time.Now())
-			data, _ := entry.Encode(nil, &h.Header, nil)
-			return data
-		}, ev)
-		e.Local.Apply(ev)
-		if err != nil {
-			return err
-		}
-		e.deletes.Add(uint64(len(rkeys)))
-		e.keyDeletions.Add(float64(len(rkeys)))
-		return nil
-	}
-	err := e.Backend.Run(ctx, func(ctx context.Context) error {
-		err := e.Backend.Pipelined(ctx, func(p redis.Pipeliner) {
-			now := time.Now()
-			for _, k := range rkeys {
-				h := newHeader(nil, entry.KindTombstone, nil, now)
-				data, _ := entry.Encode(nil, &h.Header, nil)
-				p.Set(ctx, k, data, ttl)
+		err = e.deleteEntriesAcked(ctx, rkeys, tombstone, ev)
+	} else {
+		err = e.Backend.Run(ctx, func(ctx context.Context) error {
+			ttl := e.TombstoneTTL()
+			err := e.Backend.Pipelined(ctx, func(p redis.Pipeliner) {
+				for _, k := range rkeys {
+					p.Set(ctx, k, tombstone(), ttl)
+				}
+				if e.Backend.Single {
+					e.publish(ctx, p, ev) // one server runs it after the tombstones
+				}
+			})
+			if err != nil || e.Backend.Single {
+				return err
 			}
-			if e.Backend.Single {
-				e.publish(ctx, p, ev) // one server runs it after the tombstones
-			}
+			return e.publishNow(ctx, ev)
 		})
-		if err != nil || e.Backend.Single {
-			return err
-		}
-		return e.publishNow(ctx, ev)
-	})
+	}
 	e.Local.Apply(ev)
 	if err != nil {
 		return err
@@ -172,6 +161,14 @@ func (e *Engine) deleteEntries(ctx context.Context, rkeys []string) error {
 	e.deletes.Add(uint64(len(rkeys)))
 	e.keyDeletions.Add(float64(len(rkeys)))
 	return nil
+}
+
+// tombstone returns the entry a delete leaves under a key: a new
+// generation, so that loads that saw the key before cannot store over it.
+func tombstone() []byte {
+	h := newHeader(nil, entry.KindTombstone, nil, time.Now())
+	data, _ := entry.Encode(nil, &h.Header, nil)
+	return data
 }
 
 // AnnounceSet tells the other instances' local tiers that rkey changed.
