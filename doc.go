@@ -159,7 +159,7 @@
 // the background once Redis answers ([Store.PendingInvalidations]), so that
 // entries written before a write to the source do not outlive the outage; so
 // are the announcements of Sets that other instances' local tiers did not
-// hear of. Retries start 10ms after a failure and back off to every 250ms
+// hear of. Retries start 10ms after a failure and back off to every 50ms
 // while Redis keeps failing. While an invalidation or delete is pending,
 // Redis may still hold what it invalidated, so no read trusts Redis: each
 // read first applies what is pending (once for all concurrent reads) and,

@@ -27,7 +27,7 @@ const (
 	// old value until the retry lands, and back off to retryEvery while
 	// Redis keeps failing.
 	retryFirst = 10 * time.Millisecond
-	retryEvery = 250 * time.Millisecond
+	retryEvery = 50 * time.Millisecond
 )
 
 // pendingKind is what a pending item is.
