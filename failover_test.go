@@ -24,9 +24,7 @@ import (
 // with it, the invalidation returned ErrUnavailable (the caller knows) and
 // its retry reaches the new master, after which the entry is a miss.
 func TestFailoverAfterAnUnreplicatedInvalidation(t *testing.T) {
-	if _, err := exec.LookPath("redis-server"); err != nil || os.Getenv("CACHEFRONT_SENTINEL_ADDRS") == "" {
-		t.Skip("needs redis-server and a Sentinel environment (CACHEFRONT_SENTINEL_ADDRS, as .ci/run sets)")
-	}
+	needFailoverEnvironment(t)
 	for _, acked := range []bool{false, true} {
 		t.Run(fmt.Sprintf("replica-ack=%v", acked), func(t *testing.T) {
 			t.Parallel() // each has a group of its own; most of the time is waiting
@@ -88,6 +86,16 @@ func TestFailoverAfterAnUnreplicatedInvalidation(t *testing.T) {
 				t.Fatalf("with WithReplicaAck the entry is still served after the retry: %q", got)
 			}
 		})
+	}
+}
+
+// needFailoverEnvironment skips the failover tests where they cannot start
+// Sentinel groups of their own: they need redis-server, and run where the
+// environment has Sentinel (CACHEFRONT_SENTINEL_ADDRS, as .ci/run sets).
+func needFailoverEnvironment(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil || os.Getenv("CACHEFRONT_SENTINEL_ADDRS") == "" {
+		t.Skip("needs redis-server and a Sentinel environment (CACHEFRONT_SENTINEL_ADDRS, as .ci/run sets)")
 	}
 }
 
@@ -188,9 +196,7 @@ func containsLine(s, line string) bool {
 // while its subscription moves to the new master, and the invalidations
 // that failed meanwhile are applied to the new master.
 func TestFailoverUnderLoad(t *testing.T) {
-	if _, err := exec.LookPath("redis-server"); err != nil || os.Getenv("CACHEFRONT_SENTINEL_ADDRS") == "" {
-		t.Skip("needs redis-server and a Sentinel environment (CACHEFRONT_SENTINEL_ADDRS, as .ci/run sets)")
-	}
+	needFailoverEnvironment(t)
 	g := startSentinelGroup(t)
 	const opTimeout = 200 * time.Millisecond
 	s := NewStore(redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "failover", SentinelAddrs: g.sentinels,
