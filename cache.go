@@ -293,12 +293,23 @@ func (c *Cache[T]) hit(ctx context.Context, rkey string, r *engine.Read, epoch u
 // entries are misses. Call options are accepted for symmetry; only WithTags
 // matters (naming the tags up front saves a round trip on tagged entries).
 func (c *Cache[T]) Get(ctx context.Context, key string, opts ...Option) (T, error) {
+	if c.store.cfg.observer != nil {
+		return observe(c.store, ctx, Operation{Kind: OpGet, Cache: c.ec.Name, Keys: []string{key}},
+			func(ctx context.Context, out *Outcome) (T, error) { return c.get(ctx, key, opts, out) })
+	}
+	var out Outcome
+	return c.get(ctx, key, opts, &out)
+}
+
+// get is Get, describing what it did in out.
+func (c *Cache[T]) get(ctx context.Context, key string, opts []Option, out *Outcome) (T, error) {
 	var zero T
 	var rs readStart[T]
 	if err := c.beginRead(key, opts, &rs); err != nil {
 		return zero, err
 	}
 	if rs.local {
+		out.Result, out.Layer = ResultHit, LayerLocal
 		return rs.value, rs.err
 	}
 	e := c.store.e
@@ -306,14 +317,17 @@ func (c *Cache[T]) Get(ctx context.Context, key string, opts ...Option) (T, erro
 	r, err := e.Read(ctx, c.ec, rs.rkey, rs.call.TagSet(e))
 	if err != nil {
 		c.ec.Counters.Fail(metrics.OpRead)
+		out.Result, out.RedisFailed = ResultError, true
 		return zero, err
 	}
 	if r.Found == engine.FoundEntry {
 		if v, ok, err := c.hit(ctx, rs.rkey, &r, epoch); ok {
+			out.Result, out.Layer = ResultHit, LayerRedis
 			return v, err
 		}
 	}
 	c.ec.Counters.Miss()
+	out.Result, out.Stale = ResultMiss, r.Found == engine.FoundStale
 	return zero, fmt.Errorf("%w: %s", ErrNotFound, c.StoreKey(key))
 }
 
@@ -337,6 +351,16 @@ func (c *Cache[T]) Get(ctx context.Context, key string, opts ...Option) (T, erro
 // already waiting but never stored, and callers arriving after the
 // invalidation start a new load.
 func (c *Cache[T]) GetOrLoad(ctx context.Context, key string, loader func(context.Context) (T, error), opts ...Option) (T, error) {
+	if c.store.cfg.observer != nil {
+		return observe(c.store, ctx, Operation{Kind: OpGetOrLoad, Cache: c.ec.Name, Keys: []string{key}},
+			func(ctx context.Context, out *Outcome) (T, error) { return c.getOrLoad(ctx, key, loader, opts, out) })
+	}
+	var out Outcome
+	return c.getOrLoad(ctx, key, loader, opts, &out)
+}
+
+// getOrLoad is GetOrLoad, describing what it did in out.
+func (c *Cache[T]) getOrLoad(ctx context.Context, key string, loader func(context.Context) (T, error), opts []Option, out *Outcome) (T, error) {
 	var zero T
 	if loader == nil {
 		return zero, fmt.Errorf("%w: loader is nil", ErrInvalidOption)
@@ -346,17 +370,20 @@ func (c *Cache[T]) GetOrLoad(ctx context.Context, key string, loader func(contex
 		return zero, err
 	}
 	if rs.local {
+		out.Result, out.Layer = ResultHit, LayerLocal
 		return rs.value, rs.err
 	}
 	e := c.store.e
 	epoch := e.Local.EpochNow()
 	w := e.Arrive()
 	r, rerr := e.Read(ctx, c.ec, rs.rkey, rs.call.TagSet(e))
+	out.Stale = r.Found == engine.FoundStale
 	if rerr == nil && r.Found == engine.FoundEntry {
 		if v, ok, err := c.hit(ctx, rs.rkey, &r, epoch); ok {
+			out.Result, out.Layer = ResultHit, LayerRedis
 			if refresh, early := engine.NeedsRefresh(&r.View, rs.call, time.Now()); refresh {
 				c.ec.Counters.Refresh(early)
-				load := c.load(rs.rkey, rs.call, loader)
+				load := c.load(key, rs.rkey, rs.call, loader)
 				load.RefreshGen = r.Gen
 				e.Refresh(engine.RefreshKey(c.ec, rs.rkey, &r, rs.call), func() *engine.Outcome { return e.Run(ctx, load) })
 			}
@@ -369,13 +396,15 @@ func (c *Cache[T]) GetOrLoad(ctx context.Context, key string, loader func(contex
 		}
 		c.ec.Counters.Fail(metrics.OpRead)
 		w.ReadFailed()
+		out.RedisFailed = true
 	}
-	load := c.load(rs.rkey, rs.call, loader)
+	load := c.load(key, rs.rkey, rs.call, loader)
 	o, role, err := e.Share(ctx, engine.Join{
 		Key:    engine.FlightKey(c.ec, rs.rkey, &r, len(rs.call.Tags.Names), rerr != nil),
 		Waiter: w,
 		Work:   func() *engine.Outcome { return e.Run(ctx, load) },
 	})
+	out.Result = ResultMiss
 	if err != nil {
 		c.ec.Counters.Miss()
 		return zero, err
@@ -383,22 +412,35 @@ func (c *Cache[T]) GetOrLoad(ctx context.Context, key string, loader func(contex
 	if o.Panic != nil {
 		panic(&PanicError{Value: o.Panic.Value, Stack: o.Panic.Stack})
 	}
-	if role == engine.Joined {
+	switch {
+	case role == engine.Joined:
 		c.ec.Counters.Dedup()
+		out.Waited = WaitSharedLoad
+	case o.LeaseWaited:
+		out.Waited = WaitLease
 	}
 	if o.FromCache {
 		c.ec.Counters.Hit(false)
+		out.Result, out.Layer = ResultHit, LayerRedis
 	} else {
 		c.ec.Counters.Miss()
+		out.Layer = LayerLoader
 	}
 	v, _ := o.Value.(T)
 	return v, o.Err
 }
 
 // load is the shared load of a GetOrLoad miss.
-func (c *Cache[T]) load(rkey string, call *engine.Call, loader func(context.Context) (T, error)) *engine.Load {
-	return &engine.Load{Cache: c.ec, RKey: rkey, Call: call,
+func (c *Cache[T]) load(key, rkey string, call *engine.Call, loader func(context.Context) (T, error)) *engine.Load {
+	l := &engine.Load{Cache: c.ec, RKey: rkey, Call: call,
 		Loader: func(ctx context.Context) (any, error) { return loader(ctx) }}
+	if c.store.cfg.observer != nil {
+		l.Loader = func(ctx context.Context) (any, error) {
+			return observe(c.store, ctx, Operation{Kind: OpLoad, Cache: c.ec.Name, Keys: []string{key}},
+				func(ctx context.Context, _ *Outcome) (any, error) { return loader(ctx) })
+		}
+	}
+	return l
 }
 
 // GetMany returns the cached values of keys in one round trip (MGET on a
@@ -407,7 +449,18 @@ func (c *Cache[T]) load(rkey string, call *engine.Call, loader func(context.Cont
 // invalidated or cached as not-found are absent from the map. It returns
 // ErrUnavailable when Redis could not be asked.
 func (c *Cache[T]) GetMany(ctx context.Context, keys []string, opts ...Option) (map[string]T, error) {
+	if c.store.cfg.observer != nil {
+		return observe(c.store, ctx, Operation{Kind: OpGetMany, Cache: c.ec.Name, Keys: keys},
+			func(ctx context.Context, out *Outcome) (map[string]T, error) { return c.getMany(ctx, keys, opts, out) })
+	}
+	var out Outcome
+	return c.getMany(ctx, keys, opts, &out)
+}
+
+// getMany is GetMany, describing what it did in out.
+func (c *Cache[T]) getMany(ctx context.Context, keys []string, opts []Option, out *Outcome) (map[string]T, error) {
 	batch, err := c.readMany(ctx, keys, opts)
+	batch.describe(out, err)
 	if err != nil {
 		return nil, err
 	}
@@ -427,10 +480,23 @@ func (c *Cache[T]) GetMany(ctx context.Context, keys []string, opts ...Option) (
 // GetOrLoad, concurrent batch loads are not deduplicated against each other.
 // A loader error is returned with the values that were cached.
 func (c *Cache[T]) GetManyOrLoad(ctx context.Context, keys []string, loader func(ctx context.Context, missing []string) (map[string]T, error), opts ...Option) (map[string]T, error) {
+	if c.store.cfg.observer != nil {
+		return observe(c.store, ctx, Operation{Kind: OpGetManyOrLoad, Cache: c.ec.Name, Keys: keys},
+			func(ctx context.Context, out *Outcome) (map[string]T, error) {
+				return c.getManyOrLoad(ctx, keys, loader, opts, out)
+			})
+	}
+	var out Outcome
+	return c.getManyOrLoad(ctx, keys, loader, opts, &out)
+}
+
+// getManyOrLoad is GetManyOrLoad, describing what it did in out.
+func (c *Cache[T]) getManyOrLoad(ctx context.Context, keys []string, loader func(ctx context.Context, missing []string) (map[string]T, error), opts []Option, out *Outcome) (map[string]T, error) {
 	if loader == nil {
 		return nil, fmt.Errorf("%w: loader is nil", ErrInvalidOption)
 	}
 	batch, err := c.readMany(ctx, keys, opts)
+	batch.describe(out, err)
 	readFailed := false
 	if err != nil {
 		if errors.Is(err, ErrInvalidOption) || errors.Is(err, ErrInvalidKey) || errors.Is(err, ErrClosed) {
@@ -460,7 +526,7 @@ func (c *Cache[T]) GetManyOrLoad(ctx context.Context, keys []string, loader func
 		}
 	}
 	start := time.Now()
-	loaded, lerr := loader(lctx, batch.missing)
+	loaded, lerr := c.callManyLoader(lctx, loader, batch.missing)
 	took := time.Since(start)
 	c.ec.Counters.Load(took, engine.LoadResult(lerr))
 	if lerr != nil {
@@ -486,12 +552,35 @@ func (c *Cache[T]) GetManyOrLoad(ctx context.Context, keys []string, loader func
 	return batch.values, nil
 }
 
+// callManyLoader calls the loader of GetManyOrLoad, as an observed OpLoad
+// when the Store has an observer.
+func (c *Cache[T]) callManyLoader(ctx context.Context, loader func(ctx context.Context, missing []string) (map[string]T, error), missing []string) (map[string]T, error) {
+	if c.store.cfg.observer == nil {
+		return loader(ctx, missing)
+	}
+	return observe(c.store, ctx, Operation{Kind: OpLoad, Cache: c.ec.Name, Keys: missing},
+		func(ctx context.Context, _ *Outcome) (map[string]T, error) { return loader(ctx, missing) })
+}
+
 // manyRead is what readMany found.
 type manyRead[T any] struct {
 	call    *engine.Call
 	rkeys   map[string]string // key → Redis key
 	values  map[string]T
 	missing []string
+}
+
+// describe sets out from what readMany found and its error.
+func (b *manyRead[T]) describe(out *Outcome, err error) {
+	out.Hits, out.Misses = len(b.values), len(b.missing)
+	switch {
+	case err != nil:
+		out.Result, out.RedisFailed = ResultError, true
+	case len(b.missing) > 0:
+		out.Result = ResultMiss
+	default:
+		out.Result = ResultHit
+	}
 }
 
 func (c *Cache[T]) readMany(ctx context.Context, keys []string, opts []Option) (manyRead[T], error) {
@@ -549,6 +638,15 @@ func (c *Cache[T]) readMany(ctx context.Context, keys []string, opts []Option) (
 // either the old value or this one; follow a failed Set with Delete if the
 // value must not appear late.
 func (c *Cache[T]) Set(ctx context.Context, key string, value T, opts ...Option) error {
+	if c.store.cfg.observer != nil {
+		return observeErr(c.store, ctx, Operation{Kind: OpSet, Cache: c.ec.Name, Keys: []string{key}},
+			func(ctx context.Context, _ *Outcome) error { return c.set(ctx, key, value, opts) })
+	}
+	return c.set(ctx, key, value, opts)
+}
+
+// set is Set.
+func (c *Cache[T]) set(ctx context.Context, key string, value T, opts []Option) error {
 	rkey, call, err := c.begin(key, opts)
 	if err != nil {
 		return err
@@ -574,6 +672,15 @@ func (c *Cache[T]) Set(ctx context.Context, key string, value T, opts ...Option)
 // before Delete cannot store its result afterwards, and a caller arriving
 // after Delete never receives such a result.
 func (c *Cache[T]) Delete(ctx context.Context, keys ...string) error {
+	if c.store.cfg.observer != nil {
+		return observeErr(c.store, ctx, Operation{Kind: OpDelete, Cache: c.ec.Name, Keys: keys},
+			func(ctx context.Context, _ *Outcome) error { return c.delete(ctx, keys) })
+	}
+	return c.delete(ctx, keys)
+}
+
+// delete is Delete.
+func (c *Cache[T]) delete(ctx context.Context, keys []string) error {
 	e := c.store.e
 	if err := e.CheckOpen(); err != nil {
 		return err

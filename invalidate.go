@@ -18,6 +18,15 @@ import (
 // then keeps the tags and invalidates them again in the background until
 // Redis takes them (see PendingInvalidations), so the caller need not retry.
 func (s *Store) InvalidateTags(ctx context.Context, tags ...string) error {
+	if s.cfg.observer != nil {
+		return observeErr(s, ctx, Operation{Kind: OpInvalidateTags, Tags: tags},
+			func(ctx context.Context, _ *Outcome) error { return s.invalidateTags(ctx, tags) })
+	}
+	return s.invalidateTags(ctx, tags)
+}
+
+// invalidateTags is InvalidateTags.
+func (s *Store) invalidateTags(ctx context.Context, tags []string) error {
 	if err := s.e.CheckOpen(); err != nil {
 		return err
 	}
@@ -41,6 +50,15 @@ func (s *Store) InvalidateTags(ctx context.Context, tags ...string) error {
 // statistics. Like InvalidateTags, it also stops loads that started before it
 // from writing their older values afterwards.
 func (s *Store) Delete(ctx context.Context, storeKeys ...string) error {
+	if s.cfg.observer != nil {
+		return observeErr(s, ctx, Operation{Kind: OpDelete, Keys: storeKeys},
+			func(ctx context.Context, _ *Outcome) error { return s.delete(ctx, storeKeys) })
+	}
+	return s.delete(ctx, storeKeys)
+}
+
+// delete is Delete.
+func (s *Store) delete(ctx context.Context, storeKeys []string) error {
 	if err := s.e.CheckOpen(); err != nil {
 		return err
 	}

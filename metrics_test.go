@@ -7,8 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/cachefront/cachefront/internal/testbackend"
@@ -265,5 +268,220 @@ func TestByteCountersShowTheSaving(t *testing.T) {
 	}
 	if hs.BytesRead != hs.BytesWritten || hs.BytesReadUncompressed != hs.BytesWrittenUncompressed {
 		t.Fatalf("middleware read %d/%d, wrote %d/%d", hs.BytesRead, hs.BytesReadUncompressed, hs.BytesWritten, hs.BytesWrittenUncompressed)
+	}
+}
+
+// recordingObserver keeps every ended operation, with the depth of
+// operations it was started under.
+type recordingObserver struct {
+	mu    sync.Mutex
+	ended []observed
+}
+
+type observed struct {
+	op     Operation
+	out    Outcome
+	parent OperationKind // the operation whose context it started under; 0 for none
+}
+
+type observedKey struct{}
+
+func (o *recordingObserver) Start(ctx context.Context, op Operation) context.Context {
+	parent, _ := ctx.Value(observedKey{}).(OperationKind)
+	return context.WithValue(context.WithValue(ctx, observedKey{}, op.Kind), observedParentKey{}, parent)
+}
+
+type observedParentKey struct{}
+
+func (o *recordingObserver) End(ctx context.Context, op Operation, out Outcome) {
+	parent, _ := ctx.Value(observedParentKey{}).(OperationKind)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	op.Keys, op.Tags = slices.Clone(op.Keys), slices.Clone(op.Tags)
+	o.ended = append(o.ended, observed{op, out, parent})
+}
+
+// take returns the operations ended since the last take.
+func (o *recordingObserver) take() []observed {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	got := o.ended
+	o.ended = nil
+	return got
+}
+
+func TestObserverSeesEachOperationAndItsOutcome(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
+		obs := &recordingObserver{}
+		s := newTestStore(t, b, WithObserver(obs))
+		c := New[string](s, "pages", WithTags("pages"))
+		one := func(what string) observed {
+			t.Helper()
+			got := obs.take()
+			if len(got) != 1 {
+				t.Fatalf("%s: observed %+v, want one operation", what, got)
+			}
+			return got[0]
+		}
+
+		if _, err := c.Get(ctxBG, "a"); !errors.Is(err, ErrNotFound) {
+			t.Fatal(err)
+		}
+		if g := one("Get miss"); g.op.Kind != OpGet || g.op.Cache != "pages" || !slices.Equal(g.op.Keys, []string{"a"}) ||
+			g.out.Result != ResultMiss || !errors.Is(g.out.Err, ErrNotFound) {
+			t.Fatalf("Get miss observed as %+v", g)
+		}
+
+		loads := 0
+		v, err := c.GetOrLoad(ctxBG, "a", func(ctx context.Context) (string, error) {
+			loads++
+			return "A", nil
+		})
+		if err != nil || v != "A" {
+			t.Fatal(v, err)
+		}
+		got := obs.take()
+		if len(got) != 2 || got[0].op.Kind != OpLoad || got[0].parent != OpGetOrLoad || got[0].out.Err != nil ||
+			got[1].op.Kind != OpGetOrLoad || got[1].out.Result != ResultMiss || got[1].out.Layer != LayerLoader {
+			t.Fatalf("GetOrLoad miss observed as %+v, want the load nested under it, then a miss from the loader", got)
+		}
+
+		if _, err := c.Get(ctxBG, "a"); err != nil {
+			t.Fatal(err)
+		}
+		if g := one("Get hit"); g.out.Result != ResultHit || g.out.Layer != LayerRedis || g.out.Err != nil {
+			t.Fatalf("Get hit observed as %+v", g)
+		}
+
+		if err := s.InvalidateTags(ctxBG, "pages"); err != nil {
+			t.Fatal(err)
+		}
+		if g := one("InvalidateTags"); g.op.Kind != OpInvalidateTags || !slices.Equal(g.op.Tags, []string{"pages"}) || g.out.Result != ResultNone {
+			t.Fatalf("InvalidateTags observed as %+v", g)
+		}
+		if _, err := c.Get(ctxBG, "a"); !errors.Is(err, ErrNotFound) {
+			t.Fatal(err)
+		}
+		if g := one("Get of an invalidated entry"); g.out.Result != ResultMiss || !g.out.Stale {
+			t.Fatalf("Get of an invalidated entry observed as %+v, want a stale miss", g)
+		}
+
+		if err := c.Set(ctxBG, "b", "B"); err != nil {
+			t.Fatal(err)
+		}
+		if g := one("Set"); g.op.Kind != OpSet || g.out.Err != nil {
+			t.Fatalf("Set observed as %+v", g)
+		}
+		m, err := c.GetMany(ctxBG, []string{"a", "b"})
+		if err != nil || len(m) != 1 {
+			t.Fatal(m, err)
+		}
+		if g := one("GetMany"); g.op.Kind != OpGetMany || g.out.Hits != 1 || g.out.Misses != 1 || g.out.Result != ResultMiss {
+			t.Fatalf("GetMany observed as %+v", g)
+		}
+		if err := s.Delete(ctxBG, "pages:b"); err != nil {
+			t.Fatal(err)
+		}
+		if g := one("Store.Delete"); g.op.Kind != OpDelete || !slices.Equal(g.op.Keys, []string{"pages:b"}) {
+			t.Fatalf("Store.Delete observed as %+v", g)
+		}
+	})
+}
+
+func TestObserverSeesSharedLoadWaitsAndOutages(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), ContextTimeoutEnabled: true, MaxRetries: -1})
+	defer rdb.Close()
+	obs := &recordingObserver{}
+	s := NewStore(rdb, WithObserver(obs), WithOperationTimeout(100*time.Millisecond))
+	defer s.Close()
+	c := New[string](s, "pages")
+
+	// Whether the second caller joins the first one's load depends on the
+	// scheduler; whenever it does (the Store counts a dedup wait), and only
+	// then, the observer must see it waiting on a shared load.
+	for try := 0; s.Stats().DedupWaits == 0; try++ {
+		if try == 20 {
+			t.Fatal("the second caller never joined the first one's load")
+		}
+		key := fmt.Sprint("k", try)
+		before := s.Stats().DedupWaits
+		release, started := make(chan struct{}), make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range 2 {
+			wg.Go(func() {
+				_, _ = c.GetOrLoad(ctxBG, key, func(ctx context.Context) (string, error) {
+					close(started)
+					<-release
+					return "v", nil
+				})
+			})
+			if i == 0 {
+				<-started
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+		close(release)
+		wg.Wait()
+		waits := 0
+		for _, g := range obs.take() {
+			if g.op.Kind == OpGetOrLoad && g.out.Waited == WaitSharedLoad {
+				waits++
+			}
+		}
+		if want := int(s.Stats().DedupWaits - before); waits != want {
+			t.Fatalf("%d GetOrLoads observed waiting on a shared load, want %d", waits, want)
+		}
+	}
+
+	mr.Close()
+	if _, err := c.Get(ctxBG, "k"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Get with Redis down = %v", err)
+	}
+	if g := obs.take(); len(g) != 1 || g[0].out.Result != ResultError || !g[0].out.RedisFailed || !errors.Is(g[0].out.Err, ErrUnavailable) {
+		t.Fatalf("Get with Redis down observed as %+v", g)
+	}
+	if _, err := c.GetOrLoad(ctxBG, "k", func(context.Context) (string, error) { return "v", nil }); err != nil {
+		t.Fatal(err)
+	}
+	g := obs.take()
+	if len(g) != 2 || g[1].out.Result != ResultMiss || !g[1].out.RedisFailed || g[1].out.Layer != LayerLoader {
+		t.Fatalf("GetOrLoad with Redis down observed as %+v", g)
+	}
+}
+
+func TestObserverSeesMiddlewareRequests(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testbackend.Backend) {
+		obs := &recordingObserver{}
+		s := newTestStore(t, b, WithObserver(obs))
+		h := Middleware(s, WithName("page"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if parent, _ := r.Context().Value(observedKey{}).(OperationKind); parent != OpHTTP {
+				t.Errorf("handler runs under %v, want the OpHTTP operation's context", parent)
+			}
+			_, _ = io.WriteString(w, "hello")
+		}))
+		for _, want := range []Result{ResultMiss, ResultHit} {
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/p", nil))
+			if g := obs.take(); len(g) != 1 || g[0].op.Kind != OpHTTP || g[0].op.Cache != "page" || g[0].out.Result != want {
+				t.Fatalf("request observed as %+v, want %v", g, want)
+			}
+		}
+		r := httptest.NewRequest(http.MethodGet, "/p", nil)
+		r.Header.Set("Authorization", "Bearer x")
+		h.ServeHTTP(httptest.NewRecorder(), r)
+		if g := obs.take(); len(g) != 1 || g[0].out.Result != ResultBypass {
+			t.Fatalf("request with credentials observed as %+v, want a bypass", g)
+		}
+	})
+}
+
+func TestOperationNames(t *testing.T) {
+	for k, want := range map[OperationKind]string{OpGetOrLoad: "get_or_load", OpHTTP: "http", OperationKind(99): "unknown"} {
+		if k.String() != want {
+			t.Errorf("%d.String() = %q, want %q", k, k.String(), want)
+		}
+	}
+	if ResultHit.String() != "hit" || LayerLocal.String() != "local" || WaitLease.String() != "lease" || ResultNone.String() != "" {
+		t.Error("names of results, layers or waits changed")
 	}
 }

@@ -64,8 +64,29 @@ func Middleware(store *Store, opts ...Option) func(http.Handler) http.Handler {
 		if next == nil {
 			panic(fmt.Errorf("%w: Middleware: handler is nil", ErrInvalidOption))
 		}
+		if store.cfg.observer != nil {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { m.serveObserved(w, r, next) })
+		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { m.serve(w, r, next) })
 	}
+}
+
+// serveObserved is serve as an observed OpHTTP operation, whose result is
+// the X-Cache header serve sent.
+func (m *httpCache) serveObserved(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	_ = observeErr(m.c.store, r.Context(), Operation{Kind: OpHTTP, Cache: m.c.ec.Name},
+		func(ctx context.Context, out *Outcome) error {
+			m.serve(w, r.WithContext(ctx), next)
+			switch w.Header().Get("X-Cache") {
+			case "HIT":
+				out.Result = ResultHit
+			case "MISS":
+				out.Result = ResultMiss
+			case "BYPASS":
+				out.Result = ResultBypass
+			}
+			return nil
+		})
 }
 
 // MiddlewareKey returns the key under which a Middleware built with the same

@@ -74,6 +74,7 @@ type config struct {
 	breakerCooldown time.Duration
 	tagTTL          time.Duration
 	replicaAck      engine.ReplicaAck
+	observer        Observer
 
 	// Store defaults, cache and call.
 	ttl         time.Duration
@@ -180,6 +181,19 @@ func WithLogger(l *slog.Logger) Option {
 			return fmt.Errorf("logger is nil")
 		}
 		c.logger = l
+		return nil
+	}}
+}
+
+// WithObserver reports every operation of the Store's caches and
+// middleware to o as it starts and ends (see Observer). Applies to
+// NewStore. Default: none, at no cost.
+func WithObserver(o Observer) Option {
+	return option{"WithObserver", scopeStore, func(c *config) error {
+		if o == nil {
+			return fmt.Errorf("observer is nil")
+		}
+		c.observer = o
 		return nil
 	}}
 }

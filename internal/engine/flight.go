@@ -87,6 +87,8 @@ type Outcome struct {
 	Value     any
 	Err       error
 	FromCache bool // found by the flight's second look, not loaded
+	// LeaseWaited: the load waited for another instance's lease.
+	LeaseWaited bool
 	// Created and FreshUntil are the entry's times (Unix ms), when
 	// FromCache.
 	Created, FreshUntil int64

@@ -62,6 +62,7 @@ func (e *Engine) Run(parent context.Context, l *Load) *Outcome {
 	if serr != nil {
 		c.Counters.Fail(metrics.OpRead)
 	}
+	leaseWaited := false
 	if e.cfg.LeaseWait > 0 && serr == nil {
 		token, err := e.acquireLease(ctx, l.RKey, l.Call.LoadTimeout)
 		switch {
@@ -72,13 +73,16 @@ func (e *Engine) Run(parent context.Context, l *Load) *Outcome {
 		case l.RefreshGen != "":
 			return &Outcome{NoResult: true} // another instance is refreshing this entry
 		default:
+			leaseWaited = true
 			if got := e.awaitLeaseHolder(ctx, l, snap.Gen); got != nil {
+				got.LeaseWaited = true
 				return got
 			}
 			epoch = e.Local.EpochNow()
 			snap, serr = e.Snapshot(ctx, c, l.RKey, l.Call.TagSet(e))
 			if found := e.FromSnapshot(ctx, c, l.RKey, &snap, l.RefreshGen); found != nil {
 				e.RememberView(c, l.RKey, &snap.View, found.Value, epoch)
+				found.LeaseWaited = true
 				return found
 			}
 		}
@@ -86,7 +90,7 @@ func (e *Engine) Run(parent context.Context, l *Load) *Outcome {
 
 	tc := &TagCollector{}
 	start := time.Now()
-	o := &Outcome{}
+	o := &Outcome{LeaseWaited: leaseWaited}
 	o.Value, o.Panic, o.Err = callLoader(WithTagCollector(ctx, tc), l.Loader)
 	took := time.Since(start)
 	if o.Panic != nil {
