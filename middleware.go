@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cachefront/cachefront/internal/backend"
 	"github.com/cachefront/cachefront/internal/engine"
 	"github.com/cachefront/cachefront/internal/entry"
 	"github.com/cachefront/cachefront/internal/httpcache"
@@ -232,7 +233,10 @@ func (m *httpCache) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 		bypass(w, r, next, "key")
 		return
 	}
-	ctx := r.Context()
+	// The request's Redis work, the middleware's and its handler's cache
+	// calls, waits for a failing Redis once (RedisBudget).
+	ctx := backend.WithBudget(r.Context())
+	r = r.WithContext(ctx)
 	epoch := e.Local.EpochNow()
 	mp := &httpPlan{rkey: rkey, call: m.withURITag(p.call, key), userKeyed: p.userKeyed, rules: p.rules, fwd: "uri-miss", wait: e.Arrive()}
 	res, err := e.Read(ctx, c.ec, rkey, mp.call.TagSet(e))

@@ -138,6 +138,18 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.e.Backend.Run(ctx, func(ctx context.Context) error { return s.e.Backend.Client.Ping(ctx).Err() })
 }
 
+// RedisBudget returns ctx with one budget for the Redis work of the calls
+// made under it, on every Store: once one operation has failed (Redis
+// refused, or did not answer within the operation timeout), the later ones
+// fail at once, as with an open circuit breaker, so a request that makes
+// several cache calls waits for a failing Redis about one operation
+// timeout, not one per call. Reads fail open as usual (GetOrLoad loads).
+// Middleware gives each request a budget its handler's calls share
+// through r.Context(); call RedisBudget for work that does not pass through
+// it, such as a job or an RPC handler. A ctx that has a budget is returned
+// as it is.
+func RedisBudget(ctx context.Context) context.Context { return backend.WithBudget(ctx) }
+
 // Close marks the Store closed: later calls return ErrClosed. It stops the
 // Store's background work and leaves the Redis client open (its owner closes
 // it). Close is idempotent.

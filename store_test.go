@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -371,5 +373,75 @@ func TestFailedInvalidationsAreRetriedWhenRedisReturns(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// countCommands counts the commands a client sends, pipelined or not,
+// but for the handshake of a new connection.
+type countCommands struct{ n atomic.Int64 }
+
+func (c *countCommands) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *countCommands) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() != "hello" { // a new connection's handshake
+			c.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+func (c *countCommands) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+// A request through the middleware whose handler makes more cache calls
+// waits for a silent Redis once: after the middleware's read timed out, the
+// handler's calls do not ask Redis, and neither do calls under a context
+// given a budget by RedisBudget. Without a budget, each call asks.
+func TestOneRequestWaitsForAFailingRedisOnce(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: testbackend.SilentServer(t), ContextTimeoutEnabled: true, MaxRetries: -1})
+	defer rdb.Close()
+	sent := &countCommands{}
+	rdb.AddHook(sent)
+	s := NewStore(rdb, WithOperationTimeout(50*time.Millisecond), WithCircuitBreaker(0, time.Second))
+	defer s.Close()
+	products := New[string](s, "products")
+	load := func(context.Context) (string, error) { return "p", nil }
+
+	h := Middleware(s, WithName("page"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, k := range []string{"a", "b", "c"} {
+			if v, err := products.GetOrLoad(r.Context(), k, load); err != nil || v != "p" {
+				t.Errorf("GetOrLoad in the handler = %q, %v", v, err)
+			}
+		}
+		_, _ = w.Write([]byte("page"))
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/page", nil))
+	if rec.Code != http.StatusOK || rec.Body.String() != "page" {
+		t.Fatalf("request = %d %q", rec.Code, rec.Body.String())
+	}
+	if n := sent.n.Load(); n != 1 {
+		t.Fatalf("one request sent %d commands to a Redis that does not answer, want 1 (the middleware's read)", n)
+	}
+
+	sent.n.Store(0)
+	ctx := RedisBudget(ctxBG)
+	for _, k := range []string{"a", "b"} {
+		if _, err := products.Get(ctx, k); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("Get = %v, want ErrUnavailable", err)
+		}
+	}
+	if n := sent.n.Load(); n != 1 {
+		t.Fatalf("two Gets under one budget sent %d commands, want 1", n)
+	}
+	sent.n.Store(0)
+	for _, k := range []string{"a", "b"} {
+		_, _ = products.Get(ctxBG, k)
+	}
+	if n := sent.n.Load(); n != 2 {
+		t.Fatalf("two Gets without a budget sent %d commands, want 2 (one each)", n)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cachefront/cachefront/internal/breaker"
@@ -121,6 +122,10 @@ func (be *Backend) RunLonger(ctx context.Context, extra time.Duration, fn func(c
 }
 
 func (be *Backend) runOp(ctx context.Context, op Operation, timeout time.Duration) error {
+	budget, _ := ctx.Value(budgetKey{}).(*Budget)
+	if budget != nil && budget.spent.Load() {
+		return Unavailable(errBudgetSpent)
+	}
 	if !be.Breaker.Allow() {
 		return Unavailable(errCircuitOpen)
 	}
@@ -157,10 +162,39 @@ func (be *Backend) runOp(ctx context.Context, op Operation, timeout time.Duratio
 		return ctx.Err()
 	case errors.Is(err, context.DeadlineExceeded):
 		be.Breaker.Failure()
+		budget.spend()
 		return Unavailable(fmt.Errorf("no answer within %v", timeout))
 	default:
 		be.Breaker.Failure()
+		budget.spend()
 		return Unavailable(err)
+	}
+}
+
+var errBudgetSpent = errors.New("an earlier redis operation of this request failed")
+
+// Budget is what the Redis operations made under one context share (see
+// WithBudget): once one of them failed, the others fail at once.
+type Budget struct{ spent atomic.Bool }
+
+type budgetKey struct{}
+
+// WithBudget returns ctx with a Budget for the Redis operations made under
+// it, unless it has one already: after one of them fails (Redis refused,
+// or did not answer within the operation timeout), the later ones return
+// ErrUnavailable without asking Redis, so that a request making several
+// cache calls waits for a failing Redis once, not once per call.
+func WithBudget(ctx context.Context) context.Context {
+	if _, ok := ctx.Value(budgetKey{}).(*Budget); ok {
+		return ctx
+	}
+	return context.WithValue(ctx, budgetKey{}, &Budget{})
+}
+
+// spend marks b spent; a nil b is ignored.
+func (b *Budget) spend() {
+	if b != nil {
+		b.spent.Store(true)
 	}
 }
 

@@ -114,3 +114,26 @@ func TestBuffersComeBackEmpty(t *testing.T) {
 		t.Fatalf("a pooled buffer holds %q", got.String())
 	}
 }
+
+func TestBudgetSpentByOneFailureFailsTheRestAtOnce(t *testing.T) {
+	_, rdb := newMini(t)
+	be := New(rdb, time.Second, breaker.New(0, time.Second, nil))
+	ctx := WithBudget(context.Background())
+	if WithBudget(ctx) != ctx {
+		t.Fatal("WithBudget on a context with a budget made another one")
+	}
+	calls := 0
+	ok := func(context.Context) error { calls++; return nil }
+	if err := be.Run(ctx, ok); err != nil || calls != 1 {
+		t.Fatalf("first operation: %v, %d calls", err, calls)
+	}
+	if err := be.Run(ctx, func(context.Context) error { calls++; return errors.New("refused") }); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("failing operation = %v", err)
+	}
+	if err := be.Run(ctx, ok); !errors.Is(err, ErrUnavailable) || calls != 2 {
+		t.Fatalf("after a failure under the budget: %v, %d calls, want ErrUnavailable without a call", err, calls)
+	}
+	if err := be.Run(context.Background(), ok); err != nil || calls != 3 {
+		t.Fatalf("another context is not affected: %v, %d calls", err, calls)
+	}
+}
