@@ -445,3 +445,72 @@ func TestOneRequestWaitsForAFailingRedisOnce(t *testing.T) {
 		t.Fatalf("two Gets without a budget sent %d commands, want 2 (one each)", n)
 	}
 }
+
+// Invalidations pending while the breaker is open are retried anyway, so
+// they land as soon as Redis answers, not after the breaker's cooldown;
+// their success closes the breaker.
+func TestPendingInvalidationsLandBeforeTheBreakerCooldownEnds(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
+	defer rdb.Close()
+	s := NewStore(rdb, WithOperationTimeout(200*time.Millisecond), WithCircuitBreaker(1, time.Hour))
+	defer s.Close()
+	c := New[string](s, "c")
+	if err := c.Set(ctxBG, "k", "old", WithTags("t")); err != nil {
+		t.Fatal(err)
+	}
+	mr.Close()
+	if err := s.InvalidateTags(ctxBG, "t"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("InvalidateTags with Redis down = %v", err)
+	}
+	if !s.Stats().CircuitOpen {
+		t.Fatal("breaker not open after a failure")
+	}
+	if err := mr.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the pending invalidation to land with the breaker open", func() bool {
+		return s.PendingInvalidations() == 0
+	})
+	if s.Stats().CircuitOpen {
+		t.Fatal("breaker still open after the retry succeeded")
+	}
+	if v, err := c.Get(ctxBG, "k"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get after recovery = %q, %v, want the invalidated entry gone", v, err)
+	}
+}
+
+// An instance whose breaker opened during an outage serves nothing from
+// Redis right after it closes: another instance may hold invalidations
+// Redis has not taken yet. Its reads are misses (loads replace the
+// entries) until the quarantine ends, then hits again.
+func TestNoRedisHitsRightAfterAnOutage(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
+	defer rdb.Close()
+	s := NewStore(rdb, WithOperationTimeout(200*time.Millisecond), WithCircuitBreaker(1, 10*time.Millisecond))
+	defer s.Close()
+	c := New[string](s, "c")
+	if err := c.Set(ctxBG, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	mr.Close()
+	if _, err := c.Get(ctxBG, "k"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Get with Redis down = %v", err)
+	}
+	if err := mr.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	waitFor(t, 10*time.Second, "Redis to answer a read again", func() bool {
+		_, err = c.Get(ctxBG, "k")
+		return !errors.Is(err, ErrUnavailable)
+	})
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("first read after the outage = %v, want a miss", err)
+	}
+	waitFor(t, 10*time.Second, "hits after the quarantine", func() bool {
+		v, err := c.Get(ctxBG, "k")
+		return err == nil && v == "v"
+	})
+}

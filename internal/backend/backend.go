@@ -126,7 +126,7 @@ func (be *Backend) runOp(ctx context.Context, op Operation, timeout time.Duratio
 	if budget != nil && budget.spent.Load() {
 		return Unavailable(errBudgetSpent)
 	}
-	if !be.Breaker.Allow() {
+	if (budget == nil || !budget.probe) && !be.Breaker.Allow() {
 		return Unavailable(errCircuitOpen)
 	}
 	opCtx := ctx
@@ -175,7 +175,12 @@ var errBudgetSpent = errors.New("an earlier redis operation of this request fail
 
 // Budget is what the Redis operations made under one context share (see
 // WithBudget): once one of them failed, the others fail at once.
-type Budget struct{ spent atomic.Bool }
+type Budget struct {
+	spent atomic.Bool
+	// probe: the operations go to Redis while the breaker is open, and
+	// their success closes it (see AsProbe).
+	probe bool
+}
 
 type budgetKey struct{}
 
@@ -189,6 +194,14 @@ func WithBudget(ctx context.Context) context.Context {
 		return ctx
 	}
 	return context.WithValue(ctx, budgetKey{}, &Budget{})
+}
+
+// AsProbe returns a context, with a budget of its own, whose operations
+// go to Redis even while the breaker is open, for background work that
+// must find out as soon as Redis answers again (applying invalidations
+// Redis did not take); a success closes the breaker.
+func AsProbe(ctx context.Context) context.Context {
+	return context.WithValue(ctx, budgetKey{}, &Budget{probe: true})
 }
 
 // spend marks b spent; a nil b is ignored.

@@ -72,6 +72,10 @@ type Engine struct {
 	tagInvalidations, keyDeletions prometheus.Counter
 
 	pending pendingInvalidations
+	// distrustUntil (Unix ns, 0 for none) ends the quarantine after an
+	// outage: until then no entry read from Redis is served (see
+	// pending.go).
+	distrustUntil atomic.Int64
 	// settling shares one application of the pending invalidations among
 	// the reads that find some (settle).
 	settling singleflight.Group
@@ -123,6 +127,7 @@ func (e *Engine) breakerChanged(st breaker.State) {
 		e.cfg.Logger.Warn("cachefront: redis failing, circuit breaker open; reads fall through to loaders",
 			"namespace", e.cfg.Namespace, "cooldown", e.cfg.BreakerCooldown)
 	case breaker.Closed:
+		e.distrustUntil.Store(time.Now().Add(recoveryQuarantine).UnixNano())
 		e.vecs.CircuitOpen.Set(0)
 		e.cfg.Logger.Info("cachefront: redis answering again, circuit breaker closed", "namespace", e.cfg.Namespace)
 	}

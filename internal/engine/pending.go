@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cachefront/cachefront/internal/backend"
 	"github.com/cachefront/cachefront/internal/local"
 )
 
@@ -19,6 +20,14 @@ import (
 // as a read on a Redis that does not answer does, when it cannot.
 // The call that failed still returns ErrUnavailable (a Set whose value was
 // stored but whose announcement failed returns nil).
+//
+// Retries go to Redis even while the breaker is open, so they land within
+// retryEvery of Redis answering again. Other instances cannot know what a
+// writer holds pending; an instance whose breaker opened during the outage
+// serves no entry from Redis for recoveryQuarantine after it closes (every
+// entry reads as invalidated: loads replace it), which covers the writers'
+// retries. An instance that saw too few failures to open its breaker may
+// serve such an entry for up to retryEvery after Redis answers.
 
 const (
 	maxPending = 100_000
@@ -28,7 +37,23 @@ const (
 	// Redis keeps failing.
 	retryFirst = 10 * time.Millisecond
 	retryEvery = 50 * time.Millisecond
+	// recoveryQuarantine outlasts two retries of every writer's pending
+	// invalidations.
+	recoveryQuarantine = 2 * retryEvery
 )
+
+// distrusted reports whether the quarantine after an outage is on.
+func (e *Engine) distrusted() bool {
+	until := e.distrustUntil.Load()
+	if until == 0 {
+		return false
+	}
+	if time.Now().UnixNano() < until {
+		return true
+	}
+	e.distrustUntil.CompareAndSwap(until, 0)
+	return false
+}
 
 // pendingKind is what a pending item is.
 type pendingKind int
@@ -115,7 +140,9 @@ func (e *Engine) retryPending() {
 		if !ok {
 			return // pendingSnapshot cleared running
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*e.cfg.OpTimeout)
+		// The retry goes to Redis even while the breaker is open (one every
+		// retryEvery at most), so it lands as soon as Redis answers again.
+		ctx, cancel := context.WithTimeout(backend.AsProbe(context.Background()), 10*e.cfg.OpTimeout)
 		failed := false
 		for kind, b := range batch {
 			if len(b.items) == 0 {

@@ -148,6 +148,11 @@ func (e *Engine) evaluate(ctx context.Context, c *Cache, rkey string, s stored, 
 	if v.Kind == entry.KindTombstone {
 		return r, nil
 	}
+	if e.distrusted() {
+		r.Found = FoundStale
+		c.Counters.StaleEntry()
+		return r, nil
+	}
 	var unknown []string
 	for name, ver := range v.TagSeq() {
 		i := indexOf(names, name)
