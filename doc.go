@@ -238,6 +238,8 @@
 //	cachefront_bytes_written_total{cache,form}   payload bytes written (form: stored, the bytes in Redis; uncompressed, before compression)
 //	cachefront_bytes_read_total{cache,form}      payload bytes read (form: stored; uncompressed, after decompression)
 //	cachefront_circuit_open                      1 while the circuit breaker is open
+//	cachefront_invalidations_pending             invalidations Redis has not taken yet
+//	cachefront_invalidations_pending_age_seconds how long some have been pending without a break
 //
 // Label values are cache names and fixed words, never keys or tags.
 // [Store.Stats] returns the same counts as plain numbers, with

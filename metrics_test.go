@@ -122,7 +122,7 @@ func series(t *testing.T, reg *prometheus.Registry, name, ns string, labels ...s
 					continue next
 				}
 			}
-			return m.GetCounter().GetValue()
+			return m.GetCounter().GetValue() + m.GetGauge().GetValue() // whichever it is
 		}
 	}
 	return 0

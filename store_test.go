@@ -16,6 +16,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/cachefront/cachefront/internal/testbackend"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -453,7 +454,8 @@ func TestPendingInvalidationsLandBeforeTheBreakerCooldownEnds(t *testing.T) {
 	mr := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
 	defer rdb.Close()
-	s := NewStore(rdb, WithOperationTimeout(200*time.Millisecond), WithCircuitBreaker(1, time.Hour))
+	reg := prometheus.NewRegistry()
+	s := NewStore(rdb, WithOperationTimeout(200*time.Millisecond), WithCircuitBreaker(1, time.Hour), WithRegisterer(reg))
 	defer s.Close()
 	c := New[string](s, "c")
 	if err := c.Set(ctxBG, "k", "old", WithTags("t")); err != nil {
@@ -463,6 +465,12 @@ func TestPendingInvalidationsLandBeforeTheBreakerCooldownEnds(t *testing.T) {
 	if err := s.InvalidateTags(ctxBG, "t"); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("InvalidateTags with Redis down = %v", err)
 	}
+	if n := series(t, reg, "cachefront_invalidations_pending", DefaultNamespace); n != 1 {
+		t.Fatalf("cachefront_invalidations_pending = %v while the tag is pending, want 1", n)
+	}
+	waitFor(t, 10*time.Second, "the pending age gauge to grow", func() bool {
+		return series(t, reg, "cachefront_invalidations_pending_age_seconds", DefaultNamespace) > 0
+	})
 	if !s.Stats().CircuitOpen {
 		t.Fatal("breaker not open after a failure")
 	}
@@ -474,6 +482,10 @@ func TestPendingInvalidationsLandBeforeTheBreakerCooldownEnds(t *testing.T) {
 	})
 	if s.Stats().CircuitOpen {
 		t.Fatal("breaker still open after the retry succeeded")
+	}
+	if n, age := series(t, reg, "cachefront_invalidations_pending", DefaultNamespace),
+		series(t, reg, "cachefront_invalidations_pending_age_seconds", DefaultNamespace); n != 0 || age != 0 {
+		t.Fatalf("pending gauges after recovery = %v, %v s, want 0, 0", n, age)
 	}
 	if v, err := c.Get(ctxBG, "k"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Get after recovery = %q, %v, want the invalidated entry gone", v, err)

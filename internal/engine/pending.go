@@ -72,14 +72,34 @@ type pendingInvalidations struct {
 	seq     uint64
 	running bool // a retry goroutine is at work
 	dropped uint64
+	since   time.Time // since when items have been pending without a break; zero when none
 	// unsettled counts the pending tags and deletes, read without the lock
 	// on every read.
 	unsettled atomic.Int64
 }
 
-// recountLocked updates unsettled; the caller holds mu.
-func (p *pendingInvalidations) recountLocked() {
+// recountLocked updates unsettled and the gauges; the caller holds mu.
+func (e *Engine) recountLocked() {
+	p := &e.pending
 	p.unsettled.Store(int64(len(p.items[pendingTag]) + len(p.items[pendingDelete])))
+	n := p.countLocked()
+	switch {
+	case n == 0:
+		p.since = time.Time{}
+	case p.since.IsZero():
+		p.since = time.Now()
+	}
+	e.vecs.Pending.Set(float64(n))
+	e.notePendingAgeLocked()
+}
+
+// notePendingAgeLocked sets the age gauge; the caller holds mu.
+func (e *Engine) notePendingAgeLocked() {
+	age := 0.0
+	if !e.pending.since.IsZero() {
+		age = time.Since(e.pending.since).Seconds()
+	}
+	e.vecs.PendingAge.Set(age)
 }
 
 func (p *pendingInvalidations) countLocked() int {
@@ -110,7 +130,7 @@ func (e *Engine) queuePending(kind pendingKind, items []string) {
 		}
 		m[it] = p.seq
 	}
-	p.recountLocked()
+	e.recountLocked()
 	start := !p.running
 	p.running = true
 	dropped := p.dropped
@@ -140,6 +160,9 @@ func (e *Engine) retryPending() {
 		if !ok {
 			return // pendingSnapshot cleared running
 		}
+		e.pending.mu.Lock()
+		e.notePendingAgeLocked()
+		e.pending.mu.Unlock()
 		// The retry goes to Redis even while the breaker is open (one every
 		// retryEvery at most), so it lands as soon as Redis answers again.
 		ctx, cancel := context.WithTimeout(backend.AsProbe(context.Background()), 10*e.cfg.OpTimeout)
@@ -212,7 +235,7 @@ func (e *Engine) pendingDone(kind pendingKind, b pendingBatch) {
 			delete(m, it)
 		}
 	}
-	e.pending.recountLocked()
+	e.recountLocked()
 }
 
 // settle applies the pending tags and deletes before a read looks in Redis,

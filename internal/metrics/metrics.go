@@ -30,6 +30,10 @@ type Vectors struct {
 	bytesWritten  *prometheus.CounterVec // by form: stored, uncompressed
 	bytesRead     *prometheus.CounterVec
 	CircuitOpen   prometheus.Gauge // 1 while the breaker is open
+	// Pending counts the invalidations Redis has not taken yet, and
+	// PendingAge is how long some have been pending without a break (0
+	// for none).
+	Pending, PendingAge prometheus.Gauge
 }
 
 // New makes the vectors for namespace ns and registers them with reg (none
@@ -59,6 +63,14 @@ func New(ns string, reg prometheus.Registerer) (*Vectors, error) {
 		CircuitOpen: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "cachefront_circuit_open", Help: "1 while the Redis circuit breaker is open.", ConstLabels: cl,
 		}),
+		Pending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cachefront_invalidations_pending", ConstLabels: cl,
+			Help: "Tags, deleted keys and announcements Redis has not taken yet; the Store retries them.",
+		}),
+		PendingAge: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cachefront_invalidations_pending_age_seconds", ConstLabels: cl,
+			Help: "How long invalidations have been pending without a break; 0 when none is.",
+		}),
 	}
 	if reg == nil {
 		return m, nil
@@ -78,6 +90,8 @@ func New(ns string, reg prometheus.Registerer) (*Vectors, error) {
 	m.bytesWritten = register(reg, m.bytesWritten, &err)
 	m.bytesRead = register(reg, m.bytesRead, &err)
 	m.CircuitOpen = register(reg, m.CircuitOpen, &err)
+	m.Pending = register(reg, m.Pending, &err)
+	m.PendingAge = register(reg, m.PendingAge, &err)
 	return m, err
 }
 
