@@ -97,3 +97,49 @@ func (s *Store) delete(ctx context.Context, storeKeys []string) error {
 func AddTags(ctx context.Context, tags ...string) {
 	engine.AddTags(ctx, tags)
 }
+
+// Journal keeps the invalidations Redis did not take outside the process,
+// so that they outlive it: a tag invalidation or Delete that failed is
+// added before the call returns, removed once Redis has taken it, and a
+// Store started with the same Journal (after a crash, a deploy, or on
+// another instance) lists it at start and applies it before it serves
+// anything from Redis. Without one, invalidations still pending when the
+// process exits are lost, and the entries they were to remove live until
+// their TTL. Back it with the database the cached data comes from, shared
+// by every instance. Applying an invalidation twice is harmless, so a
+// Journal may list what another instance is still retrying.
+//
+// Methods are called from the failing call's goroutine and from the
+// Store's background work, each bounded to five seconds; they must be safe
+// for concurrent use. A failing Add is logged (the invalidation is still
+// retried in memory); a failing List makes reads fail open, as with Redis
+// down, until it succeeds.
+type Journal interface {
+	Add(ctx context.Context, inv Invalidations) error
+	Remove(ctx context.Context, inv Invalidations) error
+	List(ctx context.Context) (Invalidations, error)
+}
+
+// Invalidations are what a Journal keeps: tags to invalidate, and the Redis
+// keys of entries to delete (each starts with the Store's namespace and a
+// colon).
+type Invalidations struct {
+	Tags []string `json:"tags,omitempty"`
+	Keys []string `json:"keys,omitempty"`
+}
+
+// journal adapts a Journal to the engine's.
+type journal struct{ j Journal }
+
+func (a journal) Add(ctx context.Context, tags, keys []string) error {
+	return a.j.Add(ctx, Invalidations{Tags: tags, Keys: keys})
+}
+
+func (a journal) Remove(ctx context.Context, tags, keys []string) error {
+	return a.j.Remove(ctx, Invalidations{Tags: tags, Keys: keys})
+}
+
+func (a journal) List(ctx context.Context) (tags, keys []string, err error) {
+	inv, err := a.j.List(ctx)
+	return inv.Tags, inv.Keys, err
+}

@@ -9,10 +9,12 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/cachefront/cachefront/internal/keyspace"
 	"github.com/cachefront/cachefront/internal/testbackend"
 	"github.com/redis/go-redis/v9"
@@ -664,4 +666,143 @@ func TestPendingInvalidationsAreAppliedBeforeReads(t *testing.T) {
 			t.Fatalf("Get of the other cache = %q, %v", v, err)
 		}
 	})
+}
+
+// memoryJournal is a Journal shared by the Stores of a test, as a database
+// would be by the instances of a service.
+type memoryJournal struct {
+	mu      sync.Mutex
+	tags    map[string]bool
+	keys    map[string]bool
+	listErr error
+}
+
+func newMemoryJournal() *memoryJournal {
+	return &memoryJournal{tags: map[string]bool{}, keys: map[string]bool{}}
+}
+
+func (j *memoryJournal) Add(_ context.Context, inv Invalidations) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, t := range inv.Tags {
+		j.tags[t] = true
+	}
+	for _, k := range inv.Keys {
+		j.keys[k] = true
+	}
+	return nil
+}
+
+func (j *memoryJournal) Remove(_ context.Context, inv Invalidations) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, t := range inv.Tags {
+		delete(j.tags, t)
+	}
+	for _, k := range inv.Keys {
+		delete(j.keys, k)
+	}
+	return nil
+}
+
+func (j *memoryJournal) List(context.Context) (Invalidations, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.listErr != nil {
+		return Invalidations{}, j.listErr
+	}
+	var inv Invalidations
+	for t := range j.tags {
+		inv.Tags = append(inv.Tags, t)
+	}
+	for k := range j.keys {
+		inv.Keys = append(inv.Keys, k)
+	}
+	return inv, nil
+}
+
+func (j *memoryJournal) size() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return len(j.tags) + len(j.keys)
+}
+
+// A Store that exits while Redis is down loses the invalidations it could
+// not apply, and the entries they were to remove are served again once
+// Redis is back; with a Journal, the next Store applies them before it
+// serves anything.
+func TestJournalKeepsInvalidationsAcrossARestart(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
+	defer rdb.Close()
+	j := newMemoryJournal()
+	writer := NewStore(rdb, WithJournal(j), WithOperationTimeout(100*time.Millisecond))
+	c := New[string](writer, "c")
+	for _, k := range []string{"tagged", "deleted"} {
+		if err := c.Set(ctxBG, k, "old", WithTags("t")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mr.Close()
+	if err := writer.InvalidateTags(ctxBG, "t"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("InvalidateTags with Redis down = %v", err)
+	}
+	if err := c.Delete(ctxBG, "deleted"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Delete with Redis down = %v", err)
+	}
+	if n := j.size(); n != 2 {
+		t.Fatalf("journal holds %d items, want the tag and the key", n)
+	}
+	writer.Close() // the process exits during the outage
+	if err := mr.Restart(); err != nil {
+		t.Fatal(err)
+	}
+
+	withoutJournal := New[string](NewStore(rdb), "c")
+	if v, err := withoutJournal.Get(ctxBG, "tagged"); err != nil || v != "old" {
+		t.Fatalf("without the journal: %q, %v; want the stale entry served (the failure the journal prevents)", v, err)
+	}
+
+	next := NewStore(rdb, WithJournal(j))
+	defer next.Close()
+	c = New[string](next, "c")
+	for _, k := range []string{"tagged", "deleted"} {
+		if v, err := c.Get(ctxBG, k); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("%s after the restart = %q, %v: an invalidation made before it was lost", k, v, err)
+		}
+	}
+	waitFor(t, 5*time.Second, "the journal to be emptied", func() bool { return j.size() == 0 })
+}
+
+// A Store reads its journal before it trusts Redis: while the journal
+// cannot be listed, reads fail open, and a Store that never reads applies
+// the journal by itself.
+func TestJournalIsReadBeforeRedisIsTrusted(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	seed := New[string](NewStore(rdb), "c")
+	if err := seed.Set(ctxBG, "k", "old", WithTags("t")); err != nil {
+		t.Fatal(err)
+	}
+	j := newMemoryJournal()
+	_ = j.Add(ctxBG, Invalidations{Tags: []string{"t"}})
+	j.listErr = errors.New("database down")
+
+	s := NewStore(rdb, WithJournal(j))
+	defer s.Close()
+	c := New[string](s, "c")
+	if _, err := c.Get(ctxBG, "k"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Get before the journal could be read = %v, want ErrUnavailable", err)
+	}
+	if v, err := c.GetOrLoad(ctxBG, "k", func(context.Context) (string, error) { return "new", nil }); err != nil || v != "new" {
+		t.Fatalf("GetOrLoad before the journal could be read = %q, %v, want the loader's value", v, err)
+	}
+	j.mu.Lock()
+	j.listErr = nil
+	j.mu.Unlock()
+	waitFor(t, 5*time.Second, "the Store to apply the journal by itself", func() bool { return j.size() == 0 })
+	if v, err := seed.Get(ctxBG, "k"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("entry after the journal was applied = %q, %v", v, err)
+	}
 }

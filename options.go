@@ -75,6 +75,7 @@ type config struct {
 	tagTTL          time.Duration
 	replicaAck      engine.ReplicaAck
 	observer        Observer
+	journal         Journal
 
 	// Store defaults, cache and call.
 	ttl         time.Duration
@@ -194,6 +195,19 @@ func WithObserver(o Observer) Option {
 			return fmt.Errorf("observer is nil")
 		}
 		c.observer = o
+		return nil
+	}}
+}
+
+// WithJournal keeps the invalidations Redis did not take in j, so that
+// they outlive the process (see Journal). Applies to NewStore. Default:
+// none, they are kept in memory.
+func WithJournal(j Journal) Option {
+	return option{"WithJournal", scopeStore, func(c *config) error {
+		if j == nil {
+			return fmt.Errorf("journal is nil")
+		}
+		c.journal = j
 		return nil
 	}}
 }

@@ -45,11 +45,15 @@ func newStore(rdb redis.UniversalClient, opts []Option) (*Store, error) {
 	if err := cfg.applyOptions(scopeStore, opts); err != nil {
 		return nil, err
 	}
+	var j engine.Journal
+	if cfg.journal != nil {
+		j = journal{cfg.journal}
+	}
 	e, err := engine.New(rdb, engine.Config{
 		Namespace: cfg.namespace, Registerer: cfg.registerer, Logger: cfg.logger,
 		OpTimeout: cfg.opTimeout, BreakerFailures: cfg.breakerFailures, BreakerCooldown: cfg.breakerCooldown,
 		TagTTL: cfg.tagTTL, LoadTimeout: cfg.loadTimeout, LeaseWait: cfg.leaseWait,
-		LocalMax: cfg.localMax, LocalTTL: cfg.localTTL, ReplicaAck: cfg.replicaAck,
+		LocalMax: cfg.localMax, LocalTTL: cfg.localTTL, ReplicaAck: cfg.replicaAck, Journal: j,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)

@@ -40,6 +40,7 @@ type Config struct {
 	LocalMax        int           // 0: no in-process tier
 	LocalTTL        time.Duration
 	ReplicaAck      ReplicaAck // zero: invalidations do not wait for replicas
+	Journal         Journal    // nil: pending invalidations live in memory only
 }
 
 // Engine is the state of one Store.
@@ -103,6 +104,10 @@ func New(rdb redis.UniversalClient, cfg Config) (*Engine, error) {
 	e.StoreOps = metrics.NewCounters(m, "")
 	e.tagInvalidations = m.Invalidations.WithLabelValues("tag")
 	e.keyDeletions = m.Invalidations.WithLabelValues("key")
+	if cfg.Journal != nil {
+		e.pending.unsettled.Store(1) // reads wait for the journal (settle)
+		go e.readJournal()
+	}
 	br := breaker.New(cfg.BreakerFailures, cfg.BreakerCooldown, e.breakerChanged)
 	e.Backend = backend.New(rdb, cfg.OpTimeout, br)
 	if cfg.LocalMax > 0 {
@@ -215,8 +220,10 @@ func (e *Engine) Close() bool {
 		return false
 	}
 	close(e.closing)
-	if n := e.PendingInvalidations(); n > 0 {
+	if n := e.PendingInvalidations(); n > 0 && e.cfg.Journal == nil {
 		e.cfg.Logger.Error("cachefront: store closed with invalidations Redis never took", "pending", n)
+	} else if n > 0 {
+		e.cfg.Logger.Warn("cachefront: store closed with invalidations Redis never took; the journal keeps them for the next start", "pending", n)
 	}
 	e.Local.Close()
 	return true

@@ -19,7 +19,7 @@ func (e *Engine) InvalidateTags(ctx context.Context, names []string) error {
 	if err := e.invalidateTags(ctx, names); err != nil {
 		e.StoreOps.Fail(metrics.OpInvalidate)
 		e.Local.Apply(local.Event{Tags: names})
-		e.queuePending(pendingTag, names)
+		e.failed(pendingTag, names)
 		return err
 	}
 	return nil
@@ -124,7 +124,7 @@ func (e *Engine) Delete(ctx context.Context, c *Cache, rkeys []string) error {
 			counters = c.Counters
 		}
 		counters.Fail(metrics.OpDelete)
-		e.queuePending(pendingDelete, rkeys)
+		e.failed(pendingDelete, rkeys)
 		return err
 	}
 	return nil

@@ -73,15 +73,20 @@ type pendingInvalidations struct {
 	running bool // a retry goroutine is at work
 	dropped uint64
 	since   time.Time // since when items have been pending without a break; zero when none
-	// unsettled counts the pending tags and deletes, read without the lock
-	// on every read.
-	unsettled atomic.Int64
+	// unsettled counts the pending tags and deletes, plus one until the
+	// journal has been read; read without the lock on every read.
+	unsettled     atomic.Int64
+	journalLoaded atomic.Bool // the journal's items are among the pending ones
 }
 
 // recountLocked updates unsettled and the gauges; the caller holds mu.
 func (e *Engine) recountLocked() {
 	p := &e.pending
-	p.unsettled.Store(int64(len(p.items[pendingTag]) + len(p.items[pendingDelete])))
+	unsettled := len(p.items[pendingTag]) + len(p.items[pendingDelete])
+	if e.cfg.Journal != nil && !p.journalLoaded.Load() {
+		unsettled++
+	}
+	p.unsettled.Store(int64(unsettled))
 	n := p.countLocked()
 	switch {
 	case n == 0:
@@ -110,7 +115,14 @@ func (p *pendingInvalidations) countLocked() int {
 	return n
 }
 
-// queuePending records failed items of one kind and makes sure a retry
+// failed records items of one kind Redis did not take, in the journal
+// too, and makes sure a retry goroutine runs.
+func (e *Engine) failed(kind pendingKind, items []string) {
+	e.journalAdd(kind, items)
+	e.queuePending(kind, items)
+}
+
+// queuePending records pending items of one kind and makes sure a retry
 // goroutine runs.
 func (e *Engine) queuePending(kind pendingKind, items []string) {
 	p := &e.pending
@@ -228,14 +240,17 @@ func (e *Engine) pendingSnapshot() (batch [numPendingKinds]pendingBatch, ok bool
 // pendingDone removes applied items, unless one failed again meanwhile.
 func (e *Engine) pendingDone(kind pendingKind, b pendingBatch) {
 	e.pending.mu.Lock()
-	defer e.pending.mu.Unlock()
 	m := e.pending.items[kind]
+	var done []string
 	for i, it := range b.items {
 		if m[it] == b.seqs[i] {
 			delete(m, it)
+			done = append(done, it)
 		}
 	}
 	e.recountLocked()
+	e.pending.mu.Unlock()
+	e.journalRemove(kind, done)
 }
 
 // settle applies the pending tags and deletes before a read looks in Redis,
@@ -248,6 +263,9 @@ func (e *Engine) settle(ctx context.Context) error {
 		return nil
 	}
 	_, err, _ := e.settling.Do("", func() (any, error) {
+		if err := e.loadJournal(ctx); err != nil {
+			return nil, err
+		}
 		for _, kind := range []pendingKind{pendingTag, pendingDelete} {
 			b := e.pendingOf(kind)
 			if len(b.items) == 0 {
