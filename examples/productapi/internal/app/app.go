@@ -84,6 +84,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		// Every cache of the Store, the product cache and each route's
 		// response cache, counts its reads for the stats route.
 		cachefront.WithTopKeys(topKeys),
+		// Invalidations Redis did not take are kept in the database until
+		// it does, so that they outlive this process.
+		cachefront.WithJournal(invalidation.NewJournal(a.DB)),
 	)
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 

@@ -3,7 +3,9 @@
 // Store keeps the tags and applies them as soon as Redis is back
 // (cachefront's Store.PendingInvalidations), and readiness reports not ready
 // until then, so a write made during an outage never leaves stale entries
-// behind.
+// behind. Journal keeps those tags in the database meanwhile, so that they
+// outlive the process: the next instance to start applies them before it
+// serves from the cache.
 package invalidation
 
 import (
