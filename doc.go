@@ -169,6 +169,20 @@
 // that failed meant to remove. The source of truth is never the cache, so
 // nothing is lost.
 //
+// Retries go to Redis even while the breaker is open, so they land within
+// 50ms of Redis answering again, and their success closes the breaker.
+// Other instances cannot know what a writer holds pending: an instance
+// whose breaker opened during the outage serves no entry from Redis for
+// 100ms after it closes (entries read as invalidated, and loads replace
+// them), which covers the writers' retries; one that saw too few failures
+// to open its breaker may serve such an entry for up to 50ms. With
+// [WithJournal], pending invalidations also outlive the process: a failed
+// one is recorded in the application's [Journal] before the call returns,
+// and a Store started later applies what the journal holds before it
+// trusts Redis. [RedisBudget] (given to every request by the middleware)
+// makes the Redis operations of one request share one wait: after one
+// fails, the others fail at once.
+//
 // # Failover and replicas
 //
 // Redis replicates asynchronously. Without [WithReplicaAck], InvalidateTags
