@@ -381,3 +381,110 @@ func ExampleWithCompression() {
 	// Output:
 	// 100 true
 }
+
+// logObserver prints each operation as it ends.
+type logObserver struct{}
+
+func (logObserver) Start(ctx context.Context, op cachefront.Operation) context.Context { return ctx }
+
+func (logObserver) End(ctx context.Context, op cachefront.Operation, out cachefront.Outcome) {
+	fmt.Println(strings.TrimSpace(fmt.Sprint(op.Kind, " ", op.Cache, " ", out.Result, " ", out.Layer)))
+}
+
+func ExampleWithObserver() {
+	rdb, stop := exampleRedis()
+	defer stop()
+	ctx := context.Background()
+	store := cachefront.NewStore(rdb, cachefront.WithObserver(logObserver{}))
+	defer store.Close()
+	prices := cachefront.New[int](store, "prices")
+
+	load := func(context.Context) (int, error) { return 1299, nil }
+	_, _ = prices.GetOrLoad(ctx, "B0001", load) // the loader's operation ends first
+	_, _ = prices.GetOrLoad(ctx, "B0001", load)
+	// Output:
+	// load prices
+	// get_or_load prices miss loader
+	// get_or_load prices hit redis
+}
+
+// tableJournal stands for a table in the application's database.
+type tableJournal struct{ rows map[string]bool }
+
+func (j *tableJournal) Add(_ context.Context, inv cachefront.Invalidations) error {
+	for _, t := range inv.Tags {
+		j.rows["tag "+t] = true
+	}
+	for _, k := range inv.Keys {
+		j.rows["key "+k] = true
+	}
+	return nil
+}
+
+func (j *tableJournal) Remove(_ context.Context, inv cachefront.Invalidations) error {
+	for _, t := range inv.Tags {
+		delete(j.rows, "tag "+t)
+	}
+	for _, k := range inv.Keys {
+		delete(j.rows, "key "+k)
+	}
+	return nil
+}
+
+func (j *tableJournal) List(context.Context) (cachefront.Invalidations, error) {
+	var inv cachefront.Invalidations
+	for row := range j.rows {
+		kind, item, _ := strings.Cut(row, " ")
+		if kind == "tag" {
+			inv.Tags = append(inv.Tags, item)
+		} else {
+			inv.Keys = append(inv.Keys, item)
+		}
+	}
+	return inv, nil
+}
+
+func ExampleWithJournal() {
+	mr, _ := miniredis.Run()
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
+	defer rdb.Close()
+	ctx := context.Background()
+	journal := &tableJournal{rows: map[string]bool{}}
+
+	store := cachefront.NewStore(rdb, cachefront.WithJournal(journal))
+	_ = cachefront.New[int](store, "prices").Set(ctx, "B0001", 1299, cachefront.WithTags("product:B0001"))
+	mr.Close() // Redis goes away; the price changes in the database
+	err := store.InvalidateTags(ctx, "product:B0001")
+	fmt.Println(errors.Is(err, cachefront.ErrUnavailable), len(journal.rows))
+	store.Close() // and the process exits before Redis is back
+
+	_ = mr.Restart()
+	next := cachefront.NewStore(rdb, cachefront.WithJournal(journal)) // the next start
+	defer next.Close()
+	_, err = cachefront.New[int](next, "prices").Get(ctx, "B0001")
+	fmt.Println(errors.Is(err, cachefront.ErrNotFound))
+	// Output:
+	// true 1
+	// true
+}
+
+func ExampleRedisBudget() {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1}) // nothing listens there
+	defer rdb.Close()
+	store := cachefront.NewStore(rdb)
+	defer store.Close()
+	prices := cachefront.New[int](store, "prices")
+
+	// A job's Redis work under one budget: after the first failure, the
+	// other reads do not ask Redis again.
+	ctx := cachefront.RedisBudget(context.Background())
+	for _, asin := range []string{"B0001", "B0002", "B0003"} {
+		price, err := prices.GetOrLoad(ctx, asin, func(context.Context) (int, error) { return 1299, nil })
+		fmt.Println(asin, price, err)
+	}
+	// Output:
+	// B0001 1299 <nil>
+	// B0002 1299 <nil>
+	// B0003 1299 <nil>
+}
