@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -409,9 +410,14 @@ func ExampleWithObserver() {
 }
 
 // tableJournal stands for a table in the application's database.
-type tableJournal struct{ rows map[string]bool }
+type tableJournal struct {
+	mu   sync.Mutex
+	rows map[string]bool
+}
 
 func (j *tableJournal) Add(_ context.Context, inv cachefront.Invalidations) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	for _, t := range inv.Tags {
 		j.rows["tag "+t] = true
 	}
@@ -422,6 +428,8 @@ func (j *tableJournal) Add(_ context.Context, inv cachefront.Invalidations) erro
 }
 
 func (j *tableJournal) Remove(_ context.Context, inv cachefront.Invalidations) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	for _, t := range inv.Tags {
 		delete(j.rows, "tag "+t)
 	}
@@ -432,6 +440,8 @@ func (j *tableJournal) Remove(_ context.Context, inv cachefront.Invalidations) e
 }
 
 func (j *tableJournal) List(context.Context) (cachefront.Invalidations, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	var inv cachefront.Invalidations
 	for row := range j.rows {
 		kind, item, _ := strings.Cut(row, " ")
@@ -447,19 +457,21 @@ func (j *tableJournal) List(context.Context) (cachefront.Invalidations, error) {
 func ExampleWithJournal() {
 	mr, _ := miniredis.Run()
 	defer mr.Close()
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
-	defer rdb.Close()
 	ctx := context.Background()
 	journal := &tableJournal{rows: map[string]bool{}}
 
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
 	store := cachefront.NewStore(rdb, cachefront.WithJournal(journal))
 	_ = cachefront.New[int](store, "prices").Set(ctx, "B0001", 1299, cachefront.WithTags("product:B0001"))
 	mr.Close() // Redis goes away; the price changes in the database
 	err := store.InvalidateTags(ctx, "product:B0001")
 	fmt.Println(errors.Is(err, cachefront.ErrUnavailable), len(journal.rows))
 	store.Close() // and the process exits before Redis is back
+	_ = rdb.Close()
 
 	_ = mr.Restart()
+	rdb = redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
 	next := cachefront.NewStore(rdb, cachefront.WithJournal(journal)) // the next start
 	defer next.Close()
 	_, err = cachefront.New[int](next, "prices").Get(ctx, "B0001")

@@ -736,7 +736,10 @@ func TestJournalKeepsInvalidationsAcrossARestart(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
 	defer rdb.Close()
 	j := newMemoryJournal()
-	writer := NewStore(rdb, WithJournal(j), WithOperationTimeout(100*time.Millisecond))
+	// The writer has a client of its own, closed with it: once it has
+	// "exited", nothing of it reaches Redis again.
+	wrdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
+	writer := NewStore(wrdb, WithJournal(j), WithOperationTimeout(100*time.Millisecond))
 	c := New[string](writer, "c")
 	for _, k := range []string{"tagged", "deleted"} {
 		if err := c.Set(ctxBG, k, "old", WithTags("t")); err != nil {
@@ -754,6 +757,7 @@ func TestJournalKeepsInvalidationsAcrossARestart(t *testing.T) {
 		t.Fatalf("journal holds %d items, want the tag and the key", n)
 	}
 	writer.Close() // the process exits during the outage
+	_ = wrdb.Close()
 	if err := mr.Restart(); err != nil {
 		t.Fatal(err)
 	}

@@ -65,7 +65,9 @@ func TestJournalOutlivesTheInstance(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
 	t.Cleanup(func() { rdb.Close() })
 
-	first := cachefront.NewStore(rdb, cachefront.WithJournal(NewJournal(d)), cachefront.WithOperationTimeout(100*time.Millisecond))
+	// The first instance has a client of its own, closed when it "exits".
+	frdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
+	first := cachefront.NewStore(frdb, cachefront.WithJournal(NewJournal(d)), cachefront.WithOperationTimeout(100*time.Millisecond))
 	if err := cachefront.New[string](first, "c").Set(ctx, "k", "old", cachefront.WithTags("t")); err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +76,7 @@ func TestJournalOutlivesTheInstance(t *testing.T) {
 		t.Fatalf("InvalidateTags with Redis down = %v", err)
 	}
 	first.Close()
+	_ = frdb.Close()
 	if err := mr.Restart(); err != nil {
 		t.Fatal(err)
 	}
