@@ -15,19 +15,25 @@ import (
 	"github.com/cachefront/cachefront/examples/productapi/internal/dbtest"
 )
 
+// migrated returns a new, migrated database of dialect.
+func migrated(t *testing.T, dialect string) *db.DB {
+	t.Helper()
+	d, err := db.Open(context.Background(), dbtest.URL(t, dialect))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	if _, err := d.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 func TestJournalRecordsListsAndForgets(t *testing.T) {
 	for _, dialect := range dbtest.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			ctx := context.Background()
-			d, err := db.Open(ctx, dbtest.URL(t, dialect))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { d.Close() })
-			if _, err := d.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
-			j := NewJournal(d)
+			j := NewJournal(migrated(t, dialect))
 			add := cachefront.Invalidations{Tags: []string{"products", "product:B1"}, Keys: []string{"productapi:product:B1"}}
 			for range 2 { // recording twice keeps one copy
 				if err := j.Add(ctx, add); err != nil {
@@ -53,14 +59,7 @@ func TestJournalRecordsListsAndForgets(t *testing.T) {
 // the database; the next one applies them before serving the cache.
 func TestJournalOutlivesTheInstance(t *testing.T) {
 	ctx := context.Background()
-	d, err := db.Open(ctx, dbtest.URL(t, "sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	if _, err := d.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	d := migrated(t, "sqlite")
 	mr := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
 	t.Cleanup(func() { rdb.Close() })
