@@ -485,3 +485,31 @@ func TestOperationNames(t *testing.T) {
 		t.Error("names of results, layers or waits changed")
 	}
 }
+
+// Without an observer the seam costs nothing: a hit from the local tier
+// allocates nothing at all, and with an observer it still serves the same
+// value.
+func TestNoObserverAllocatesNothingOnALocalHit(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	for _, observed := range []bool{false, true} {
+		opts := []Option{WithLocalCache(100, time.Minute)}
+		if observed {
+			opts = append(opts, WithObserver(&recordingObserver{}))
+		}
+		s := NewStore(rdb, opts...)
+		c := New[string](s, "c")
+		if err := c.Set(ctxBG, "k", "v"); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := c.Get(ctxBG, "k"); err != nil || v != "v" {
+			t.Fatalf("observed=%v: Get = %q, %v", observed, v, err)
+		}
+		allocs := testing.AllocsPerRun(1000, func() { _, _ = c.Get(ctxBG, "k") })
+		if !observed && allocs != 0 {
+			t.Fatalf("a local hit without an observer allocates %v times, want 0", allocs)
+		}
+		s.Close()
+	}
+}
