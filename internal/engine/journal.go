@@ -84,6 +84,17 @@ func (e *Engine) loadJournal(ctx context.Context) error {
 	return nil
 }
 
+// loadJournalWithin is loadJournal bounded by d, for a read that waits on
+// it: a slow journal costs a read no more than a slow Redis would.
+func (e *Engine) loadJournalWithin(ctx context.Context, d time.Duration) error {
+	if e.cfg.Journal == nil || e.pending.journalLoaded.Load() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return e.loadJournal(ctx)
+}
+
 // readJournal loads the journal in the background at start, so that what
 // it holds is applied even by a Store that never reads; reads that come
 // first load it themselves.

@@ -263,7 +263,7 @@ func (e *Engine) settle(ctx context.Context) error {
 		return nil
 	}
 	_, err, _ := e.settling.Do("", func() (any, error) {
-		if err := e.loadJournal(ctx); err != nil {
+		if err := e.loadJournalWithin(ctx, e.cfg.OpTimeout); err != nil {
 			return nil, err
 		}
 		for _, kind := range []pendingKind{pendingTag, pendingDelete} {
