@@ -183,6 +183,15 @@
 // makes the Redis operations of one request share one wait: after one
 // fails, the others fail at once.
 //
+// A Redis that goes back in time (restarted from an older snapshot, or
+// failed over to a replica that missed writes) holds older tag versions
+// again, and with them its invalidation sequence: a Store remembers the
+// highest sequence it has seen, checks it at each load and before serving
+// the first entry read after any Redis failure, and when Redis shows a
+// lower one serves no entry created before (they read as invalidated). A
+// Store that never saw the newer sequence, or never saw Redis fail, cannot
+// tell; [WithReplicaAck] closes the gap for failovers.
+//
 // # Failover and replicas
 //
 // Redis replicates asynchronously. Without [WithReplicaAck], InvalidateTags

@@ -526,3 +526,90 @@ func TestNoRedisHitsRightAfterAnOutage(t *testing.T) {
 		return err == nil && v == "v"
 	})
 }
+
+// restoreSnapshot puts back in mr what keys held when snap was taken, as
+// a Redis restarted from an older snapshot would.
+func restoreSnapshot(t *testing.T, mr *miniredis.Miniredis, snap map[string]string) {
+	t.Helper()
+	for k, v := range snap {
+		if v == "" {
+			mr.Del(k)
+		} else if err := mr.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// takeSnapshot copies keys from mr ("" for a missing one).
+func takeSnapshot(mr *miniredis.Miniredis, keys ...string) map[string]string {
+	snap := map[string]string{}
+	for _, k := range keys {
+		snap[k], _ = mr.Get(k)
+	}
+	return snap
+}
+
+// A Redis that goes back in time (restarted from a snapshot taken before
+// an invalidation, or failed over to a replica that missed it) makes the
+// entries that invalidation removed valid again. A Store that saw the
+// newer invalidation sequence notices the older one, when its breaker
+// closes after the outage or at its next load, and serves none of the
+// entries created before.
+func TestRedisGoingBackInTimeIsNoticed(t *testing.T) {
+	for _, when := range []string{"breaker closes", "next load"} {
+		t.Run(when, func(t *testing.T) {
+			mr := miniredis.RunT(t)
+			rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
+			defer rdb.Close()
+			s := NewStore(rdb, WithNamespace("ns"), WithOperationTimeout(200*time.Millisecond), WithCircuitBreaker(1, 10*time.Millisecond))
+			defer s.Close()
+			c := New[string](s, "c")
+			if err := c.Set(ctxBG, "k", "old", WithTags("t")); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.InvalidateTags(ctxBG, "x"); err != nil { // the sequence moves on
+				t.Fatal(err)
+			}
+			snap := takeSnapshot(mr, "ns:c:k", "ns:#t:t", "ns:#seq")
+			if err := s.InvalidateTags(ctxBG, "t"); err != nil { // lost by the restore below
+				t.Fatal(err)
+			}
+			if _, err := c.Get(ctxBG, "k"); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("Get after the invalidation = %v", err)
+			}
+
+			if when == "breaker closes" {
+				mr.Close()
+				if _, err := c.Get(ctxBG, "k"); !errors.Is(err, ErrUnavailable) {
+					t.Fatalf("Get with Redis down = %v", err)
+				}
+				if err := mr.Restart(); err != nil {
+					t.Fatal(err)
+				}
+				restoreSnapshot(t, mr, snap)
+				waitFor(t, 10*time.Second, "the breaker to close", func() bool {
+					_, err := c.Get(ctxBG, "k")
+					return !errors.Is(err, ErrUnavailable)
+				})
+			} else {
+				restoreSnapshot(t, mr, snap)
+				if v, err := c.GetOrLoad(ctxBG, "other", func(context.Context) (string, error) { return "o", nil }); err != nil || v != "o" {
+					t.Fatal(v, err)
+				}
+			}
+			// Well past the quarantine after an outage: only the history
+			// check keeps the restored entry out.
+			time.Sleep(200 * time.Millisecond)
+			if v, err := c.Get(ctxBG, "k"); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("Get of an entry whose invalidation Redis lost = %q, %v, want a miss", v, err)
+			}
+			v, err := c.GetOrLoad(ctxBG, "k", func(context.Context) (string, error) { return "new", nil }, WithTags("t"))
+			if err != nil || v != "new" {
+				t.Fatalf("GetOrLoad = %q, %v", v, err)
+			}
+			if v, err := c.Get(ctxBG, "k"); err != nil || v != "new" {
+				t.Fatalf("entries created since are served: %q, %v", v, err)
+			}
+		})
+	}
+}

@@ -49,6 +49,9 @@ type Backend struct {
 	SocketBound  bool
 	timeout      time.Duration
 	Breaker      *breaker.Breaker
+	// OnFailure, if set, is called after each operation Redis failed or
+	// did not answer in time.
+	OnFailure func()
 }
 
 // New returns a Backend for rdb bounding each operation by timeout.
@@ -161,13 +164,20 @@ func (be *Backend) runOp(ctx context.Context, op Operation, timeout time.Duratio
 		// The caller went away: says nothing about Redis.
 		return ctx.Err()
 	case errors.Is(err, context.DeadlineExceeded):
-		be.Breaker.Failure()
-		budget.spend()
+		be.failed(budget)
 		return Unavailable(fmt.Errorf("no answer within %v", timeout))
 	default:
-		be.Breaker.Failure()
-		budget.spend()
+		be.failed(budget)
 		return Unavailable(err)
+	}
+}
+
+// failed records a failed operation made under budget.
+func (be *Backend) failed(budget *Budget) {
+	be.Breaker.Failure()
+	budget.spend()
+	if be.OnFailure != nil {
+		be.OnFailure()
 	}
 }
 

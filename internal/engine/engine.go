@@ -77,6 +77,11 @@ type Engine struct {
 	// outage: until then no entry read from Redis is served (see
 	// pending.go).
 	distrustUntil atomic.Int64
+	// seqSeen is the highest invalidation sequence seen, and notBefore
+	// (Unix ms, 0 for none) when Redis was last found to have gone back
+	// in time (see history.go).
+	seqSeen, notBefore atomic.Int64
+	historyUnverified  atomic.Bool // a Redis operation failed since the last check
 	// settling shares one application of the pending invalidations among
 	// the reads that find some (settle).
 	settling singleflight.Group
@@ -110,6 +115,7 @@ func New(rdb redis.UniversalClient, cfg Config) (*Engine, error) {
 	}
 	br := breaker.New(cfg.BreakerFailures, cfg.BreakerCooldown, e.breakerChanged)
 	e.Backend = backend.New(rdb, cfg.OpTimeout, br)
+	e.Backend.OnFailure = func() { e.historyUnverified.Store(true) }
 	if cfg.LocalMax > 0 {
 		tier, err := local.New(cfg.LocalMax, cfg.LocalTTL, e.Keys)
 		if err != nil {

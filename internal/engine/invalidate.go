@@ -60,8 +60,12 @@ func (e *Engine) invalidateTags(ctx context.Context, names []string) error {
 	}
 	if versions != nil {
 		e.seen.Learn(ts.Names, versions, time.Now().UnixMilli())
+		for _, v := range versions {
+			e.noteSeq(seqOf(v))
+		}
 	} else {
 		e.seen.LearnAll(ts.Names, version, time.Now().UnixMilli())
+		e.noteSeq(seqOf(version))
 	}
 	e.Local.Apply(ev)
 	e.invalidations.Add(uint64(len(ts.Names)))

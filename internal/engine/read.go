@@ -148,7 +148,10 @@ func (e *Engine) evaluate(ctx context.Context, c *Cache, rkey string, s stored, 
 	if v.Kind == entry.KindTombstone {
 		return r, nil
 	}
-	if e.distrusted() {
+	if err := e.verifyHistory(ctx); err != nil {
+		return Read{}, err
+	}
+	if e.distrusted() || e.untrustedSince(v.Created) {
 		r.Found = FoundStale
 		c.Counters.StaleEntry()
 		return r, nil
@@ -270,6 +273,7 @@ func (e *Engine) lookBeforeLoading(ctx context.Context, rkeys []string, tags Tag
 		return lk, err
 	}
 	lk.seq = seqOf(seqCmd.Val())
+	e.checkSeq(lk.seq)
 	lk.versions = e.ensured(tags, ensure)
 	lk.entries = make([]stored, len(rkeys))
 	for i, c := range entryCmds {
