@@ -58,6 +58,7 @@ type App struct {
 // it. Close releases everything New opened.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err error) {
 	a := &App{Config: cfg, Log: log, Registry: prometheus.NewRegistry()}
+	routeRedisLog(log)
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -154,13 +155,15 @@ func (a *App) connectRedis(ctx context.Context) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("REDIS_URL: %w", err)
 		}
-		// Context deadlines reach the socket: cachefront bounds each
-		// operation through them instead of a watchdog goroutine.
-		opts.ContextTimeoutEnabled = true
+		outageReady(&opts.ContextTimeoutEnabled, &opts.DialerRetries, &opts.DialTimeout)
 		rdb = redis.NewClient(opts)
 	case len(cfg.RedisAddrs) > 0:
-		rdb = redis.NewUniversalClient(&redis.UniversalOptions{Addrs: cfg.RedisAddrs, Password: cfg.RedisPassword,
-			ContextTimeoutEnabled: true})
+		// One address or several: a single server, a cluster, or, with
+		// REDIS_MASTER_NAME, the sentinels of a failover group.
+		opts := &redis.UniversalOptions{Addrs: cfg.RedisAddrs, Password: cfg.RedisPassword,
+			MasterName: cfg.RedisMasterName, SentinelPassword: cfg.RedisSentinelPassword}
+		outageReady(&opts.ContextTimeoutEnabled, &opts.DialerRetries, &opts.DialTimeout)
+		rdb = redis.NewUniversalClient(opts)
 	default:
 		mr, err := miniredis.Run()
 		if err != nil {
@@ -173,7 +176,9 @@ func (a *App) connectRedis(ctx context.Context) (redis.UniversalClient, error) {
 		a.embedded = mr
 		a.Log.Warn("REDIS_URL is not set: using an embedded in-process Redis-compatible server (miniredis). It is for development only: the cache is not shared between instances and is lost on restart. Set REDIS_URL or REDIS_ADDRS in any real deployment.",
 			"addr", mr.Addr())
-		rdb = redis.NewClient(&redis.Options{Addr: mr.Addr(), ContextTimeoutEnabled: true})
+		opts := &redis.Options{Addr: mr.Addr()}
+		outageReady(&opts.ContextTimeoutEnabled, &opts.DialerRetries, &opts.DialTimeout)
+		rdb = redis.NewClient(opts)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -183,6 +188,19 @@ func (a *App) connectRedis(ctx context.Context) (redis.UniversalClient, error) {
 		a.Log.Error("Redis does not answer; serving from the database until it does", "error", err)
 	}
 	return rdb, nil
+}
+
+// outageReady sets the client options that matter while Redis is down,
+// the same for every kind of client: context deadlines reach the socket
+// (cachefront bounds each operation through them instead of a watchdog
+// goroutine), and a dial that fails is not retried, so that it fails
+// within the operation's budget instead of five attempts 100ms apart. The
+// pool still waits a second between its own probes after PoolSize failed
+// dials in a row; cachefront's breaker cooldown (1s) is of the same order.
+func outageReady(ctxTimeout *bool, dialRetries *int, dialTimeout *time.Duration) {
+	*ctxTimeout = true
+	*dialRetries = 1
+	*dialTimeout = time.Second
 }
 
 // ready checks the database and Redis, for /readyz, and returns the

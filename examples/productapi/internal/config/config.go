@@ -29,11 +29,14 @@ type Config struct {
 	DatabaseURL string // DATABASE_URL: sqlite:PATH (default sqlite:productapi.db) or postgres://…
 
 	// RedisURL (REDIS_URL: redis:// or rediss://) or RedisAddrs
-	// (REDIS_ADDRS: host:port,… — several make a cluster client) point at a
-	// real Redis; with neither, an in-process development server runs.
-	RedisURL      string
-	RedisAddrs    []string
-	RedisPassword string // REDIS_PASSWORD, for REDIS_ADDRS
+	// (REDIS_ADDRS: host:port,… — several make a cluster client; with
+	// REDIS_MASTER_NAME they are Sentinels) point at a real Redis; with
+	// neither, an in-process development server runs.
+	RedisURL              string
+	RedisAddrs            []string
+	RedisMasterName       string // REDIS_MASTER_NAME: the Sentinel master; REDIS_ADDRS then name the sentinels
+	RedisPassword         string // REDIS_PASSWORD, for REDIS_ADDRS
+	RedisSentinelPassword string // REDIS_SENTINEL_PASSWORD, for the sentinels of REDIS_MASTER_NAME
 
 	JWTSecret     string        // JWT_SECRET: at least 32 bytes; development generates one
 	JWTIssuer     string        // JWT_ISSUER, default "productapi"
@@ -55,7 +58,7 @@ type Config struct {
 }
 
 // Secrets are the variables that may also be given as NAME_FILE.
-var Secrets = []string{"DATABASE_URL", "REDIS_URL", "REDIS_PASSWORD", "JWT_SECRET", "ADMIN_PASSWORD", "ADMIN_EMAIL"}
+var Secrets = []string{"DATABASE_URL", "REDIS_URL", "REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD", "JWT_SECRET", "ADMIN_PASSWORD", "ADMIN_EMAIL"}
 
 // ErrConfig wraps every configuration error.
 var ErrConfig = errors.New("config")
@@ -104,26 +107,28 @@ func FromLookup(lookup func(string) (string, bool)) (*Config, error) {
 func fromLookup(lookup func(string) (string, bool), adminPair bool) (*Config, error) {
 	r := reader{lookup: lookup}
 	c := &Config{
-		Env:             r.str("APP_ENV", Development),
-		Addr:            r.str("ADDR", ":8080"),
-		DatabaseURL:     r.secret("DATABASE_URL", "sqlite:productapi.db"),
-		RedisURL:        r.secret("REDIS_URL", ""),
-		RedisPassword:   r.secret("REDIS_PASSWORD", ""),
-		JWTSecret:       r.secret("JWT_SECRET", ""),
-		JWTIssuer:       r.str("JWT_ISSUER", "productapi"),
-		JWTTTL:          r.duration("JWT_TTL", time.Hour),
-		AdminEmail:      r.secret("ADMIN_EMAIL", ""),
-		AdminPassword:   r.secret("ADMIN_PASSWORD", ""),
-		CacheTTL:        r.duration("CACHE_TTL", 60*time.Second),
-		CacheNamespace:  r.str("CACHE_NAMESPACE", "productapi"),
-		CacheBypass:     r.str("CACHE_BYPASS", "admin"),
-		SampleData:      r.boolean("LOAD_SAMPLE_DATA", true),
-		MaxBodyBytes:    r.integer("MAX_BODY_BYTES", 1<<20),
-		MaxImportBytes:  r.integer("MAX_IMPORT_BYTES", 1<<30),
-		LoginPerMinute:  int(r.integer("LOGIN_RATE_PER_MINUTE", 10)),
-		BcryptCost:      int(r.integer("BCRYPT_COST", 10)),
-		ShutdownTimeout: r.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
-		LogLevel:        r.str("LOG_LEVEL", "info"),
+		Env:                   r.str("APP_ENV", Development),
+		Addr:                  r.str("ADDR", ":8080"),
+		DatabaseURL:           r.secret("DATABASE_URL", "sqlite:productapi.db"),
+		RedisURL:              r.secret("REDIS_URL", ""),
+		RedisPassword:         r.secret("REDIS_PASSWORD", ""),
+		RedisMasterName:       r.str("REDIS_MASTER_NAME", ""),
+		RedisSentinelPassword: r.secret("REDIS_SENTINEL_PASSWORD", ""),
+		JWTSecret:             r.secret("JWT_SECRET", ""),
+		JWTIssuer:             r.str("JWT_ISSUER", "productapi"),
+		JWTTTL:                r.duration("JWT_TTL", time.Hour),
+		AdminEmail:            r.secret("ADMIN_EMAIL", ""),
+		AdminPassword:         r.secret("ADMIN_PASSWORD", ""),
+		CacheTTL:              r.duration("CACHE_TTL", 60*time.Second),
+		CacheNamespace:        r.str("CACHE_NAMESPACE", "productapi"),
+		CacheBypass:           r.str("CACHE_BYPASS", "admin"),
+		SampleData:            r.boolean("LOAD_SAMPLE_DATA", true),
+		MaxBodyBytes:          r.integer("MAX_BODY_BYTES", 1<<20),
+		MaxImportBytes:        r.integer("MAX_IMPORT_BYTES", 1<<30),
+		LoginPerMinute:        int(r.integer("LOGIN_RATE_PER_MINUTE", 10)),
+		BcryptCost:            int(r.integer("BCRYPT_COST", 10)),
+		ShutdownTimeout:       r.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
+		LogLevel:              r.str("LOG_LEVEL", "info"),
 	}
 	if s := r.str("REDIS_ADDRS", ""); s != "" {
 		for _, a := range strings.Split(s, ",") {
@@ -157,6 +162,9 @@ func (c *Config) validate(adminPair bool) error {
 	}
 	if c.RedisURL != "" && len(c.RedisAddrs) > 0 {
 		errs = append(errs, errors.New("set REDIS_URL or REDIS_ADDRS, not both"))
+	}
+	if c.RedisMasterName != "" && len(c.RedisAddrs) == 0 {
+		errs = append(errs, errors.New("REDIS_MASTER_NAME needs REDIS_ADDRS naming the sentinels"))
 	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		errs = append(errs, fmt.Errorf("JWT_SECRET must be at least 32 bytes, got %d", len(c.JWTSecret)))

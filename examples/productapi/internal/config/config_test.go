@@ -73,6 +73,7 @@ func TestInvalid(t *testing.T) {
 		{"admin half set", map[string]string{"ADMIN_EMAIL": "a@b.c"}, "ADMIN_PASSWORD"},
 		{"bad bypass", map[string]string{"CACHE_BYPASS": "everyone"}, "CACHE_BYPASS"},
 		{"url and addrs", map[string]string{"REDIS_URL": "redis://x", "REDIS_ADDRS": "a:1"}, "not both"},
+		{"master without sentinels", map[string]string{"REDIS_MASTER_NAME": "mymaster"}, "REDIS_ADDRS naming the sentinels"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,6 +86,10 @@ func TestInvalid(t *testing.T) {
 	c, err := FromLookup(lookup(map[string]string{"APP_ENV": "production", "JWT_SECRET": secret, "REDIS_ADDRS": "a:1, b:2"}))
 	if err != nil || len(c.RedisAddrs) != 2 {
 		t.Fatalf("valid production config: %v %+v", err, c)
+	}
+	c, err = FromLookup(lookup(map[string]string{"REDIS_ADDRS": "s1:26379,s2:26379", "REDIS_MASTER_NAME": "mymaster"}))
+	if err != nil || c.RedisMasterName != "mymaster" || len(c.RedisAddrs) != 2 {
+		t.Fatalf("Sentinel config: %v %+v", err, c)
 	}
 }
 
