@@ -25,6 +25,7 @@ import (
 	"github.com/cachefront/cachefront/examples/productapi/internal/db"
 	"github.com/cachefront/cachefront/examples/productapi/internal/httpapi"
 	"github.com/cachefront/cachefront/examples/productapi/internal/invalidation"
+	"github.com/cachefront/cachefront/examples/productapi/internal/telemetry"
 	"github.com/cachefront/cachefront/examples/productapi/internal/users"
 )
 
@@ -49,6 +50,7 @@ type App struct {
 
 	handler  http.Handler
 	embedded *miniredis.Miniredis // the development Redis, when REDIS_URL is unset
+	tracing  *telemetry.Tracing   // nil unless OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set
 }
 
 // New opens the database (migrating it), connects Redis (or starts the
@@ -77,7 +79,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	if a.Redis, err = a.connectRedis(ctx); err != nil {
 		return nil, err
 	}
-	a.Store = cachefront.NewStore(a.Redis,
+	if a.tracing, err = telemetry.Setup(ctx, log); err != nil {
+		return nil, err
+	}
+	a.Store = cachefront.NewStore(a.Redis, append(a.tracing.StoreOptions(a.Redis),
 		cachefront.WithNamespace(cfg.CacheNamespace),
 		cachefront.WithTTL(cfg.CacheTTL),
 		cachefront.WithRegisterer(a.Registry),
@@ -88,7 +93,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		// Invalidations Redis did not take are kept in the database until
 		// it does, so that they outlive this process.
 		cachefront.WithJournal(invalidation.NewJournal(a.DB)),
-	)
+	)...)
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	secret := []byte(cfg.JWTSecret)
@@ -140,6 +145,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		MaxBodyBytes:    cfg.MaxBodyBytes,
 		MaxImportBytes:  cfg.MaxImportBytes,
 	})
+	a.handler = a.tracing.Wrap(a.handler)
 	return a, nil
 }
 
@@ -237,4 +243,5 @@ func (a *App) Close() {
 	if a.DB != nil {
 		a.DB.Close()
 	}
+	_ = a.tracing.Close() // exports the last spans
 }
