@@ -118,32 +118,54 @@ func BenchmarkGetHit(b *testing.B) {
 	for _, o := range observers {
 		b.Run("observer="+o.name, func(b *testing.B) {
 			hit, floor := getHit(b, rdb, o.new)
-			var floorD, hitD time.Duration
-			timed := func(f func() error) time.Duration {
-				start := time.Now()
-				if err := f(); err != nil {
-					b.Fatal(err)
-				}
-				return time.Since(start)
-			}
-			n := 0
-			for b.Loop() {
-				if n%2 == 0 {
-					floorD += timed(floor)
-					hitD += timed(hit)
-				} else {
-					hitD += timed(hit)
-					floorD += timed(floor)
-				}
-				n++
-			}
-			if n > 0 && floorD > 0 {
-				b.ReportMetric(float64(floorD.Nanoseconds())/float64(n), "floor-ns/op")
-				b.ReportMetric(float64(hitD.Nanoseconds())/float64(n), "get-ns/op")
-				b.ReportMetric(float64(hitD)/float64(floorD), "x-floor")
-			}
+			floorNs, hitNs := paired(b, floor, hit)
+			b.ReportMetric(floorNs, "floor-ns/op")
+			b.ReportMetric(hitNs, "get-ns/op")
+			b.ReportMetric(hitNs/floorNs, "x-floor")
 		})
 	}
+}
+
+// BenchmarkObserverCost times a Get hit under each observer configuration
+// against a Get hit without one, as BenchmarkGetHit times it against the
+// floor, and reports none-ns/op, get-ns/op and x-none.
+func BenchmarkObserverCost(b *testing.B) {
+	rdb := benchRedis(b)
+	for _, o := range observers[1:] {
+		b.Run("observer="+o.name, func(b *testing.B) {
+			plain, _ := getHit(b, rdb, nil)
+			hit, _ := getHit(b, rdb, o.new)
+			plainNs, hitNs := paired(b, plain, hit)
+			b.ReportMetric(plainNs, "none-ns/op")
+			b.ReportMetric(hitNs, "get-ns/op")
+			b.ReportMetric(hitNs/plainNs, "x-none")
+		})
+	}
+}
+
+// paired runs ref and f once each per iteration, alternating which goes
+// first, and returns their mean times in nanoseconds.
+func paired(b *testing.B, ref, f func() error) (refNs, fNs float64) {
+	var refD, fD time.Duration
+	timed := func(g func() error) time.Duration {
+		start := time.Now()
+		if err := g(); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start)
+	}
+	n := 0
+	for b.Loop() {
+		if n%2 == 0 {
+			refD += timed(ref)
+			fD += timed(f)
+		} else {
+			fD += timed(f)
+			refD += timed(ref)
+		}
+		n++
+	}
+	return float64(refD.Nanoseconds()) / float64(max(n, 1)), float64(fD.Nanoseconds()) / float64(max(n, 1))
 }
 
 // BenchmarkGetHitAlone times a Get hit alone under each observer
