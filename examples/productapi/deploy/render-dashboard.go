@@ -36,11 +36,13 @@ const (
 	rowHeight = 30 // pixels per grid unit, as Grafana
 	margin    = 8
 	header    = 56
+	legendRow = 12 // pixels a legend line
 )
 
 // The colours of Grafana's classic palette, in order.
 var palette = []string{"#7EB26D", "#EAB839", "#6ED0E0", "#EF843C", "#E24D42", "#1F78C1", "#BA43A6",
-	"#705DA0", "#508642", "#CCA300", "#447EBC", "#C15C17", "#890F02", "#0A437C", "#6D1F62", "#584477"}
+	"#705DA0", "#508642", "#CCA300", "#447EBC", "#C15C17", "#890F02", "#0A437C", "#6D1F62", "#584477",
+	"#B7DBAB", "#F4D598", "#70DBED", "#F9BA8F", "#F29191", "#82B5D8", "#E5A8E2", "#AEA2E0"}
 
 type dashboard struct {
 	Title      string  `json:"title"`
@@ -311,13 +313,21 @@ func chart(p panel, ss []series, times []int64, w, h int) string {
 			}
 		}
 	}
-	legendRows := min((len(ss)+2)/3, 3)
-	plotTop, plotLeft, plotRight := 6, 52, w-10
-	hasRight := slices.ContainsFunc(ss, func(s series) bool { return s.right })
-	if hasRight {
-		plotRight = w - 52
+	// A series with no value at all (a ratio of two zero counters) would
+	// only take a place in the legend.
+	ss = slices.DeleteFunc(ss, func(s series) bool {
+		return !slices.ContainsFunc(s.values, func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) })
+	})
+	// The legend takes as many columns as its longest name allows, at about
+	// 5 pixels a character of the 10px font, and up to 5 rows.
+	longest := 0
+	for _, s := range ss {
+		longest = max(longest, len([]rune(s.name)))
 	}
-	plotBottom := h - 18 - legendRows*14
+	cols := min(max(w/(longest*5+24), 2), 6)
+	legendRows := min((len(ss)+cols-1)/cols, 5)
+	hasRight := slices.ContainsFunc(ss, func(s series) bool { return s.right })
+	plotBottom := h - 20 - legendRows*legendRow
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg width="%d" height="%d">`, w, h)
 	if len(ss) == 0 {
@@ -345,22 +355,33 @@ func chart(p panel, ss []series, times []int64, w, h int) string {
 		}
 		return lo, niceCeil(hi)
 	}
+	lo, hi := axis(false)
+	rlo, rhi := axis(true)
+	// The axes are as wide as their longest label, at about 6 pixels a
+	// character of the 10px font.
+	var labels, rlabels [5]string
+	plotLeft, plotRight := 24, w-10
+	for k := range labels {
+		labels[k] = format(lo+(hi-lo)*float64(k)/4, unit, p)
+		plotLeft = max(plotLeft, 10+6*len([]rune(labels[k])))
+		if hasRight {
+			rlabels[k] = format(rlo+(rhi-rlo)*float64(k)/4, rightUnit, p)
+			plotRight = min(plotRight, w-10-6*len([]rune(rlabels[k])))
+		}
+	}
+	plotTop := 6
 	yOf := func(v, lo, hi float64) float64 {
 		return float64(plotBottom) - (v-lo)/(hi-lo)*float64(plotBottom-plotTop)
 	}
 	xOf := func(i int) float64 {
 		return float64(plotLeft) + float64(i)/float64(max(len(times)-1, 1))*float64(plotRight-plotLeft)
 	}
-	lo, hi := axis(false)
-	rlo, rhi := axis(true)
-	for k := 0; k <= 4; k++ {
-		v := lo + (hi-lo)*float64(k)/4
-		y := yOf(v, lo, hi)
+	for k := range labels {
+		y := yOf(lo+(hi-lo)*float64(k)/4, lo, hi)
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#2c3235"/>`, plotLeft, plotRight, y, y)
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`, plotLeft-4, y+3, html.EscapeString(format(v, unit, p)))
+		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`, plotLeft-4, y+3, html.EscapeString(labels[k]))
 		if hasRight {
-			rv := rlo + (rhi-rlo)*float64(k)/4
-			fmt.Fprintf(&b, `<text x="%d" y="%.1f">%s</text>`, plotRight+4, y+3, html.EscapeString(format(rv, rightUnit, p)))
+			fmt.Fprintf(&b, `<text x="%d" y="%.1f">%s</text>`, plotRight+4, y+3, html.EscapeString(rlabels[k]))
 		}
 	}
 	span := times[len(times)-1] - times[0]
@@ -395,20 +416,20 @@ func chart(p panel, ss []series, times []int64, w, h int) string {
 		}
 		fmt.Fprintf(&b, `<path d="%s" fill="none" stroke="%s" stroke-width="1.5"/>`, path.String(), color)
 	}
-	colW := (w - 16) / 3
+	colW := (w - 16) / cols
 	for n, s := range ss {
-		if n >= legendRows*3 {
-			fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">+%d more</text>`, w-8, h-4, len(ss)-n)
+		lx := 8 + (n%cols)*colW
+		ly := plotBottom + 30 + (n/cols)*legendRow
+		if slots := legendRows * cols; n == slots-1 && len(ss) > slots {
+			fmt.Fprintf(&b, `<text x="%d" y="%d">+%d more</text>`, lx+14, ly, len(ss)-n)
 			break
 		}
-		lx := 8 + (n%3)*colW
-		ly := plotBottom + 30 + (n/3)*14
-		name := s.name
-		if len(name) > colW/6 {
-			name = name[:colW/6-1] + "…"
+		name := []rune(s.name)
+		if fit := (colW - 18) / 5; len(name) > fit {
+			name = append(name[:fit-1], '…')
 		}
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="10" height="3" fill="%s"/><text x="%d" y="%d" style="fill:#ccccdc">%s</text>`,
-			lx, ly-4, palette[n%len(palette)], lx+14, ly, html.EscapeString(name))
+			lx, ly-4, palette[n%len(palette)], lx+14, ly, html.EscapeString(string(name)))
 	}
 	b.WriteString(`</svg>`)
 	return b.String()
@@ -516,7 +537,7 @@ func format(v float64, unit string, p panel) string {
 	case "s":
 		switch a := math.Abs(v); {
 		case a == 0:
-			return "0"
+			return "0 s"
 		case a < 1e-3:
 			return trim(v*1e6) + " µs"
 		case a < 1:

@@ -9,12 +9,19 @@
 #
 #	examples/productapi/deploy/render-dashboard.sh
 #	PROM_URL=http://localhost:9090 RANGE=3600 examples/productapi/deploy/render-dashboard.sh   # no run: draw what a Prometheus holds
+#	TSDB=/tmp/run examples/productapi/deploy/render-dashboard.sh   # keep the run's Prometheus data in /tmp/run
+#
+# With PROM_URL, START and END (Unix seconds) draw a past window instead of
+# the last RANGE seconds, RATE_INTERVAL (1m) and STEP (15s) set the
+# resolution, NOTE replaces the line under the title; a run prints its
+# window and these for a redraw.
 #
 # Needs go, prometheus, wrk, chromium, curl, jq and redis-server
 # (Debian: apt-get install prometheus wrk chromium curl jq redis-server).
 # Variables: DURATION (seconds of traffic, 360), OUTAGE_AT (seconds in, 150),
 # OUTAGE (seconds, 75), API_PORT (18080), PROM_PORT (19090), REDIS_PORT
-# (16390), OUT (deploy/dashboard.png).
+# (16390), OUT (deploy/dashboard.png), TSDB (where Prometheus keeps the
+# run's data; a temporary directory, removed at the end).
 set -eu
 cd "$(dirname "$0")/.."
 deploy=$PWD/deploy
@@ -59,11 +66,11 @@ start_redis() {
 }
 
 if [ -n "${PROM_URL:-}" ]; then
-	end=$(date +%s)
-	start=$((end - ${RANGE:-3600}))
+	end=${END:-$(date +%s)}
+	start=${START:-$((end - ${RANGE:-3600}))}
 	rate=${RATE_INTERVAL:-1m}
 	step=${STEP:-15s}
-	note="from $PROM_URL"
+	note=${NOTE:-from $PROM_URL}
 else
 	PROM_URL=http://127.0.0.1:$PROM_PORT
 	rate=20s
@@ -89,7 +96,7 @@ else
 		    static_configs:
 		      - targets: ["127.0.0.1:$API_PORT"]
 	CONF
-	prometheus --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/prometheus" \
+	prometheus --config.file="$tmp/prometheus.yml" --storage.tsdb.path="${TSDB:-$tmp/prometheus}" \
 		--web.listen-address=127.0.0.1:$PROM_PORT --log.level=warn >"$tmp/prometheus.log" 2>&1 &
 	pids="$pids $!"
 	wait_http "$PROM_URL/-/ready"
@@ -131,9 +138,12 @@ else
 	kill "$redis_pid"
 	sleep "$OUTAGE"
 	start_redis
+	# The last scrapes land after wrk stops; the picture ends with wrk, so
+	# that the stats on top show the load and not its end.
 	sleep $((DURATION - OUTAGE_AT - OUTAGE + 10))
-	end=$(date +%s)
+	end=$((start + DURATION))
 	note="a local run: wrk on $api, an admin write every 3s, Redis stopped for ${OUTAGE}s"
+	echo "render-dashboard.sh: to redraw: START=$start END=$end RATE_INTERVAL=$rate STEP=$step PROM_URL=..." >&2
 fi
 
 height=$(go run "$deploy/render-dashboard.go" -prom "$PROM_URL" -dashboard "$deploy/grafana/dashboards/productapi.json" \
