@@ -2,6 +2,7 @@ package cachefront
 
 import (
 	"context"
+	"errors"
 
 	"github.com/cachefront/cachefront/internal/engine"
 	"github.com/cachefront/cachefront/internal/metrics"
@@ -237,7 +238,9 @@ type Outcome struct {
 	RedisFailed bool
 	// Hits and Misses count the keys of GetMany and GetManyOrLoad.
 	Hits, Misses int
-	// Err is what the call returned (errors matching ErrNotFound included).
+	// Err is what the call returned (errors matching ErrNotFound
+	// included); when a loader or a handler panicked, End is still called,
+	// with an Err saying so, before the panic goes on.
 	Err error
 }
 
@@ -247,11 +250,23 @@ func observe[T any](s *Store, ctx context.Context, op Operation, fn func(context
 	obs := s.cfg.observer
 	ctx = obs.Start(ctx, op)
 	var out Outcome
+	ended := false
+	defer func() {
+		if !ended { // fn panicked: the operation still ends, and the panic goes on
+			out.Err = errPanicked
+			obs.End(ctx, op, out)
+		}
+	}()
 	v, err := fn(ctx, &out)
+	ended = true
 	out.Err = err
 	obs.End(ctx, op, out)
 	return v, err
 }
+
+// errPanicked is the Outcome.Err of an operation whose loader or handler
+// panicked.
+var errPanicked = errors.New("cachefront: the operation panicked")
 
 // observeErr is observe for operations that return only an error.
 func observeErr(s *Store, ctx context.Context, op Operation, fn func(context.Context, *Outcome) error) error {

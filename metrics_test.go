@@ -513,3 +513,33 @@ func TestNoObserverAllocatesNothingOnALocalHit(t *testing.T) {
 		s.Close()
 	}
 }
+
+// A loader that panics still ends its operations, and the panic goes on.
+func TestObserverSeesOperationsThatPanic(t *testing.T) {
+	obs := &recordingObserver{}
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	s := NewStore(rdb, WithObserver(obs))
+	defer s.Close()
+	c := New[string](s, "c")
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the panic did not reach the caller")
+			}
+		}()
+		_, _ = c.GetOrLoad(ctxBG, "k", func(context.Context) (string, error) { panic("boom") })
+	}()
+	got := obs.take()
+	kinds := []OperationKind{}
+	for _, g := range got {
+		if g.out.Err == nil {
+			t.Fatalf("%v ended without an error after a panic", g.op.Kind)
+		}
+		kinds = append(kinds, g.op.Kind)
+	}
+	if !slices.Equal(kinds, []OperationKind{OpLoad, OpGetOrLoad}) {
+		t.Fatalf("ended %v, want the load, then the GetOrLoad", kinds)
+	}
+}

@@ -111,7 +111,6 @@ func New(rdb redis.UniversalClient, cfg Config) (*Engine, error) {
 	e.keyDeletions = m.Invalidations.WithLabelValues("key")
 	if cfg.Journal != nil {
 		e.pending.unsettled.Store(1) // reads wait for the journal (settle)
-		go e.readJournal()
 	}
 	br := breaker.New(cfg.BreakerFailures, cfg.BreakerCooldown, e.breakerChanged)
 	e.Backend = backend.New(rdb, cfg.OpTimeout, br)
@@ -127,6 +126,9 @@ func New(rdb redis.UniversalClient, cfg Config) (*Engine, error) {
 			OnEvent:    func(ev local.Event) { e.seen.Forget(ev.Tags) },
 			OnBadEvent: func() { e.StoreOps.Fail(metrics.OpDecode) },
 		})
+	}
+	if cfg.Journal != nil {
+		go e.readJournal() // once the engine is complete
 	}
 	return e, nil
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Metrics are the per-route request metrics. Route labels are mux patterns,
@@ -47,6 +48,9 @@ func (m *Metrics) instrument(route string, next http.Handler) http.Handler {
 		start := time.Now()
 		m.inFlight.Inc()
 		defer m.inFlight.Dec()
+		// The trace's server span (when tracing is on) is named by the
+		// route, as the metrics are; without tracing it is a no-op span.
+		trace.SpanFromContext(r.Context()).SetName(route)
 		rec := &recorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		method := r.Method
